@@ -1,0 +1,500 @@
+package config
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Build validates the whole configuration and returns its model, or every problem found as Errors
+// (which match ErrInvalid). It never panics on any input. Objects are processed by name, so the
+// result and the order of the errors do not depend on the order of the input.
+func Build(in Input) (*Config, error) {
+	var errs Errors
+	cfg := &Config{
+		Pools:       make(map[string]*Pool, len(in.Pools)),
+		Peers:       make(map[string]*Peer, len(in.Peers)),
+		BFDProfiles: make(map[string]*BFDProfile, len(in.BFDProfiles)),
+	}
+	buildPools(&errs, cfg, sortedByName(in.Pools, func(p PoolSpec) string { return p.Name }))
+	buildBFDProfiles(&errs, cfg, sortedByName(in.BFDProfiles, func(p BFDProfileSpec) string { return p.Name }))
+	aliases := buildCommunities(&errs, sortedByName(in.Communities, func(c CommunitySpec) string { return c.Name }))
+	buildPeers(&errs, cfg, sortedByName(in.Peers, func(p PeerSpec) string { return p.Name }), in.Secrets)
+	labels := make(map[string]map[string]string, len(in.Pools))
+	for _, p := range in.Pools {
+		labels[p.Name] = p.Labels
+	}
+	buildL2Advertisements(&errs, cfg, labels, sortedByName(in.L2Advertisements, func(a L2AdvertisementSpec) string { return a.Name }))
+	buildBGPAdvertisements(&errs, cfg, labels, aliases, sortedByName(in.BGPAdvertisements, func(a BGPAdvertisementSpec) string { return a.Name }))
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+func sortedByName[T any](in []T, name func(T) string) []T {
+	out := slices.Clone(in)
+	slices.SortStableFunc(out, func(a, b T) int { return strings.Compare(name(a), name(b)) })
+	return out
+}
+
+// checkName reports an empty or repeated object name; it returns false when the object must be skipped.
+func checkName(c collector, seen map[string]bool) bool {
+	if c.name == "" {
+		c.add("metadata.name", "must not be empty")
+		return false
+	}
+	if seen[c.name] {
+		c.add("metadata.name", "duplicate name")
+		return false
+	}
+	seen[c.name] = true
+	return true
+}
+
+type ownedRange struct {
+	Range
+	pool  string
+	field string
+}
+
+func buildPools(errs *Errors, cfg *Config, pools []PoolSpec) {
+	seen := map[string]bool{}
+	var all []ownedRange
+	for _, spec := range pools {
+		c := collector{errs: errs, kind: KindIPAddressPool, name: spec.Name}
+		if !checkName(c, seen) {
+			continue
+		}
+		p := &Pool{Name: spec.Name, AutoAssign: spec.AutoAssign == nil || *spec.AutoAssign, AvoidBuggyIPs: spec.AvoidBuggyIPs}
+		if len(spec.Addresses) == 0 {
+			c.add("spec.addresses", "must list at least one CIDR or range")
+		}
+		before := len(*errs)
+		for i, a := range spec.Addresses {
+			field := fmt.Sprintf("spec.addresses[%d]", i)
+			r, err := ParseRange(a)
+			if err != nil {
+				c.add(field, "%v", err)
+				continue
+			}
+			p.Ranges = append(p.Ranges, r)
+			all = append(all, ownedRange{Range: r, pool: spec.Name, field: field})
+		}
+		if spec.Allocation != nil {
+			a := spec.Allocation
+			if a.Priority < 0 {
+				c.add("spec.serviceAllocation.priority", "must not be negative, got %d", a.Priority)
+			}
+			for i, ns := range a.Namespaces {
+				if ns == "" || len(ns) > 63 || !dnsSubRe.MatchString(ns) || strings.Contains(ns, ".") {
+					c.add(fmt.Sprintf("spec.serviceAllocation.namespaces[%d]", i), "%q is not a namespace name", ns)
+				}
+			}
+			validateSelectors(c, "spec.serviceAllocation.namespaceSelectors", a.NamespaceSelectors)
+			validateSelectors(c, "spec.serviceAllocation.serviceSelectors", a.ServiceSelectors)
+			p.Allocation = &Allocation{
+				Priority:           a.Priority,
+				Namespaces:         slices.Clone(a.Namespaces),
+				NamespaceSelectors: slices.Clone(a.NamespaceSelectors),
+				ServiceSelectors:   slices.Clone(a.ServiceSelectors),
+			}
+		}
+		if len(*errs) > before {
+			continue
+		}
+		slices.SortFunc(p.Ranges, compareRanges)
+		cfg.Pools[p.Name] = p
+	}
+	checkOverlaps(errs, all)
+}
+
+func compareRanges(a, b Range) int {
+	if a.Is4() != b.Is4() {
+		if a.Is4() {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Or(a.First.Compare(b.First), a.Last.Compare(b.Last))
+}
+
+// checkOverlaps reports every pair of ranges that share addresses, within a pool or across pools,
+// in O(n log n): after sorting by start, a range can only overlap the ones still open before it.
+func checkOverlaps(errs *Errors, all []ownedRange) {
+	slices.SortFunc(all, func(a, b ownedRange) int { return compareRanges(a.Range, b.Range) })
+	var open []ownedRange // ranges whose end is not yet passed, same family as the current one
+	for _, r := range all {
+		kept := open[:0]
+		for _, o := range open {
+			if o.Overlaps(r.Range) {
+				kept = append(kept, o)
+			}
+		}
+		open = kept
+		for _, o := range open {
+			c := collector{errs: errs, kind: KindIPAddressPool, name: r.pool}
+			if o.pool == r.pool {
+				c.add(r.field, "%s overlaps %s (%s) of the same pool", r.Range, o.field, o.Range)
+			} else {
+				c.add(r.field, "%s overlaps %s of IPAddressPool %q", r.Range, o.Range, o.pool)
+			}
+		}
+		open = append(open, r)
+	}
+}
+
+func buildBFDProfiles(errs *Errors, cfg *Config, profiles []BFDProfileSpec) {
+	seen := map[string]bool{}
+	for _, spec := range profiles {
+		c := collector{errs: errs, kind: KindBFDProfile, name: spec.Name}
+		if !checkName(c, seen) {
+			continue
+		}
+		before := len(*errs)
+		p := &BFDProfile{
+			Name:             spec.Name,
+			ReceiveInterval:  bounded(c, "spec.receiveInterval", spec.ReceiveInterval, DefaultBFDInterval, 10, 60000),
+			TransmitInterval: bounded(c, "spec.transmitInterval", spec.TransmitInterval, DefaultBFDInterval, 10, 60000),
+			DetectMultiplier: bounded(c, "spec.detectMultiplier", spec.DetectMultiplier, DefaultBFDMultiplier, 2, 255),
+			EchoInterval:     bounded(c, "spec.echoInterval", spec.EchoInterval, DefaultBFDEcho, 10, 60000),
+			MinimumTTL:       bounded(c, "spec.minimumTtl", spec.MinimumTTL, DefaultBFDMinTTL, 1, 254),
+			EchoMode:         spec.EchoMode != nil && *spec.EchoMode,
+			PassiveMode:      spec.PassiveMode != nil && *spec.PassiveMode,
+		}
+		if len(*errs) == before {
+			cfg.BFDProfiles[p.Name] = p
+		}
+	}
+}
+
+func bounded(c collector, field string, v *uint32, def, lo, hi uint32) uint32 {
+	if v == nil {
+		return def
+	}
+	if *v < lo || *v > hi {
+		c.add(field, "must be from %d to %d, got %d", lo, hi, *v)
+	}
+	return *v
+}
+
+func buildCommunities(errs *Errors, objs []CommunitySpec) map[string]Community {
+	aliases := map[string]Community{}
+	owner := map[string]string{}
+	seen := map[string]bool{}
+	for _, obj := range objs {
+		c := collector{errs: errs, kind: KindCommunity, name: obj.Name}
+		if !checkName(c, seen) {
+			continue
+		}
+		for i, a := range obj.Aliases {
+			field := fmt.Sprintf("spec.communities[%d]", i)
+			if a.Name == "" {
+				c.add(field+".name", "must not be empty")
+				continue
+			}
+			if prev, dup := owner[a.Name]; dup {
+				c.add(field+".name", "alias %q is already defined in Community %q", a.Name, prev)
+				continue
+			}
+			v, err := ParseCommunity(a.Value)
+			if err != nil {
+				c.add(field+".value", "%v", err)
+				continue
+			}
+			owner[a.Name] = obj.Name
+			aliases[a.Name] = v
+		}
+	}
+	return aliases
+}
+
+func buildPeers(errs *Errors, cfg *Config, peers []PeerSpec, secrets map[string]Secret) {
+	seen := map[string]bool{}
+	type key struct {
+		addr, iface, vrf string
+		port             uint16
+	}
+	byKey := map[key][]*Peer{}
+	for _, spec := range peers {
+		c := collector{errs: errs, kind: KindBGPPeer, name: spec.Name}
+		if !checkName(c, seen) {
+			continue
+		}
+		before := len(*errs)
+		p := buildPeer(c, spec, secrets)
+		if spec.BFDProfile != "" && cfg.BFDProfiles[spec.BFDProfile] == nil {
+			c.add("spec.bfdProfile", "BFDProfile %q does not exist (or is invalid)", spec.BFDProfile)
+		}
+		if len(*errs) > before {
+			continue
+		}
+		k := key{addr: spec.Address, iface: spec.Interface, vrf: spec.VRF, port: p.Port}
+		if p.Address.IsValid() {
+			k.addr = p.Address.String()
+		}
+		for _, other := range byKey[k] {
+			if selectorsOverlap(other.NodeSelectors, p.NodeSelectors) {
+				c.add("spec.peerAddress", "duplicate of BGPPeer %q: same address, port and VRF on the same nodes", other.Name)
+			}
+		}
+		byKey[k] = append(byKey[k], p)
+		if len(*errs) == before {
+			cfg.Peers[p.Name] = p
+		}
+	}
+}
+
+// selectorsOverlap is a conservative test for two node selector lists that could select the same
+// node: an empty list selects every node, and equal lists select the same ones.
+func selectorsOverlap(a, b []Selector) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return true
+	}
+	return fmt.Sprint(a) == fmt.Sprint(b)
+}
+
+func buildPeer(c collector, s PeerSpec, secrets map[string]Secret) *Peer {
+	p := &Peer{
+		Name: s.Name, MyASN: s.MyASN, ASN: s.ASN, DynamicASN: s.DynamicASN, Interface: s.Interface,
+		Port: s.Port, NodeSelectors: slices.Clone(s.NodeSelectors), Password: s.Password,
+		BFDProfile: s.BFDProfile, EnableGracefulRestart: s.EnableGracefulRestart, EBGPMultiHop: s.EBGPMultiHop,
+		VRF: s.VRF, DisableMP: s.DisableMP, DualStackAddressFamily: s.DualStackAddressFamily,
+	}
+	if p.Port == 0 {
+		p.Port = 179
+	}
+	if s.MyASN == 0 {
+		c.add("spec.myASN", "must be set (1 to 4294967295)")
+	}
+	switch {
+	case s.ASN != 0 && s.DynamicASN != "":
+		c.add("spec.dynamicASN", "peerASN and dynamicASN are mutually exclusive")
+	case s.ASN == 0 && s.DynamicASN == "":
+		c.add("spec.peerASN", "one of peerASN and dynamicASN must be set")
+	case s.DynamicASN != "" && s.DynamicASN != "internal" && s.DynamicASN != "external":
+		c.add("spec.dynamicASN", "must be internal or external, got %q", s.DynamicASN)
+	}
+	switch {
+	case s.Address != "" && s.Interface != "":
+		c.add("spec.interface", "peerAddress and interface are mutually exclusive")
+	case s.Address == "" && s.Interface == "":
+		c.add("spec.peerAddress", "one of peerAddress and interface must be set")
+	case s.Address != "":
+		p.Address = ipField(c, "spec.peerAddress", s.Address)
+	}
+	if s.SourceAddress != "" {
+		p.SourceAddress = ipField(c, "spec.sourceAddress", s.SourceAddress)
+		if p.Address.IsValid() && p.SourceAddress.IsValid() && p.Address.Is4() != p.SourceAddress.Is4() {
+			c.add("spec.sourceAddress", "%s is not of the same family as peerAddress %s", p.SourceAddress, p.Address)
+		}
+	}
+	if s.RouterID != "" {
+		if id := ipField(c, "spec.routerID", s.RouterID); id.IsValid() && !id.Is4() {
+			c.add("spec.routerID", "must be an IPv4 address, got %s", s.RouterID)
+		} else {
+			p.RouterID = id
+		}
+	}
+	if s.Port > 16384 {
+		c.add("spec.peerPort", "must be from 1 to 16384, got %d", s.Port)
+	}
+	p.HoldTime = durationField(c, "spec.holdTime", s.HoldTime)
+	p.KeepaliveTime = durationField(c, "spec.keepaliveTime", s.KeepaliveTime)
+	p.ConnectTime = durationField(c, "spec.connectTime", s.ConnectTime)
+	if h := p.HoldTime; h != nil && *h != 0 && *h < 3*time.Second {
+		c.add("spec.holdTime", "must be 0 or at least 3s, got %s", s.HoldTime)
+	}
+	if h, k := p.HoldTime, p.KeepaliveTime; h != nil && k != nil && *h != 0 && *k > *h {
+		c.add("spec.keepaliveTime", "%s is longer than holdTime %s", s.KeepaliveTime, s.HoldTime)
+	}
+	if h, k := p.HoldTime, p.KeepaliveTime; h == nil && k != nil && *k > 90*time.Second {
+		c.add("spec.keepaliveTime", "%s is longer than the default holdTime 90s", s.KeepaliveTime)
+	}
+	if ct := p.ConnectTime; ct != nil && (*ct < time.Second || *ct > 65535*time.Second || *ct%time.Second != 0) {
+		c.add("spec.connectTime", "must be a whole number of seconds from 1 to 65535, got %s", s.ConnectTime)
+	}
+	if s.PasswordSecret != "" {
+		if s.Password != "" {
+			c.add("spec.password", "password and passwordSecret are mutually exclusive")
+		}
+		sec, ok := secrets[s.PasswordSecret]
+		switch {
+		case !ok:
+			c.add("spec.passwordSecret.name", "Secret %q does not exist in the IronLB namespace", s.PasswordSecret)
+		case sec.Type != SecretTypeBasicAuth:
+			c.add("spec.passwordSecret.name", "Secret %q has type %q, want %s", s.PasswordSecret, sec.Type, SecretTypeBasicAuth)
+		case len(sec.Data["password"]) == 0:
+			c.add("spec.passwordSecret.name", "Secret %q has no \"password\" key", s.PasswordSecret)
+		default:
+			p.Password = string(sec.Data["password"])
+		}
+	}
+	if len(p.Password) > 80 {
+		c.add("spec.password", "a TCP MD5 key is at most 80 bytes long, got %d", len(p.Password))
+	}
+	validateSelectors(c, "spec.nodeSelectors", s.NodeSelectors)
+	return p
+}
+
+func ipField(c collector, field, s string) netip.Addr {
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		c.add(field, "%q is not an IPv4 or IPv6 address", s)
+		return netip.Addr{}
+	}
+	return a
+}
+
+func durationField(c collector, field, s string) *time.Duration {
+	if s == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		c.add(field, "%q is not a duration such as 90s or 1m30s", s)
+		return nil
+	}
+	if d < 0 {
+		c.add(field, "must not be negative, got %s", s)
+		return nil
+	}
+	return &d
+}
+
+// poolsOf resolves an advertisement's pool names and selectors to pools (all when both are empty).
+func poolsOf(c collector, cfg *Config, labels map[string]map[string]string, names []string, sels []Selector) []*Pool {
+	validateSelectors(c, "spec.ipAddressPoolSelectors", sels)
+	var out []*Pool
+	seen := map[string]bool{}
+	for i, n := range names {
+		p, ok := cfg.Pools[n]
+		if !ok {
+			if _, exists := labels[n]; exists {
+				continue // the pool exists but is invalid; its own errors say why
+			}
+			c.add(fmt.Sprintf("spec.ipAddressPools[%d]", i), "IPAddressPool %q does not exist", n)
+			continue
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, p)
+		}
+	}
+	for _, name := range sortedKeys(cfg.Pools) {
+		if seen[name] {
+			continue
+		}
+		if (len(names) == 0 && len(sels) == 0) || (len(sels) > 0 && MatchesAny(sels, labels[name])) {
+			seen[name] = true
+			out = append(out, cfg.Pools[name])
+		}
+	}
+	return out
+}
+
+func buildL2Advertisements(errs *Errors, cfg *Config, labels map[string]map[string]string, advs []L2AdvertisementSpec) {
+	seen := map[string]bool{}
+	for _, spec := range advs {
+		c := collector{errs: errs, kind: KindL2Advertisement, name: spec.Name}
+		if !checkName(c, seen) {
+			continue
+		}
+		before := len(*errs)
+		pools := poolsOf(c, cfg, labels, spec.Pools, spec.PoolSelectors)
+		validateSelectors(c, "spec.nodeSelectors", spec.NodeSelectors)
+		for i, ifc := range spec.Interfaces {
+			if ifc == "" || len(ifc) > 15 || strings.ContainsAny(ifc, "/ \t\n:") {
+				c.add(fmt.Sprintf("spec.interfaces[%d]", i), "%q is not a network interface name (1-15 characters, no '/', ':' or spaces)", ifc)
+			}
+		}
+		if len(*errs) > before {
+			continue
+		}
+		adv := &L2Advertisement{Name: spec.Name, NodeSelectors: slices.Clone(spec.NodeSelectors), Interfaces: slices.Clone(spec.Interfaces)}
+		for _, p := range pools {
+			p.L2Advertisements = append(p.L2Advertisements, adv)
+		}
+	}
+}
+
+func buildBGPAdvertisements(errs *Errors, cfg *Config, labels map[string]map[string]string, aliases map[string]Community, advs []BGPAdvertisementSpec) {
+	seen := map[string]bool{}
+	for _, spec := range advs {
+		c := collector{errs: errs, kind: KindBGPAdvertisement, name: spec.Name}
+		if !checkName(c, seen) {
+			continue
+		}
+		before := len(*errs)
+		adv := &BGPAdvertisement{Name: spec.Name, AggregationLength: 32, AggregationLengthV6: 128, LocalPref: spec.LocalPref,
+			NodeSelectors: slices.Clone(spec.NodeSelectors), Peers: slices.Clone(spec.Peers)}
+		if l := spec.AggregationLength; l != nil {
+			if *l < 0 || *l > 32 {
+				c.add("spec.aggregationLength", "must be from 0 to 32, got %d", *l)
+			}
+			adv.AggregationLength = int(*l)
+		}
+		if l := spec.AggregationLengthV6; l != nil {
+			if *l < 0 || *l > 128 {
+				c.add("spec.aggregationLengthV6", "must be from 0 to 128, got %d", *l)
+			}
+			adv.AggregationLengthV6 = int(*l)
+		}
+		pools := poolsOf(c, cfg, labels, spec.Pools, spec.PoolSelectors)
+		if len(*errs) == before {
+			checkAggregation(c, adv, pools)
+		}
+		seenComm := map[Community]bool{}
+		for i, s := range spec.Communities {
+			field := fmt.Sprintf("spec.communities[%d]", i)
+			v, isAlias := aliases[s]
+			if !isAlias {
+				var err error
+				if v, err = ParseCommunity(s); err != nil {
+					c.add(field, "%q is neither a community (65535:65282, large:64512:1:2) nor an alias defined in a Community object", s)
+					continue
+				}
+			}
+			if seenComm[v] {
+				c.add(field, "community %s is listed twice", v)
+				continue
+			}
+			seenComm[v] = true
+			adv.Communities = append(adv.Communities, v)
+		}
+		for i, peer := range spec.Peers {
+			if _, ok := cfg.Peers[peer]; !ok {
+				c.add(fmt.Sprintf("spec.peers[%d]", i), "BGPPeer %q does not exist (or is invalid)", peer)
+			}
+		}
+		validateSelectors(c, "spec.nodeSelectors", spec.NodeSelectors)
+		if len(*errs) > before {
+			continue
+		}
+		for _, p := range pools {
+			p.BGPAdvertisements = append(p.BGPAdvertisements, adv)
+		}
+	}
+}
+
+// checkAggregation rejects an aggregation length shorter than a block of a pool: the aggregate
+// route would then cover addresses that are not in the pool.
+func checkAggregation(c collector, adv *BGPAdvertisement, pools []*Pool) {
+	for _, p := range pools {
+		for _, r := range p.Ranges {
+			field, agg := "spec.aggregationLength", adv.AggregationLength
+			if !r.Is4() {
+				field, agg = "spec.aggregationLengthV6", adv.AggregationLengthV6
+			}
+			for _, b := range r.Prefixes() {
+				if agg < b.Bits() {
+					c.add(field, "%d is shorter than /%d of %s in IPAddressPool %q: the aggregate would announce addresses outside the pool", agg, b.Bits(), r, p.Name)
+					return
+				}
+			}
+		}
+	}
+}
