@@ -22,6 +22,7 @@ type CommunityAlias struct {
 type CommunitySpec struct {
 	// Communities are the aliases this object defines.
 	// +optional
+	// +kubebuilder:validation:MaxItems=1024
 	Communities []CommunityAlias `json:"communities,omitempty"`
 }
 

@@ -30,6 +30,7 @@ fi
 
 mkdir -p "$cache/k8s"
 tmp=$(mktemp -d "$cache/k8s/.build-$k8s_version.XXXXXX")
+chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 
 # go build -v prints each package as it compiles; count them against the total for a progress line.
