@@ -93,7 +93,9 @@ func TestBuildRejects(t *testing.T) {
 			[]string{"IPAddressPool/default/spec.addresses[1]"}},
 		{"overlapping pools", func(in *Input) { in.Pools = append(in.Pools, pool("other", "172.18.255.250/31")) },
 			[]string{"IPAddressPool/other/spec.addresses[0]"}},
-		{"IPv6 overlap across pools", func(in *Input) { in.Pools = append(in.Pools, pool("v6", "fc00:f853:ccd:e799::8-fc00:f853:ccd:e799::20")) },
+		{"IPv6 overlap across pools", func(in *Input) {
+			in.Pools = append(in.Pools, pool("v6", "fc00:f853:ccd:e799::8-fc00:f853:ccd:e799::20"))
+		},
 			[]string{"IPAddressPool/v6/spec.addresses[0]"}},
 		{"negative priority", func(in *Input) { in.Pools[0].Allocation = &AllocationSpec{Priority: -1} },
 			[]string{"IPAddressPool/default/spec.serviceAllocation.priority"}},
@@ -105,7 +107,9 @@ func TestBuildRejects(t *testing.T) {
 		{"In without values", func(in *Input) {
 			in.L2Advertisements[0].NodeSelectors = []Selector{{MatchExpressions: []Requirement{{Key: "zone", Operator: "In"}}}}
 		}, []string{"L2Advertisement/l2/spec.nodeSelectors[0].matchExpressions[0].values"}},
-		{"bad label key", func(in *Input) { in.L2Advertisements[0].NodeSelectors = []Selector{{MatchLabels: map[string]string{"-bad": "x"}}} },
+		{"bad label key", func(in *Input) {
+			in.L2Advertisements[0].NodeSelectors = []Selector{{MatchLabels: map[string]string{"-bad": "x"}}}
+		},
 			[]string{"L2Advertisement/l2/spec.nodeSelectors[0].matchLabels"}},
 		{"unknown pool in L2Advertisement", func(in *Input) { in.L2Advertisements[0].Pools = []string{"nope"} },
 			[]string{"L2Advertisement/l2/spec.ipAddressPools[0]"}},
