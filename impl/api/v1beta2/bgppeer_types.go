@@ -18,10 +18,10 @@ const (
 
 // BGPPeerSpec describes one BGP session that the speakers of the selected nodes open.
 //
-// +kubebuilder:validation:XValidation:rule="(has(self.peerASN) && self.peerASN != 0) != (has(self.dynamicASN) && self.dynamicASN != ”)",message="exactly one of peerASN and dynamicASN must be set",fieldPath=".peerASN"
-// +kubebuilder:validation:XValidation:rule="(has(self.peerAddress) && self.peerAddress != ”) != (has(self.interface) && self.interface != ”)",message="exactly one of peerAddress and interface must be set",fieldPath=".peerAddress"
+// +kubebuilder:validation:XValidation:rule="(has(self.peerASN) && self.peerASN != 0) != (has(self.dynamicASN) && size(self.dynamicASN) > 0)",message="exactly one of peerASN and dynamicASN must be set",fieldPath=".peerASN"
+// +kubebuilder:validation:XValidation:rule="(has(self.peerAddress) && size(self.peerAddress) > 0) != (has(self.interface) && size(self.interface) > 0)",message="exactly one of peerAddress and interface must be set",fieldPath=".peerAddress"
 // +kubebuilder:validation:XValidation:rule="!has(self.holdTime) || !has(self.keepaliveTime) || duration(self.holdTime) == duration('0s') || duration(self.keepaliveTime) <= duration(self.holdTime)",message="keepaliveTime must not be longer than holdTime",fieldPath=".keepaliveTime"
-// +kubebuilder:validation:XValidation:rule="!(has(self.password) && self.password != ” && has(self.passwordSecret) && has(self.passwordSecret.name) && self.passwordSecret.name != ”)",message="password and passwordSecret are mutually exclusive",fieldPath=".password"
+// +kubebuilder:validation:XValidation:rule="!(has(self.password) && size(self.password) > 0 && has(self.passwordSecret) && has(self.passwordSecret.name) && size(self.passwordSecret.name) > 0)",message="password and passwordSecret are mutually exclusive",fieldPath=".password"
 type BGPPeerSpec struct {
 	// MyASN is the AS number of the local end of the session.
 	// +kubebuilder:validation:Minimum=0
