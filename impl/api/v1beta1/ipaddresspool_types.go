@@ -93,5 +93,5 @@ type IPAddressPoolList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&IPAddressPool{}, &IPAddressPoolList{})
+	register(&IPAddressPool{}, &IPAddressPoolList{})
 }

@@ -105,6 +105,6 @@ type ServiceBGPStatusList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&ServiceL2Status{}, &ServiceL2StatusList{})
-	SchemeBuilder.Register(&ServiceBGPStatus{}, &ServiceBGPStatusList{})
+	register(&ServiceL2Status{}, &ServiceL2StatusList{})
+	register(&ServiceBGPStatus{}, &ServiceBGPStatusList{})
 }

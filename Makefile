@@ -1,0 +1,64 @@
+# IronLB: `make help` lists the targets.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO          ?= go
+BIN         := $(CURDIR)/bin
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+K8S_BINS    := lab/controlplane/build/k8s-bins.sh
+# The control-plane binaries (built once into the cache); envtest and the lab use them.
+K8S_ASSETS   = $(shell $(K8S_BINS) 2>/dev/null | tail -n1)
+LAB_NAME    ?= ironlab
+TOPOLOGY    ?= topologies/l2.yaml
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/ironlb-controller, bin/ironlb-speaker and bin/ironlab
+	$(GO) build -trimpath -o $(BIN)/ ./cmd/ironlb-controller ./cmd/ironlb-speaker ./cmd/ironlab
+
+.PHONY: k8s-bins
+k8s-bins: ## build etcd and the Kubernetes control plane from source into the cache (once; prints the directory)
+	@$(K8S_BINS)
+
+.PHONY: generate
+generate: ## regenerate deepcopy functions and CRD manifests from impl/api
+	$(GO) generate ./impl/api/...
+
+.PHONY: test
+test: k8s-bins ## unit tests, envtest integration tests against the real kube-apiserver, lab e2e (root)
+	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" $(GO) test -count=1 ./...
+
+.PHONY: test-unit
+test-unit: ## unit tests only (no control plane, no root)
+	$(GO) test -short ./...
+
+.PHONY: lint
+lint: ## gofmt, go vet and staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+.PHONY: bench
+bench: ## Go benchmarks of the hot paths
+	$(GO) test -run '^$$' -bench . -benchmem ./impl/...
+
+.PHONY: fuzz
+fuzz: ## run each fuzz target for FUZZTIME (default 30s)
+	@for t in FuzzParseRange FuzzParseCommunity; do \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-30s} ./impl/config/ ; done
+
+.PHONY: lab-up
+lab-up: build k8s-bins ## bring up the lab of TOPOLOGY (default topologies/l2.yaml)
+	$(BIN)/ironlab up -t $(TOPOLOGY) --name $(LAB_NAME)
+
+.PHONY: lab-down
+lab-down: ## tear the lab down
+	@if [ -x $(BIN)/ironlab ]; then $(BIN)/ironlab down --name $(LAB_NAME); else $(GO) run ./cmd/ironlab down --name $(LAB_NAME); fi
+
+.PHONY: clean
+clean: ## remove build output and lab state in this directory (the binary cache stays)
+	rm -rf $(BIN) .ironlab report

@@ -1,0 +1,185 @@
+// Package process starts the lab's long-lived processes detached from the CLI that started them,
+// records each in a pid file beside its log, and stops them again by those pid files only, after
+// checking that the PID still belongs to the process the lab started (never by name).
+package process
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Spec describes one process.
+type Spec struct {
+	Name string   // unique within the lab, e.g. "etcd"; names the pid and log files
+	Path string   // the binary
+	Args []string // arguments
+	Env  []string // extra environment, added to the CLI's own
+	Dir  string   // working directory; the state directory when empty
+	// Wrap, when set, runs the process through another command (e.g. "ip netns exec NS"); the
+	// recorded PID is still the one of the started command.
+	Wrap []string
+}
+
+// Running is a started process.
+type Running struct {
+	Name    string
+	PID     int
+	LogPath string
+}
+
+// Start launches spec in its own session, with stdout and stderr appended to logDir/NAME.log, and
+// records its PID in stateDir/NAME.pid. The process outlives the caller.
+func Start(stateDir, logDir string, spec Spec) (*Running, error) {
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(logDir, spec.Name+".log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: open log: %w", spec.Name, err)
+	}
+	defer logf.Close()
+	argv := append(append([]string{}, spec.Wrap...), spec.Path)
+	argv = append(argv, spec.Args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), spec.Env...)
+	cmd.Dir = spec.Dir
+	if cmd.Dir == "" {
+		cmd.Dir = stateDir
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s (%s): %w", spec.Name, spec.Path, err)
+	}
+	pid := cmd.Process.Pid
+	// The CLI does not wait for it; release so that no zombie is left if the CLI lives on.
+	go func() { _ = cmd.Wait() }()
+	if err := os.WriteFile(pidFile(stateDir, spec.Name), []byte(strconv.Itoa(pid)+"\n"+spec.Path+"\n"), 0o644); err != nil {
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("start %s: record pid: %w", spec.Name, err)
+	}
+	return &Running{Name: spec.Name, PID: pid, LogPath: logPath}, nil
+}
+
+func pidFile(stateDir, name string) string { return filepath.Join(stateDir, name+".pid") }
+
+// Record is what a pid file says.
+type Record struct {
+	Name string
+	PID  int
+	Path string
+}
+
+// List returns the processes recorded in stateDir.
+func List(stateDir string) ([]Record, error) {
+	files, err := filepath.Glob(filepath.Join(stateDir, "*.pid"))
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		pid, err := strconv.Atoi(lines[0])
+		if err != nil || len(lines) < 2 {
+			continue
+		}
+		out = append(out, Record{Name: strings.TrimSuffix(filepath.Base(f), ".pid"), PID: pid, Path: lines[1]})
+	}
+	return out, nil
+}
+
+// Alive reports whether the recorded process still runs (and is not a zombie) with the recorded
+// binary, so that a PID reused by an unrelated process is never signalled.
+func (r Record) Alive() bool {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", r.PID))
+	if err != nil {
+		return false
+	}
+	want, _ := filepath.Abs(r.Path)
+	if resolved, err := filepath.EvalSymlinks(want); err == nil {
+		want = resolved
+	}
+	if strings.TrimSuffix(exe, " (deleted)") != want {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.PID))
+	if err != nil {
+		return false
+	}
+	// The state follows the ")" that closes the command name.
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+		return false
+	}
+	return true
+}
+
+// Stop ends the recorded process: SIGTERM, then SIGKILL after grace. It removes the pid file.
+// A process that is already gone is not an error.
+func Stop(stateDir string, r Record, grace time.Duration) error {
+	defer os.Remove(pidFile(stateDir, r.Name))
+	if !r.Alive() {
+		return nil
+	}
+	if err := syscall.Kill(r.PID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("stop %s (pid %d): %w", r.Name, r.PID, err)
+	}
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if !r.Alive() {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := syscall.Kill(r.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("kill %s (pid %d): %w", r.Name, r.PID, err)
+	}
+	for i := 0; i < 100 && r.Alive(); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// StopAll stops every process recorded in stateDir, the reverse of the start order given by order
+// (processes not named there first), and returns every error.
+func StopAll(stateDir string, order []string, grace time.Duration) error {
+	recs, err := List(stateDir)
+	if err != nil {
+		return err
+	}
+	rank := map[string]int{}
+	for i, n := range order {
+		rank[n] = i + 1
+	}
+	slices.SortStableFunc(recs, func(a, b Record) int {
+		ra, rb := rank[a.Name], rank[b.Name]
+		if ra == 0 {
+			ra = len(order) + 1
+		}
+		if rb == 0 {
+			rb = len(order) + 1
+		}
+		return rb - ra
+	})
+	var errs []error
+	for _, r := range recs {
+		errs = append(errs, Stop(stateDir, r, grace))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,74 @@
+package process
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStartListStop(t *testing.T) {
+	dir := t.TempDir()
+	sleep, err := filepath.EvalSymlinks("/bin/sleep")
+	if err != nil {
+		t.Skip("no /bin/sleep")
+	}
+	r, err := Start(dir, filepath.Join(dir, "logs"), Spec{Name: "sleeper", Path: sleep, Args: []string{"30"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := List(dir)
+	if err != nil || len(recs) != 1 || recs[0].PID != r.PID || recs[0].Name != "sleeper" {
+		t.Fatalf("List = %+v, %v", recs, err)
+	}
+	if !recs[0].Alive() {
+		t.Fatal("started process is not alive")
+	}
+	start := time.Now()
+	if err := StopAll(dir, []string{"sleeper"}, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if recs[0].Alive() {
+		t.Fatal("process still alive after StopAll")
+	}
+	if time.Since(start) > time.Second {
+		t.Errorf("sleep should end on SIGTERM at once, took %s", time.Since(start))
+	}
+	if left, _ := List(dir); len(left) != 0 {
+		t.Errorf("pid files left: %+v", left)
+	}
+}
+
+func TestAliveRejectsReusedPID(t *testing.T) {
+	// Our own PID runs the test binary, not /bin/sleep: a record naming another binary is not ours.
+	r := Record{Name: "x", PID: os.Getpid(), Path: "/bin/sleep"}
+	if r.Alive() {
+		t.Error("a PID running another binary must not count as the recorded process")
+	}
+	self, _ := os.Executable()
+	if !(Record{PID: os.Getpid(), Path: self}).Alive() {
+		t.Error("the test process itself must count as alive")
+	}
+}
+
+func TestLogCapturesOutput(t *testing.T) {
+	dir := t.TempDir()
+	sh, err := filepath.EvalSymlinks("/bin/sh")
+	if err != nil {
+		t.Skip("no /bin/sh")
+	}
+	r, err := Start(dir, dir, Spec{Name: "echo", Path: sh, Args: []string{"-c", "echo hello-from-child"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		data, _ := os.ReadFile(r.LogPath)
+		if strings.Contains(string(data), "hello-from-child") {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the child's output did not reach its log")
+}
