@@ -134,6 +134,11 @@ func Up(ctx context.Context, c Config) (*Result, error) {
 	if err := c.defaults(); err != nil {
 		return nil, err
 	}
+	abs, err := filepath.Abs(c.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	c.StateDir = abs
 	res, err := writePKI(&c)
 	if err != nil {
 		return nil, fmt.Errorf("make PKI: %w", err)
@@ -143,20 +148,21 @@ func Up(ctx context.Context, c Config) (*Result, error) {
 	etcdURL := "http://" + net.JoinHostPort(c.BindAddress, strconv.Itoa(c.EtcdPort))
 
 	c.progress("starting etcd on %s", etcdURL)
-	if _, err := process.Start(run, logs, process.Spec{Name: "etcd", Path: filepath.Join(c.BinDir, "etcd"), Args: []string{
+	etcd, err := process.Start(run, logs, process.Spec{Name: "etcd", Path: filepath.Join(c.BinDir, "etcd"), Args: []string{
 		"--name=" + c.Name, "--data-dir=" + filepath.Join(c.StateDir, "etcd"),
 		"--listen-client-urls=" + etcdURL, "--advertise-client-urls=" + etcdURL,
 		"--listen-peer-urls=http://" + net.JoinHostPort(c.BindAddress, "0"),
 		"--unsafe-no-fsync", "--quota-backend-bytes=2147483648", "--log-level=warn",
-	}}); err != nil {
+	}})
+	if err != nil {
 		return nil, err
 	}
-	if err := waitHTTP(ctx, &http.Client{Timeout: time.Second}, etcdURL+"/health", 30*time.Second, `"health":"true"`); err != nil {
-		return nil, fmt.Errorf("etcd did not become healthy (see %s): %w", filepath.Join(logs, "etcd.log"), err)
+	if err := waitHTTP(ctx, etcd, &http.Client{Timeout: time.Second}, etcdURL+"/health", 30*time.Second, `"health":"true"`); err != nil {
+		return nil, fmt.Errorf("etcd did not become healthy: %w", err)
 	}
 
 	c.progress("starting kube-apiserver on %s", res.Server)
-	if _, err := process.Start(run, logs, process.Spec{Name: "kube-apiserver", Path: filepath.Join(c.BinDir, "kube-apiserver"), Args: []string{
+	apiserver, err := process.Start(run, logs, process.Spec{Name: "kube-apiserver", Path: filepath.Join(c.BinDir, "kube-apiserver"), Args: []string{
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=" + c.BindAddress, "--secure-port=" + strconv.Itoa(c.APIPort),
 		"--advertise-address=" + c.AdvertiseAddress,
@@ -168,15 +174,16 @@ func Up(ctx context.Context, c Config) (*Result, error) {
 		"--service-account-signing-key-file=" + filepath.Join(p, "sa.key"),
 		"--authorization-mode=Node,RBAC", "--allow-privileged=true", "--profiling=false",
 		"--enable-priority-and-fairness=false",
-	}}); err != nil {
+	}})
+	if err != nil {
 		return nil, err
 	}
 	tlsClient, err := adminHTTPClient(p)
 	if err != nil {
 		return nil, err
 	}
-	if err := waitHTTP(ctx, tlsClient, res.Server+"/readyz", 90*time.Second, "ok"); err != nil {
-		return nil, fmt.Errorf("kube-apiserver did not become ready (see %s): %w", filepath.Join(logs, "kube-apiserver.log"), err)
+	if err := waitHTTP(ctx, apiserver, tlsClient, res.Server+"/readyz", 90*time.Second, "ok"); err != nil {
+		return nil, fmt.Errorf("kube-apiserver did not become ready: %w", err)
 	}
 
 	c.progress("starting kube-controller-manager and kube-scheduler")
@@ -296,8 +303,9 @@ func adminHTTPClient(pkiDir string) (*http.Client, error) {
 	}}, nil
 }
 
-// waitHTTP polls url until its body contains want.
-func waitHTTP(ctx context.Context, client *http.Client, url string, timeout time.Duration, want string) error {
+// waitHTTP polls url until its body contains want. It gives up at once, with the end of the log,
+// when the process exits.
+func waitHTTP(ctx context.Context, p *process.Running, client *http.Client, url string, timeout time.Duration, want string) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last error
@@ -314,10 +322,26 @@ func waitHTTP(ctx context.Context, client *http.Client, url string, timeout time
 		} else {
 			last = err
 		}
+		if !p.Alive() {
+			return fmt.Errorf("%s exited; the end of %s:\n%s", p.Name, p.LogPath, logTail(p.LogPath, 1500))
+		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("after %s: %w", timeout, last)
+			return fmt.Errorf("after %s: %w (log: %s)", timeout, last, p.LogPath)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+func logTail(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		_, _ = f.Seek(st.Size()-n, io.SeekStart)
+	}
+	b, _ := io.ReadAll(f)
+	return strings.TrimSpace(string(b))
 }

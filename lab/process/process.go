@@ -34,6 +34,17 @@ type Running struct {
 	Name    string
 	PID     int
 	LogPath string
+	done    chan struct{}
+}
+
+// Alive reports whether the process has not exited.
+func (r *Running) Alive() bool {
+	select {
+	case <-r.done:
+		return false
+	default:
+		return true
+	}
 }
 
 // Start launches spec in its own session, with stdout and stderr appended to logDir/NAME.log, and
@@ -65,13 +76,14 @@ func Start(stateDir, logDir string, spec Spec) (*Running, error) {
 		return nil, fmt.Errorf("start %s (%s): %w", spec.Name, spec.Path, err)
 	}
 	pid := cmd.Process.Pid
-	// The CLI does not wait for it; release so that no zombie is left if the CLI lives on.
-	go func() { _ = cmd.Wait() }()
+	done := make(chan struct{})
+	// The CLI does not wait for it to finish, but reaps it if it exits while the CLI lives.
+	go func() { _ = cmd.Wait(); close(done) }()
 	if err := os.WriteFile(pidFile(stateDir, spec.Name), []byte(strconv.Itoa(pid)+"\n"+spec.Path+"\n"), 0o644); err != nil {
 		_ = cmd.Process.Kill()
 		return nil, fmt.Errorf("start %s: record pid: %w", spec.Name, err)
 	}
-	return &Running{Name: spec.Name, PID: pid, LogPath: logPath}, nil
+	return &Running{Name: spec.Name, PID: pid, LogPath: logPath, done: done}, nil
 }
 
 func pidFile(stateDir, name string) string { return filepath.Join(stateDir, name+".pid") }

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ironlb/ironlb/lab/controlplane"
+)
+
+// NewKubectlCommand returns `ironlab kubectl -- ARGS`: the lab's kubectl with its kubeconfig.
+func NewKubectlCommand(s Streams) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "kubectl -- ARGS...",
+		Short: "Run kubectl (the one built with the control plane) against a lab",
+		RunE: func(_ *cobra.Command, args []string) error {
+			kc := controlplane.KubeconfigPath(StateDir(name))
+			if _, err := os.Stat(kc); err != nil {
+				return fmt.Errorf("lab %q is not up (no %s): run `ironlab up --name %s`", name, kc, name)
+			}
+			c := exec.Command(filepath.Join(controlplane.BinDir(), "kubectl"), args...)
+			c.Env = append(os.Environ(), "KUBECONFIG="+kc)
+			c.Stdin, c.Stdout, c.Stderr = os.Stdin, s.Out, s.Err
+			if err := c.Run(); err != nil {
+				return fmt.Errorf("kubectl: %w", err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", DefaultLabName, "lab name")
+	return cmd
+}
+
+// NewLogsCommand returns `ironlab logs COMPONENT`.
+func NewLogsCommand(s Streams) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "logs COMPONENT",
+		Short: "Print a lab component's log (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			path := filepath.Join(controlplane.LogDir(StateDir(name)), args[0]+".log")
+			f, err := os.Open(path)
+			if err != nil {
+				files, _ := filepath.Glob(filepath.Join(controlplane.LogDir(StateDir(name)), "*.log"))
+				return fmt.Errorf("no log for %q in lab %q (have: %v)", args[0], name, files)
+			}
+			defer f.Close()
+			_, err = io.Copy(s.Out, f)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", DefaultLabName, "lab name")
+	return cmd
+}

@@ -1,0 +1,64 @@
+// Package cli holds the ironlab commands. Each command is built by a New...Command function from
+// the shared Streams, with its flags in a local struct: no globals, no init().
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// Streams are where commands read and write.
+type Streams struct {
+	Out, Err io.Writer
+}
+
+// DefaultLabName is the lab name when --name is not given.
+const DefaultLabName = "ironlab"
+
+// StateDir is the state directory of a lab: .ironlab/<name> under the working directory.
+func StateDir(name string) string { return filepath.Join(".ironlab", name) }
+
+// NewRootCommand returns the ironlab command with every subcommand.
+func NewRootCommand(s Streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ironlab",
+		Short: "A Kubernetes cluster and its network on one Linux host, to learn and test load balancing",
+		Long: `ironlab builds a real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler, built from source by 'make k8s-bins') on this host, and tears it down again.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	root.AddCommand(NewUpCommand(s), NewDownCommand(s), NewStatusCommand(s), NewKubectlCommand(s), NewLogsCommand(s))
+	return root
+}
+
+// Main runs the root command and returns the exit code.
+func Main(args []string) int {
+	s := Streams{Out: os.Stdout, Err: os.Stderr}
+	root := NewRootCommand(s)
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintf(s.Err, "ironlab: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// progress prints numbered, timed steps.
+type progress struct {
+	w     io.Writer
+	start time.Time
+}
+
+func newProgress(w io.Writer) *progress { return &progress{w: w, start: time.Now()} }
+
+func (p *progress) step(msg string) {
+	fmt.Fprintf(p.w, "[%5.1fs] %s\n", time.Since(p.start).Seconds(), msg)
+}
