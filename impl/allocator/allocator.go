@@ -428,7 +428,9 @@ func (a *Allocator) tryFamilies(r Request, p *config.Pool, fams []Family) (Assig
 
 // explicitPool is true when the request names exactly this pool (the address-pool annotation):
 // pools with autoAssign false serve only such requests.
-func (r Request) explicitPool(p *config.Pool) bool { return r.PoolRequested && len(r.Pools) == 1 && r.Pools[0] == p }
+func (r Request) explicitPool(p *config.Pool) bool {
+	return r.PoolRequested && len(r.Pools) == 1 && r.Pools[0] == p
+}
 
 // sharedCandidate finds an address of family f in pool that services with r's sharing key hold
 // and that r may share.
