@@ -44,7 +44,10 @@ func Start(t testing.TB) *rest.Config {
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
 	}
-	env.ControlPlane.GetAPIServer().Configure().Set("advertise-address", AdvertiseAddress)
+	args := env.ControlPlane.GetAPIServer().Configure()
+	args.Set("advertise-address", AdvertiseAddress)
+	// Dual-stack Services need both families in the service range.
+	args.Set("service-cluster-ip-range", "10.0.0.0/16,fd00:10::/108")
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatalf("start envtest from %s: %v", assets, err)

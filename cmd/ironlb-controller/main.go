@@ -1,0 +1,66 @@
+// Command ironlb-controller assigns addresses from IPAddressPools to LoadBalancer Services.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/ironlb/ironlb/impl/controller"
+)
+
+func main() {
+	var (
+		o          controller.RunOptions
+		logLevel   string
+		webhook    string
+		kubeconfig string
+	)
+	flag.StringVar(&o.Namespace, "namespace", "metallb-system", "namespace of the configuration (IPAddressPool, ...)")
+	flag.StringVar(&o.LBClass, "lb-class", "", "serve Services of this spec.loadBalancerClass (empty: Services without a class)")
+	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	flag.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":7472", "Prometheus metrics address (0 disables)")
+	flag.StringVar(&o.HealthBindAddress, "health-bind-address", ":7473", "health probe address (0 disables)")
+	flag.StringVar(&webhook, "webhook-mode", "disabled", "enabled, disabled or onlywebhook")
+	flag.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one active replica with a Lease")
+	flag.DurationVar(&o.LeaseDuration, "lease-duration", 4*time.Second, "leader lease duration: a standby takes over after at most this")
+	flag.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, or $KUBECONFIG)")
+	flag.Parse()
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		fail("--log-level %q: %v", logLevel, err)
+	}
+	log := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	o.Log = log
+	ctrllog.SetLogger(log) // controller-runtime's own packages log through this
+	if webhook != "disabled" {
+		fail("--webhook-mode %q: only \"disabled\" is implemented so far; run the controller with --webhook-mode disabled", webhook)
+	}
+	if kubeconfig != "" {
+		os.Setenv("KUBECONFIG", kubeconfig)
+	}
+	cfg, err := config.GetConfig()
+	if err != nil {
+		fail("no Kubernetes API to talk to (in-cluster config, --kubeconfig or $KUBECONFIG): %v", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := controller.Run(ctx, cfg, o); err != nil {
+		fail("%v", err)
+	}
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "ironlb-controller: "+format+"\n", args...)
+	os.Exit(1)
+}

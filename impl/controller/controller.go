@@ -1,0 +1,438 @@
+// Package controller assigns addresses to LoadBalancer Services: it watches Services and the
+// metallb.io configuration, runs the pure allocator, and writes the result where users look
+// (status.loadBalancer.ingress, an annotation, a condition, events, pool status, metrics).
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/ironlb/ironlb/impl/allocator"
+	"github.com/ironlb/ironlb/impl/api/v1beta1"
+	"github.com/ironlb/ironlb/impl/api/v1beta2"
+	"github.com/ironlb/ironlb/impl/config"
+)
+
+// ConditionAddressAssigned is the Service condition that says whether the Service has its
+// addresses, and if not, why.
+const ConditionAddressAssigned = "ironlb.io/AddressAssigned"
+
+// configKey is the work-queue key that only reloads the configuration.
+var configKey = types.NamespacedName{Name: "ironlb-configuration"}
+
+// Options configure the controller.
+type Options struct {
+	// Namespace holds the configuration objects (metallb-system by default).
+	Namespace string
+	// LBClass is the loadBalancerClass served; empty serves Services without a class.
+	LBClass string
+	Log     logr.Logger
+	// Recorder posts events on Services.
+	Recorder events.EventRecorder
+	Metrics  *Metrics
+	// Workers reconcile Services in parallel (allocation itself is serialised).
+	Workers int
+}
+
+// Controller is the address-assignment controller.
+type Controller struct {
+	client client.Client
+	opts   Options
+	log    logr.Logger
+
+	mu       sync.Mutex
+	alloc    *allocator.Allocator
+	cfg      *config.Config // last valid configuration; nil before the first
+	cfgErr   error          // why the latest configuration was rejected
+	restored bool
+	pending  map[string]struct{}
+
+	configDirty atomic.Bool
+	statsDirty  atomic.Bool
+	requeue     chan event.GenericEvent
+}
+
+// New returns a controller; SetupWithManager wires it.
+func New(c client.Client, opts Options) *Controller {
+	if opts.Namespace == "" {
+		opts.Namespace = "metallb-system"
+	}
+	if opts.Workers == 0 {
+		opts.Workers = 4
+	}
+	ctl := &Controller{client: c, opts: opts, log: opts.Log, alloc: allocator.New(),
+		pending: map[string]struct{}{}, requeue: make(chan event.GenericEvent, 1024)}
+	ctl.configDirty.Store(true)
+	return ctl
+}
+
+// SetupWithManager registers the controller, its watches and its pool-status writer.
+func (c *Controller) SetupWithManager(mgr manager.Manager) error {
+	onConfig := handler.EnqueueRequestsFromMapFunc(c.configChanged)
+	inNamespace := func(o client.Object) bool { return o.GetNamespace() == c.opts.Namespace }
+	b := ctrl.NewControllerManagedBy(mgr).Named("ironlb-service").For(&corev1.Service{})
+	for _, obj := range []client.Object{&v1beta1.IPAddressPool{}, &v1beta1.L2Advertisement{}, &v1beta1.BGPAdvertisement{},
+		&v1beta1.Community{}, &v1beta1.BFDProfile{}, &v2Peer{}, &corev1.Secret{}} {
+		b = b.Watches(obj, onConfig, builderPredicate(inNamespace))
+	}
+	b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(c.namespaceChanged))
+	b = b.WatchesRawSource(source.Channel(c.requeue, &handler.EnqueueRequestForObject{}))
+	if err := b.WithOptions(crcontroller.Options{MaxConcurrentReconciles: c.opts.Workers}).Complete(c); err != nil {
+		return fmt.Errorf("set up service controller: %w", err)
+	}
+	return mgr.Add(manager.RunnableFunc(c.writePoolStatus))
+}
+
+// configChanged marks the configuration for reloading and re-evaluates every Service.
+func (c *Controller) configChanged(ctx context.Context, _ client.Object) []reconcile.Request {
+	c.configDirty.Store(true)
+	reqs := []reconcile.Request{{NamespacedName: configKey}}
+	var svcs corev1.ServiceList
+	if err := c.client.List(ctx, &svcs); err != nil {
+		c.log.Error(err, "list services after a configuration change")
+		return reqs
+	}
+	for i := range svcs.Items {
+		if wantsAddress(&svcs.Items[i], c.opts.LBClass) || svcs.Items[i].Annotations[AnnotationAllocatedFromPool] != "" {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&svcs.Items[i])})
+		}
+	}
+	return reqs
+}
+
+// namespaceChanged re-evaluates the Services of a namespace whose labels may select pools.
+func (c *Controller) namespaceChanged(ctx context.Context, ns client.Object) []reconcile.Request {
+	var svcs corev1.ServiceList
+	if err := c.client.List(ctx, &svcs, client.InNamespace(ns.GetName())); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range svcs.Items {
+		if wantsAddress(&svcs.Items[i], c.opts.LBClass) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&svcs.Items[i])})
+		}
+	}
+	return reqs
+}
+
+// Reconcile brings one Service's addresses in line with its spec and the configuration.
+func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	if err := c.prepare(ctx); err != nil {
+		return reconcile.Result{}, err
+	}
+	if req.NamespacedName == configKey {
+		return reconcile.Result{}, nil
+	}
+	key := req.Namespace + "/" + req.Name
+	log := c.log.WithValues("service", key)
+	svc := &corev1.Service{}
+	if err := c.client.Get(ctx, req.NamespacedName, svc); err != nil {
+		if apierrors.IsNotFound(err) {
+			c.release(key)
+			return reconcile.Result{}, nil
+		}
+		return reconcile.Result{}, err
+	}
+	if !wantsAddress(svc, c.opts.LBClass) {
+		c.release(key)
+		return reconcile.Result{}, c.clearIfOurs(ctx, svc)
+	}
+	sr, err := buildRequest(svc)
+	if err != nil {
+		return reconcile.Result{}, c.fail(ctx, svc, "InvalidRequest", err)
+	}
+	if err := c.candidates(ctx, svc, sr); err != nil {
+		c.release(key)
+		return reconcile.Result{}, c.fail(ctx, svc, reasonFor(err), err)
+	}
+	asg, err := c.assign(key, sr.req)
+	if err != nil {
+		log.Info("allocation failed", "reason", reasonFor(err), "error", err.Error())
+		return reconcile.Result{}, c.fail(ctx, svc, reasonFor(err), err)
+	}
+	return reconcile.Result{}, c.apply(ctx, svc, sr, asg)
+}
+
+// prepare reloads the configuration when it changed and, once, restores every assignment from
+// the Services' status before anything is assigned.
+func (c *Controller) prepare(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.configDirty.Swap(false) {
+		if err := c.reloadConfig(ctx); err != nil {
+			c.configDirty.Store(true)
+			return err
+		}
+	}
+	if !c.restored && c.cfg != nil {
+		if err := c.restoreAll(ctx); err != nil {
+			return err
+		}
+		c.restored = true
+	}
+	return nil
+}
+
+type v2Peer = v1beta2.BGPPeer
+
+// reloadConfig lists the configuration, validates it and, when valid, applies it. An invalid
+// configuration is reported and the last valid one stays in force.
+func (c *Controller) reloadConfig(ctx context.Context) error {
+	in, err := listConfig(ctx, c.client, c.opts.Namespace)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Build(in)
+	if err != nil {
+		c.cfgErr = err
+		c.log.Error(err, "configuration rejected; keeping the last valid one")
+		c.opts.Metrics.configLoaded(false)
+		c.reportState(ctx, v1beta1.ConfigurationInvalid, err.Error())
+		return nil
+	}
+	c.cfg, c.cfgErr = cfg, nil
+	lost := c.alloc.SetPools(cfg.Pools)
+	for _, key := range lost {
+		c.log.Info("address no longer in any pool; service will be re-evaluated", "service", key)
+		c.pending[key] = struct{}{}
+	}
+	c.statsDirty.Store(true)
+	c.opts.Metrics.configLoaded(true)
+	c.reportState(ctx, v1beta1.ConfigurationValid, "")
+	c.log.Info("configuration loaded", "pools", len(cfg.Pools), "peers", len(cfg.Peers))
+	return nil
+}
+
+// restoreAll records what every Service already holds, oldest Service first, so that a restart
+// changes no address and two Services never end up with one.
+func (c *Controller) restoreAll(ctx context.Context) error {
+	var svcs corev1.ServiceList
+	if err := c.client.List(ctx, &svcs); err != nil {
+		return fmt.Errorf("list services to restore assignments: %w", err)
+	}
+	items := svcs.Items
+	sort.SliceStable(items, func(i, j int) bool {
+		return items[i].CreationTimestamp.Before(&items[j].CreationTimestamp)
+	})
+	restored := 0
+	for i := range items {
+		svc := &items[i]
+		ips := statusIPs(svc)
+		if !wantsAddress(svc, c.opts.LBClass) || len(ips) == 0 {
+			continue
+		}
+		sr, err := buildRequest(svc)
+		if err != nil {
+			continue
+		}
+		sr.info.Explicit = true // the status addresses may come from any pool the service may use
+		sr.info.NamespaceLabels = c.namespaceLabels(ctx, svc.Namespace)
+		pools, err := allocator.CandidatePools(c.cfg.Pools, sr.info)
+		if err != nil {
+			continue
+		}
+		sr.req.Pools = pools
+		if _, err := c.alloc.Restore(sr.req, ips); err != nil {
+			c.log.Info("status addresses cannot be kept; the service will get new ones", "service", sr.req.Service, "ips", ips, "error", err.Error())
+			continue
+		}
+		restored++
+	}
+	c.statsDirty.Store(true)
+	c.log.Info("restored assignments from service status", "services", restored)
+	return nil
+}
+
+func (c *Controller) namespaceLabels(ctx context.Context, name string) map[string]string {
+	ns := &corev1.Namespace{}
+	if err := c.client.Get(ctx, types.NamespacedName{Name: name}, ns); err != nil {
+		return nil
+	}
+	return ns.Labels
+}
+
+// candidates fills in the pools a Service may use.
+func (c *Controller) candidates(ctx context.Context, svc *corev1.Service, sr *serviceRequest) error {
+	c.mu.Lock()
+	cfg, cfgErr := c.cfg, c.cfgErr
+	c.mu.Unlock()
+	if cfg == nil {
+		if cfgErr != nil {
+			return fmt.Errorf("%w: the configuration is invalid: %v", errNoConfig, cfgErr)
+		}
+		return errNoConfig
+	}
+	sr.info.NamespaceLabels = c.namespaceLabels(ctx, svc.Namespace)
+	pools, err := allocator.CandidatePools(cfg.Pools, sr.info)
+	if err != nil {
+		return err
+	}
+	sr.req.Pools = pools
+	return nil
+}
+
+var errNoConfig = errors.New("no valid IPAddressPool configuration")
+
+func (c *Controller) assign(key string, r allocator.Request) (allocator.Assignment, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	asg, err := c.alloc.Assign(r)
+	if err != nil {
+		if _, holds := c.alloc.Assigned(key); !holds {
+			c.pending[key] = struct{}{}
+		}
+		return asg, err
+	}
+	delete(c.pending, key)
+	c.statsDirty.Store(true)
+	return asg, nil
+}
+
+// release frees a Service's addresses and wakes the Services that wait for one.
+func (c *Controller) release(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.pending, key)
+	if _, held := c.alloc.Assigned(key); !held {
+		return
+	}
+	c.alloc.Release(key)
+	c.statsDirty.Store(true)
+	c.wakePending()
+}
+
+// wakePending requeues every waiting Service; the caller holds c.mu.
+func (c *Controller) wakePending() {
+	keys := make([]string, 0, len(c.pending))
+	for k := range c.pending {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	go func() {
+		for _, k := range keys {
+			ns, name, _ := cutKey(k)
+			c.requeue <- event.GenericEvent{Object: &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}}
+		}
+	}()
+}
+
+func cutKey(k string) (string, string, bool) {
+	for i := range k {
+		if k[i] == '/' {
+			return k[:i], k[i+1:], true
+		}
+	}
+	return "", k, false
+}
+
+// reasonFor names an allocation error for events and conditions.
+func reasonFor(err error) string {
+	switch {
+	case errors.Is(err, allocator.ErrPoolExhausted):
+		return "PoolExhausted"
+	case errors.Is(err, allocator.ErrIPInUse):
+		return "IPInUse"
+	case errors.Is(err, allocator.ErrIncompatibleSharing):
+		return "IncompatibleSharing"
+	case errors.Is(err, allocator.ErrNotInPool):
+		return "RequestedIPNotInPool"
+	case errors.Is(err, allocator.ErrUnknownPool):
+		return "UnknownPool"
+	case errors.Is(err, allocator.ErrFamilyUnavailable):
+		return "FamilyUnavailable"
+	case errors.Is(err, allocator.ErrNoPool):
+		return "NoMatchingPool"
+	case errors.Is(err, errNoConfig):
+		return "NoConfiguration"
+	}
+	return "AllocationFailed"
+}
+
+// writePoolStatus keeps IPAddressPool status counters and metrics current, at most once a second.
+func (c *Controller) writePoolStatus(ctx context.Context) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if !c.statsDirty.Swap(false) {
+			continue
+		}
+		c.mu.Lock()
+		stats := map[string]allocator.PoolStats{}
+		if c.cfg != nil {
+			for name := range c.cfg.Pools {
+				stats[name], _ = c.alloc.Stats(name)
+			}
+		}
+		c.mu.Unlock()
+		for name, st := range stats {
+			c.log.V(1).Info("pool status", "pool", name, "stats", st)
+			c.opts.Metrics.poolStats(name, st)
+			if err := c.patchPoolStatus(ctx, name, st); err != nil {
+				c.log.Error(err, "update pool status", "pool", name)
+				c.statsDirty.Store(true)
+			}
+		}
+	}
+}
+
+func (c *Controller) patchPoolStatus(ctx context.Context, name string, st allocator.PoolStats) error {
+	pool := &v1beta1.IPAddressPool{}
+	if err := c.client.Get(ctx, types.NamespacedName{Namespace: c.opts.Namespace, Name: name}, pool); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	want := v1beta1.IPAddressPoolStatus{AssignedIPv4: st.AssignedIPv4, AssignedIPv6: st.AssignedIPv6,
+		AvailableIPv4: st.AvailableIPv4, AvailableIPv6: st.AvailableIPv6}
+	if pool.Status == want {
+		return nil
+	}
+	// A full update: the status fields are all required, so a merge patch of the changed ones
+	// would be rejected on a pool whose status was never written.
+	pool.Status = want
+	return c.client.Status().Update(ctx, pool)
+}
+
+// ipsEqual compares address lists.
+func ipsEqual(a, b []netip.Addr) bool { return slices.Equal(a, b) }
+
+// conditionFor builds the AddressAssigned condition.
+func conditionFor(svc *corev1.Service, ok bool, reason, msg string) metav1.Condition {
+	st := metav1.ConditionFalse
+	if ok {
+		st = metav1.ConditionTrue
+	}
+	return metav1.Condition{Type: ConditionAddressAssigned, Status: st, Reason: reason, Message: msg, ObservedGeneration: svc.Generation}
+}
+
+// hasCondition reports whether the Service already carries an equal condition.
+func hasCondition(svc *corev1.Service, want metav1.Condition) bool {
+	cur := meta.FindStatusCondition(svc.Status.Conditions, want.Type)
+	return cur != nil && cur.Status == want.Status && cur.Reason == want.Reason && cur.Message == want.Message
+}

@@ -1,0 +1,174 @@
+package controller
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/ironlb/ironlb/impl/allocator"
+)
+
+// The annotations MetalLB users write, and the deprecated forms IronLB still reads.
+const (
+	AnnotationAddressPool       = "metallb.io/address-pool"
+	AnnotationLoadBalancerIPs   = "metallb.io/loadBalancerIPs"
+	AnnotationAllowSharedIP     = "metallb.io/allow-shared-ip"
+	AnnotationAllocatedFromPool = "metallb.io/ip-allocated-from-pool"
+
+	deprecatedPrefix = "metallb.universe.tf/"
+)
+
+// annotation reads a metallb.io annotation, falling back to its deprecated metallb.universe.tf
+// form; deprecated reports that the old form was used.
+func annotation(svc *corev1.Service, key string) (value string, deprecated bool) {
+	if v, ok := svc.Annotations[key]; ok {
+		return v, false
+	}
+	old := deprecatedPrefix + strings.TrimPrefix(key, "metallb.io/")
+	if v, ok := svc.Annotations[old]; ok {
+		return v, true
+	}
+	return "", false
+}
+
+// wantsAddress says whether this controller serves the Service: type LoadBalancer, and the
+// class matches (no class for the default controller, the flag's class otherwise).
+func wantsAddress(svc *corev1.Service, lbClass string) bool {
+	if svc.DeletionTimestamp != nil || svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		return false
+	}
+	class := ""
+	if svc.Spec.LoadBalancerClass != nil {
+		class = *svc.Spec.LoadBalancerClass
+	}
+	return class == lbClass
+}
+
+// serviceRequest is what a Service asks of the allocator, plus what the controller must tell the
+// user about how it was asked.
+type serviceRequest struct {
+	req        allocator.Request
+	info       allocator.ServiceInfo
+	deprecated []string // deprecated annotations in use
+}
+
+// buildRequest turns a Service into an allocation request. It fails, naming the field, when the
+// Service asks for something malformed.
+func buildRequest(svc *corev1.Service) (*serviceRequest, error) {
+	sr := &serviceRequest{}
+	r := &sr.req
+	r.Service = svc.Namespace + "/" + svc.Name
+
+	pool, dep := annotation(svc, AnnotationAddressPool)
+	if dep {
+		sr.deprecated = append(sr.deprecated, deprecatedPrefix+"address-pool")
+	}
+	sr.info = allocator.ServiceInfo{Namespace: svc.Namespace, Labels: svc.Labels, Pool: pool}
+	r.PoolRequested = pool != ""
+
+	ips, dep := annotation(svc, AnnotationLoadBalancerIPs)
+	if dep {
+		sr.deprecated = append(sr.deprecated, deprecatedPrefix+"loadBalancerIPs")
+	}
+	switch {
+	case ips != "":
+		for _, s := range strings.Split(ips, ",") {
+			a, err := netip.ParseAddr(strings.TrimSpace(s))
+			if err != nil {
+				return nil, fmt.Errorf("annotation %s: %q is not an IP address", AnnotationLoadBalancerIPs, s)
+			}
+			r.Requested = append(r.Requested, a)
+		}
+		if svc.Spec.LoadBalancerIP != "" {
+			return nil, fmt.Errorf("spec.loadBalancerIP and annotation %s are both set: use the annotation alone", AnnotationLoadBalancerIPs)
+		}
+	case svc.Spec.LoadBalancerIP != "":
+		a, err := netip.ParseAddr(svc.Spec.LoadBalancerIP)
+		if err != nil {
+			return nil, fmt.Errorf("spec.loadBalancerIP: %q is not an IP address", svc.Spec.LoadBalancerIP)
+		}
+		r.Requested = []netip.Addr{a}
+	}
+	sr.info.Explicit = len(r.Requested) > 0
+
+	key, dep := annotation(svc, AnnotationAllowSharedIP)
+	if dep {
+		sr.deprecated = append(sr.deprecated, deprecatedPrefix+"allow-shared-ip")
+	}
+	r.SharingKey = key
+	if svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal {
+		// Traffic must reach the same pods from whichever node announces: the selector is the key.
+		r.BackendKey = labels.SelectorFromSet(svc.Spec.Selector).String()
+		if r.BackendKey == "" {
+			r.BackendKey = "local:" + r.Service
+		}
+	}
+	for _, p := range svc.Spec.Ports {
+		r.Ports = append(r.Ports, allocator.Port{Protocol: string(p.Protocol), Port: p.Port})
+	}
+
+	for _, f := range svc.Spec.IPFamilies {
+		if f == corev1.IPv6Protocol {
+			r.Families = append(r.Families, allocator.IPv6)
+		} else {
+			r.Families = append(r.Families, allocator.IPv4)
+		}
+	}
+	if len(r.Families) == 0 {
+		r.Families = []allocator.Family{allocator.IPv4}
+	}
+	if p := svc.Spec.IPFamilyPolicy; p != nil {
+		switch *p {
+		case corev1.IPFamilyPolicyRequireDualStack:
+			r.RequireAll = true
+			r.Families = bothFamilies(r.Families)
+		case corev1.IPFamilyPolicyPreferDualStack:
+			r.Families = bothFamilies(r.Families)
+		}
+	}
+	if len(r.Requested) > 0 {
+		// Requested addresses decide the families; they are listed in the Service's family order.
+		sort.SliceStable(r.Requested, func(i, j int) bool {
+			return familyRank(r.Families, r.Requested[i]) < familyRank(r.Families, r.Requested[j])
+		})
+	}
+	return sr, nil
+}
+
+func bothFamilies(fams []allocator.Family) []allocator.Family {
+	if len(fams) == 2 {
+		return fams
+	}
+	if fams[0] == allocator.IPv6 {
+		return []allocator.Family{allocator.IPv6, allocator.IPv4}
+	}
+	return []allocator.Family{allocator.IPv4, allocator.IPv6}
+}
+
+func familyRank(fams []allocator.Family, a netip.Addr) int {
+	f := allocator.IPv6
+	if a.Is4() {
+		f = allocator.IPv4
+	}
+	for i, x := range fams {
+		if x == f {
+			return i
+		}
+	}
+	return len(fams)
+}
+
+// statusIPs returns the addresses in a Service's status.
+func statusIPs(svc *corev1.Service) []netip.Addr {
+	var out []netip.Addr
+	for _, ing := range svc.Status.LoadBalancer.Ingress {
+		if a, err := netip.ParseAddr(ing.IP); err == nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}

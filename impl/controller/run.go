@@ -1,0 +1,117 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	crconfig "sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/ironlb/ironlb/impl/api/v1beta1"
+	"github.com/ironlb/ironlb/impl/api/v1beta2"
+)
+
+// RunOptions configure a controller process.
+type RunOptions struct {
+	Namespace          string
+	LBClass            string
+	MetricsBindAddress string // "0" disables
+	HealthBindAddress  string // "0" disables
+	LeaderElection     bool
+	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election: a standby takes over
+	// at most LeaseDuration + RetryPeriod after the leader dies.
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	Log                                       logr.Logger
+	// Registry receives the Prometheus metrics; nil means controller-runtime's registry, which
+	// the metrics endpoint serves.
+	Registry prometheus.Registerer
+	// SeveralInProcess allows more than one controller in a process (tests of restarts and
+	// replicas); controller-runtime otherwise refuses a second controller of the same name.
+	SeveralInProcess bool
+}
+
+// Scheme returns a scheme with the Kubernetes and metallb.io types.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1beta1.AddToScheme, v1beta2.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Run starts the controller and blocks until ctx ends or it fails.
+func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
+	scheme, err := Scheme()
+	if err != nil {
+		return err
+	}
+	if o.Namespace == "" {
+		o.Namespace = "metallb-system"
+	}
+	if o.Registry == nil {
+		o.Registry = metrics.Registry
+	}
+	only := map[string]cache.Config{o.Namespace: {}}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme: scheme,
+		Logger: o.Log,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			// Secrets are read only in our namespace (BGP passwords), never cluster-wide.
+			&corev1.Secret{}: {Namespaces: only},
+		}},
+		Metrics:                       metricsserver.Options{BindAddress: orDisabled(o.MetricsBindAddress)},
+		Controller:                    crconfig.Controller{SkipNameValidation: &o.SeveralInProcess},
+		HealthProbeBindAddress:        orDisabled(o.HealthBindAddress),
+		LeaderElection:                o.LeaderElection,
+		LeaderElectionID:              "ironlb-controller",
+		LeaderElectionNamespace:       o.Namespace,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 durationOr(o.LeaseDuration, 4*time.Second),
+		RenewDeadline:                 durationOr(o.RenewDeadline, 3*time.Second),
+		RetryPeriod:                   durationOr(o.RetryPeriod, 500*time.Millisecond),
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	c := New(mgr.GetClient(), Options{Namespace: o.Namespace, LBClass: o.LBClass, Log: o.Log.WithName("allocator"),
+		Recorder: mgr.GetEventRecorder("ironlb-controller"), Metrics: NewMetrics(o.Registry)})
+	if err := c.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	o.Log.Info("starting controller", "namespace", o.Namespace, "lbClass", o.LBClass, "leaderElection", o.LeaderElection)
+	return mgr.Start(ctx)
+}
+
+func orDisabled(s string) string {
+	if s == "" {
+		return "0"
+	}
+	return s
+}
+
+func durationOr(d, def time.Duration) *time.Duration {
+	if d == 0 {
+		return &def
+	}
+	return &d
+}
