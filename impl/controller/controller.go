@@ -34,6 +34,7 @@ import (
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 	"github.com/ironlb/ironlb/impl/api/v1beta2"
 	"github.com/ironlb/ironlb/impl/config"
+	"github.com/ironlb/ironlb/impl/config/fromapi"
 )
 
 // ConditionAddressAssigned is the Service condition that says whether the Service has its
@@ -201,7 +202,7 @@ type v2Peer = v1beta2.BGPPeer
 // reloadConfig lists the configuration, validates it and, when valid, applies it. An invalid
 // configuration is reported and the last valid one stays in force.
 func (c *Controller) reloadConfig(ctx context.Context) error {
-	in, err := listConfig(ctx, c.client, c.opts.Namespace)
+	in, err := fromapi.List(ctx, c.client, c.opts.Namespace)
 	if err != nil {
 		return err
 	}

@@ -345,7 +345,9 @@ func TestFeatures(t *testing.T) {
 		h.waitEvent("req-taken", "AllocationFailed", "10.40.0.5")
 	})
 	t.Run("address-pool annotation, deprecated form", func(t *testing.T) {
-		h.create(lbService("named", func(s *corev1.Service) { s.Annotations = map[string]string{"metallb.universe.tf/address-pool": "manual"} }))
+		h.create(lbService("named", func(s *corev1.Service) {
+			s.Annotations = map[string]string{"metallb.universe.tf/address-pool": "manual"}
+		}))
 		h.waitIPs("named", "10.41.0.0")
 		h.waitEvent("named", "DeprecatedAnnotation", "metallb.io/address-pool")
 	})

@@ -17,37 +17,10 @@ import (
 
 	"github.com/ironlb/ironlb/impl/allocator"
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
-	"github.com/ironlb/ironlb/impl/api/v1beta2"
-	"github.com/ironlb/ironlb/impl/config"
-	"github.com/ironlb/ironlb/impl/config/fromapi"
 )
 
 func builderPredicate(f func(client.Object) bool) builder.Predicates {
 	return builder.WithPredicates(predicate.NewPredicateFuncs(f))
-}
-
-// listConfig reads every configuration object of the namespace into config.Input.
-func listConfig(ctx context.Context, c client.Client, ns string) (config.Input, error) {
-	var (
-		pools   v1beta1.IPAddressPoolList
-		l2      v1beta1.L2AdvertisementList
-		bgp     v1beta1.BGPAdvertisementList
-		comms   v1beta1.CommunityList
-		bfd     v1beta1.BFDProfileList
-		peers   v1beta2.BGPPeerList
-		secrets corev1.SecretList
-	)
-	for _, l := range []client.ObjectList{&pools, &l2, &bgp, &comms, &bfd, &peers, &secrets} {
-		if err := c.List(ctx, l, client.InNamespace(ns)); err != nil {
-			return config.Input{}, fmt.Errorf("list configuration in %s: %w", ns, err)
-		}
-	}
-	sec := map[string]config.Secret{}
-	for _, s := range secrets.Items {
-		sec[s.Name] = config.Secret{Type: string(s.Type), Data: s.Data}
-	}
-	return fromapi.Input(fromapi.Objects{Pools: pools.Items, L2Advertisements: l2.Items, BGPAdvertisements: bgp.Items,
-		Communities: comms.Items, BFDProfiles: bfd.Items, Peers: peers.Items, Secrets: sec}), nil
 }
 
 // ConfigurationStateName is the name of the controller's ConfigurationState object.
