@@ -30,7 +30,9 @@ func main() {
 	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":7472", "Prometheus metrics address (0 disables)")
 	flag.StringVar(&o.HealthBindAddress, "health-bind-address", ":7473", "health probe address (0 disables)")
-	flag.StringVar(&webhook, "webhook-mode", "disabled", "enabled, disabled or onlywebhook")
+	flag.StringVar(&webhook, "webhook-mode", "enabled", "enabled, disabled or onlywebhook")
+	flag.IntVar(&o.WebhookPort, "webhook-port", 9443, "port of the validating webhook")
+	flag.StringVar(&o.WebhookCertDir, "webhook-cert-dir", "", "directory with tls.crt and tls.key (default: made and kept in a Secret)")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one active replica with a Lease")
 	flag.DurationVar(&o.LeaseDuration, "lease-duration", 4*time.Second, "leader lease duration: a standby takes over after at most this")
 	flag.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, or $KUBECONFIG)")
@@ -43,9 +45,7 @@ func main() {
 	log := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	o.Log = log
 	ctrllog.SetLogger(log) // controller-runtime's own packages log through this
-	if webhook != "disabled" {
-		fail("--webhook-mode %q: only \"disabled\" is implemented so far; run the controller with --webhook-mode disabled", webhook)
-	}
+	o.WebhookMode = webhook
 	if kubeconfig != "" {
 		os.Setenv("KUBECONFIG", kubeconfig)
 	}

@@ -3,6 +3,8 @@ package controller
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -19,8 +21,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 	"github.com/ironlb/ironlb/impl/api/v1beta2"
+	ironwebhook "github.com/ironlb/ironlb/impl/webhook"
 )
 
 // RunOptions configure a controller process.
@@ -37,6 +42,14 @@ type RunOptions struct {
 	// Registry receives the Prometheus metrics; nil means controller-runtime's registry, which
 	// the metrics endpoint serves.
 	Registry prometheus.Registerer
+	// WebhookMode is enabled (controller and webhook), disabled, or onlywebhook.
+	WebhookMode string
+	// WebhookHost and WebhookPort are where the webhook listens (default all addresses, 9443).
+	WebhookHost string
+	WebhookPort int
+	// WebhookCertDir holds tls.crt and tls.key; when they are missing the controller makes them
+	// (see webhook.EnsureCerts).
+	WebhookCertDir string
 	// SeveralInProcess allows more than one controller in a process (tests of restarts and
 	// replicas); controller-runtime otherwise refuses a second controller of the same name.
 	SeveralInProcess bool
@@ -66,9 +79,33 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 		o.Registry = metrics.Registry
 	}
 	only := map[string]cache.Config{o.Namespace: {}}
+	switch o.WebhookMode {
+	case "", "disabled", "enabled", "onlywebhook":
+	default:
+		return fmt.Errorf("webhook mode %q: want enabled, disabled or onlywebhook", o.WebhookMode)
+	}
+	withWebhook := o.WebhookMode == "enabled" || o.WebhookMode == "onlywebhook"
+	var hookServer webhook.Server
+	if withWebhook {
+		if o.WebhookCertDir == "" {
+			o.WebhookCertDir = filepath.Join(os.TempDir(), "ironlb-webhook-certs")
+		}
+		if o.WebhookPort == 0 {
+			o.WebhookPort = 9443
+		}
+		direct, err := client.New(cfg, client.Options{Scheme: scheme})
+		if err != nil {
+			return err
+		}
+		if err := ironwebhook.EnsureCerts(ctx, direct, o.Namespace, o.WebhookCertDir); err != nil {
+			return err
+		}
+		hookServer = webhook.NewServer(webhook.Options{Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.WebhookCertDir})
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: scheme,
-		Logger: o.Log,
+		WebhookServer: hookServer,
+		Scheme:        scheme,
+		Logger:        o.Log,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			// Secrets are read only in our namespace (BGP passwords), never cluster-wide.
 			&corev1.Secret{}: {Namespaces: only},
@@ -92,6 +129,14 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	}
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return err
+	}
+	if withWebhook {
+		mgr.GetWebhookServer().Register(ironwebhook.Path, &webhook.Admission{Handler: &ironwebhook.Validator{
+			Reader: mgr.GetClient(), Namespace: o.Namespace, Log: o.Log.WithName("webhook")}})
+		o.Log.Info("serving the validating webhook", "port", o.WebhookPort, "path", ironwebhook.Path)
+	}
+	if o.WebhookMode == "onlywebhook" {
+		return mgr.Start(ctx)
 	}
 	c := New(mgr.GetClient(), Options{Namespace: o.Namespace, LBClass: o.LBClass, Log: o.Log.WithName("allocator"),
 		Recorder: mgr.GetEventRecorder("ironlb-controller"), Metrics: NewMetrics(o.Registry)})

@@ -19,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ironlb/ironlb/lab/pki"
+	"github.com/ironlb/ironlb/impl/pki"
 	"github.com/ironlb/ironlb/lab/process"
 )
 

@@ -5,6 +5,8 @@ package testenv
 
 import (
 	"os"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -30,6 +32,14 @@ func CRDDir() string { return filepath.Join(RepoRoot(), "impl", "deploy", "crds"
 // Start runs an API server with the CRDs installed and stops it when the test ends.
 func Start(t testing.TB) *rest.Config {
 	t.Helper()
+	cfg, _ := StartWithWebhooks(t, nil)
+	return cfg
+}
+
+// StartWithWebhooks is Start with validating webhook configurations installed, pointed at a local
+// server whose address and certificates the returned options give.
+func StartWithWebhooks(t testing.TB, hooks []*admissionv1.ValidatingWebhookConfiguration) (*rest.Config, *envtest.WebhookInstallOptions) {
+	t.Helper()
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
 		t.Skip("KUBEBUILDER_ASSETS is not set: run `make test`, which builds the control plane (make k8s-bins) and points it there")
@@ -43,6 +53,7 @@ func Start(t testing.TB) *rest.Config {
 		CRDDirectoryPaths:     []string{CRDDir()},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
+		WebhookInstallOptions: envtest.WebhookInstallOptions{ValidatingWebhooks: hooks},
 	}
 	args := env.ControlPlane.GetAPIServer().Configure()
 	args.Set("advertise-address", AdvertiseAddress)
@@ -57,5 +68,5 @@ func Start(t testing.TB) *rest.Config {
 			t.Errorf("stop envtest: %v", err)
 		}
 	})
-	return cfg
+	return cfg, &env.WebhookInstallOptions
 }

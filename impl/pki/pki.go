@@ -1,4 +1,4 @@
-// Package pki makes the lab's certificates: one CA, serving certificates with their SANs, client
+// Package pki makes certificates (the lab's control plane, the admission webhook's serving cert): one CA, serving certificates with their SANs, client
 // certificates whose subject carries the Kubernetes user and groups, the service-account signing
 // key, and kubeconfig files that use them. Keys are ECDSA P-256; certificates last a year.
 package pki
