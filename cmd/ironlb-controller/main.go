@@ -20,10 +20,9 @@ import (
 
 func main() {
 	var (
-		o          controller.RunOptions
-		logLevel   string
-		webhook    string
-		kubeconfig string
+		o        controller.RunOptions
+		logLevel string
+		webhook  string
 	)
 	flag.StringVar(&o.Namespace, "namespace", "metallb-system", "namespace of the configuration (IPAddressPool, ...)")
 	flag.StringVar(&o.LBClass, "lb-class", "", "serve Services of this spec.loadBalancerClass (empty: Services without a class)")
@@ -35,7 +34,7 @@ func main() {
 	flag.StringVar(&o.WebhookCertDir, "webhook-cert-dir", "", "directory with tls.crt and tls.key (default: made and kept in a Secret)")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one active replica with a Lease")
 	flag.DurationVar(&o.LeaseDuration, "lease-duration", 4*time.Second, "leader lease duration: a standby takes over after at most this")
-	flag.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, or $KUBECONFIG)")
+	// --kubeconfig is registered by controller-runtime's config package (GetConfig reads it).
 	flag.Parse()
 
 	var level slog.Level
@@ -46,9 +45,6 @@ func main() {
 	o.Log = log
 	ctrllog.SetLogger(log) // controller-runtime's own packages log through this
 	o.WebhookMode = webhook
-	if kubeconfig != "" {
-		os.Setenv("KUBECONFIG", kubeconfig)
-	}
 	cfg, err := config.GetConfig()
 	if err != nil {
 		fail("no Kubernetes API to talk to (in-cluster config, --kubeconfig or $KUBECONFIG): %v", err)

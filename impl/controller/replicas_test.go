@@ -1,0 +1,110 @@
+package controller_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/ironlb/ironlb/impl/internal/testenv"
+)
+
+func writeKubeconfig(t *testing.T, cfg *rest.Config) string {
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["test"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
+	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
+	kc.CurrentContext = "test"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// replica runs bin/ironlb-controller as a process, as a Deployment replica would run.
+type replica struct {
+	cmd *exec.Cmd
+	log string
+}
+
+func startReplica(t *testing.T, bin, kubeconfig, name string) *replica {
+	log := filepath.Join(t.TempDir(), name+".log")
+	f, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--namespace", ns, "--webhook-mode", "disabled",
+		"--metrics-bind-address", "0", "--health-bind-address", "0", "--lease-duration", "4s")
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &replica{cmd: cmd, log: log}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		f.Close()
+	})
+	return r
+}
+
+func (r *replica) logText() string {
+	b, _ := os.ReadFile(r.log)
+	return string(b)
+}
+
+// TestTwoReplicasOneKilled runs two controller processes with leader election, kills the active
+// one with SIGKILL (no chance to release its Lease) and checks that the standby serves new
+// Services within a few seconds, without changing the addresses already given.
+func TestTwoReplicasOneKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the controller binary")
+	}
+	h := newHarness(t)
+	bin := filepath.Join(t.TempDir(), "ironlb-controller")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/ironlb-controller")
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	kc := writeKubeconfig(t, h.cfg)
+	h.create(pool("ha", "10.60.0.0/28"))
+
+	a := startReplica(t, bin, kc, "a")
+	h.create(lbService("before"))
+	defer func() {
+		if t.Failed() {
+			t.Logf("replica a:\n%s", a.logText())
+		}
+	}()
+	h.waitIPs("before", "10.60.0.0") // a leads
+	b := startReplica(t, bin, kc, "b")
+	h.eventually("b waits for the lease", 20*time.Second, func() (bool, string) {
+		return strings.Contains(b.logText(), "Attempting to acquire leader lease"), b.logText()
+	})
+
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.cmd.Wait()
+	killed := time.Now()
+	h.create(lbService("after"))
+	h.waitIPs("after", "10.60.0.1")
+	took := time.Since(killed)
+	t.Logf("standby served a new service %.1fs after the leader was killed", took.Seconds())
+	if took > 10*time.Second {
+		t.Errorf("takeover took %s, want a few seconds (lease 4s)", took)
+	}
+	if got := ingressIPs(h.service("before")); fmt.Sprint(got) != "[10.60.0.0]" {
+		t.Errorf("before changed to %v after the takeover", got)
+	}
+}
