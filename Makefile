@@ -43,13 +43,18 @@ lint: ## gofmt, go vet and staticcheck
 	$(STATICCHECK) ./...
 
 .PHONY: bench
-bench: ## Go benchmarks of the hot paths
-	$(GO) test -run '^$$' -bench . -benchmem ./impl/...
+bench: ## Go benchmarks of the hot paths (allocator, config); bench-e2e is the end-to-end burst
+	$(GO) test -run '^$$' -bench . -benchmem ./impl/allocator/ ./impl/config/
+
+.PHONY: bench-e2e
+bench-e2e: k8s-bins ## end to end: IRONLB_BENCH_SERVICES (10,000) Services in a burst against a real API server
+	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" $(GO) test -run '^$$' -bench BenchmarkBurst -benchtime 1x -timeout 60m ./impl/controller/
 
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	@for t in FuzzParseRange FuzzParseCommunity; do \
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-30s} ./impl/config/ ; done
+	$(GO) test -run '^$$' -fuzz '^FuzzNeverDoubleAssigns$$' -fuzztime $${FUZZTIME:-30s} ./impl/allocator/
 
 .PHONY: lab-up
 lab-up: build k8s-bins ## bring up the lab of TOPOLOGY (default topologies/l2.yaml)

@@ -34,6 +34,8 @@ func main() {
 	flag.StringVar(&o.WebhookCertDir, "webhook-cert-dir", "", "directory with tls.crt and tls.key (default: made and kept in a Secret)")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one active replica with a Lease")
 	flag.DurationVar(&o.LeaseDuration, "lease-duration", 4*time.Second, "leader lease duration: a standby takes over after at most this")
+	qps := flag.Float64("kube-api-qps", 200, "queries per second to the API server")
+	burst := flag.Int("kube-api-burst", 400, "burst of queries to the API server")
 	// --kubeconfig is registered by controller-runtime's config package (GetConfig reads it).
 	flag.Parse()
 
@@ -49,6 +51,7 @@ func main() {
 	if err != nil {
 		fail("no Kubernetes API to talk to (in-cluster config, --kubeconfig or $KUBECONFIG): %v", err)
 	}
+	cfg.QPS, cfg.Burst = float32(*qps), *burst
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := controller.Run(ctx, cfg, o); err != nil {

@@ -17,7 +17,9 @@ import (
 	"github.com/ironlb/ironlb/impl/internal/testenv"
 )
 
-func writeKubeconfig(t *testing.T, cfg *rest.Config) string {
+func writeKubeconfig(t *testing.T, cfg *rest.Config) string { return writeKubeconfigTB(t, cfg) }
+
+func writeKubeconfigTB(t testing.TB, cfg *rest.Config) string {
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
 	kc.AuthInfos["test"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
