@@ -61,6 +61,7 @@ func StartWithWebhooks(t testing.TB, hooks []*admissionv1.ValidatingWebhookConfi
 	args.Set("service-cluster-ip-range", "10.0.0.0/16,fd00:10::/108")
 	cfg, err := env.Start()
 	if err != nil {
+		_ = env.Stop() // Start may fail after the processes are up (say, a CRD is rejected)
 		t.Fatalf("start envtest from %s: %v", assets, err)
 	}
 	t.Cleanup(func() {
