@@ -24,8 +24,9 @@ k8s-bins: ## build etcd and the Kubernetes control plane from source into the ca
 	@$(K8S_BINS)
 
 .PHONY: generate
-generate: ## regenerate deepcopy functions and CRD manifests from impl/api
+generate: ## regenerate deepcopy functions and CRD manifests from impl/api, and the lab's JSON Schemas
 	$(GO) generate ./impl/api/...
+	$(GO) run ./cmd/ironlab schema topology > topologies/topology.schema.json
 
 .PHONY: test
 test: k8s-bins ## unit tests, envtest integration tests against the real kube-apiserver, lab e2e (root)

@@ -1,0 +1,117 @@
+package topology
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestShippedTopologies(t *testing.T) {
+	files, _ := filepath.Glob("../../topologies/*.yaml")
+	if len(files) < 2 {
+		t.Fatalf("found %d topologies", len(files))
+	}
+	for _, f := range files {
+		if _, err := Load(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestL2Defaults(t *testing.T) {
+	top, err := Load("../../topologies/l2.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"control-plane": "172.18.0.2", "worker": "172.18.0.3", "worker2": "172.18.0.4", "worker3": "172.18.0.5", "client": "172.18.0.6"}
+	for _, n := range top.Nodes {
+		if len(n.Networks) != 1 || n.Networks[0].Address != want[n.Name] || n.Networks[0].Interface != "eth0" {
+			t.Errorf("%s: %+v, want %s on eth0", n.Name, n.Networks, want[n.Name])
+		}
+		if n.Networks[0].Address6 == "" {
+			t.Errorf("%s has no IPv6 address", n.Name)
+		}
+	}
+	if top.Nodes[1].PodCIDR != "10.244.2.0/24" || top.Nodes[4].PodCIDR != "" {
+		t.Errorf("pod CIDRs: worker %q, client %q", top.Nodes[1].PodCIDR, top.Nodes[4].PodCIDR)
+	}
+	if top.Defaults.KubeProxyMode != "nftables" || top.Defaults.ServiceCIDR != DefaultServiceCIDR {
+		t.Errorf("defaults = %+v", top.Defaults)
+	}
+}
+
+// TestInvalid checks that each file of testdata/invalid fails with the problems its "# want:"
+// lines name, exactly.
+func TestInvalid(t *testing.T) {
+	files, _ := filepath.Glob("testdata/invalid/*.yaml")
+	if len(files) < 10 {
+		t.Fatalf("found %d invalid topologies", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, line := range strings.Split(string(data), "\n") {
+				if w, ok := strings.CutPrefix(line, "# want: "); ok {
+					want = append(want, w)
+				}
+			}
+			_, err = Parse(data)
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Parse = %v, want ErrInvalid", err)
+			}
+			var ps Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("error %T is not Problems", err)
+			}
+			if len(ps) != len(want) {
+				t.Fatalf("got %d problems, want %d:\n%v", len(ps), len(want), err)
+			}
+			for i, w := range want {
+				if got := ps[i].String(); !strings.Contains(got, w) {
+					t.Errorf("problem %d = %q, want it to contain %q", i, got, w)
+				}
+			}
+		})
+	}
+}
+
+// FuzzParse: the parser never panics, and what it accepts validates again unchanged.
+func FuzzParse(f *testing.F) {
+	for _, p := range []string{"../../topologies/l2.yaml", "../../topologies/bgp.yaml"} {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("apiVersion: lab.ironlb.io/v1alpha1\nkind: Topology\nname: x\nnetworks: [{name: a, subnet: 10.0.0.0/30}]\nnodes: [{name: c, kind: control-plane}, {name: w, kind: worker}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		top, err := Parse(data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not match ErrInvalid", err)
+			}
+			return
+		}
+		if ps := Validate(top); len(ps) > 0 {
+			t.Fatalf("accepted topology fails validation again: %v", ps)
+		}
+	})
+}
+
+// TestSchemaIsFresh keeps topologies/topology.schema.json equal to what the types generate
+// (`make generate` rewrites it).
+func TestSchemaIsFresh(t *testing.T) {
+	want, err := Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("../../topologies/topology.schema.json")
+	if err != nil || strings.TrimSpace(string(got)) != strings.TrimSpace(string(want)) {
+		t.Errorf("topologies/topology.schema.json is stale or missing (%v): run `make generate`", err)
+	}
+}
