@@ -28,8 +28,8 @@ type Topology struct {
 	APIVersion string `yaml:"apiVersion" json:"apiVersion" doc:"lab.ironlb.io/v1alpha1"`
 	Kind       string `yaml:"kind" json:"kind" doc:"Topology"`
 	// Name names the lab; every namespace, link and process it makes starts with it.
-	Name     string   `yaml:"name" json:"name" doc:"lab name: a prefix of everything the lab creates (1-10 lowercase letters, digits, '-')"`
-	Defaults Defaults `yaml:"defaults,omitempty" json:"defaults,omitempty" doc:"cluster-wide settings"`
+	Name     string    `yaml:"name" json:"name" doc:"lab name: a prefix of everything the lab creates (1-10 lowercase letters, digits, '-')"`
+	Defaults Defaults  `yaml:"defaults,omitempty" json:"defaults,omitempty" doc:"cluster-wide settings"`
 	Networks []Network `yaml:"networks" json:"networks" doc:"L2 segments (a bridge each)"`
 	Nodes    []Node    `yaml:"nodes" json:"nodes" doc:"hosts: the control plane, workers, routers, clients"`
 	Links    []Link    `yaml:"links,omitempty" json:"links,omitempty" doc:"point-to-point links between two hosts"`
