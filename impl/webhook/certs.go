@@ -51,7 +51,7 @@ func EnsureCerts(ctx context.Context, c client.Client, ns, dir string) error {
 	}
 	for _, k := range []string{"tls.crt", "tls.key"} {
 		if len(sec.Data[k]) == 0 {
-			return fmt.Errorf("Secret %s/%s has no %s", ns, CertSecretName, k)
+			return fmt.Errorf("webhook certificate: secret %s/%s has no %s", ns, CertSecretName, k)
 		}
 		if err := os.WriteFile(filepath.Join(dir, k), sec.Data[k], 0o600); err != nil {
 			return err
