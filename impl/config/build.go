@@ -139,9 +139,12 @@ func checkOverlaps(errs *Errors, all []ownedRange) {
 			c := collector{errs: errs, kind: KindIPAddressPool, name: r.pool}
 			if o.pool == r.pool {
 				c.add(r.field, "%s overlaps %s (%s) of the same pool", r.Range, o.field, o.Range)
-			} else {
-				c.add(r.field, "%s overlaps %s of IPAddressPool %q", r.Range, o.Range, o.pool)
+				continue
 			}
+			// Across pools, both are told: whichever was written last, its author sees the clash.
+			co := collector{errs: errs, kind: KindIPAddressPool, name: o.pool}
+			co.add(o.field, "%s overlaps %s of IPAddressPool %q", o.Range, r.Range, r.pool)
+			c.add(r.field, "%s overlaps %s of IPAddressPool %q", r.Range, o.Range, o.pool)
 		}
 		open = append(open, r)
 	}

@@ -92,11 +92,11 @@ func TestBuildRejects(t *testing.T) {
 		{"overlap within a pool", func(in *Input) { in.Pools[0].Addresses = []string{"10.0.0.0/24", "10.0.0.128-10.0.1.5"} },
 			[]string{"IPAddressPool/default/spec.addresses[1]"}},
 		{"overlapping pools", func(in *Input) { in.Pools = append(in.Pools, pool("other", "172.18.255.250/31")) },
-			[]string{"IPAddressPool/other/spec.addresses[0]"}},
+			[]string{"IPAddressPool/default/spec.addresses[0]", "IPAddressPool/other/spec.addresses[0]"}},
 		{"IPv6 overlap across pools", func(in *Input) {
 			in.Pools = append(in.Pools, pool("v6", "fc00:f853:ccd:e799::8-fc00:f853:ccd:e799::20"))
 		},
-			[]string{"IPAddressPool/v6/spec.addresses[0]"}},
+			[]string{"IPAddressPool/default/spec.addresses[1]", "IPAddressPool/v6/spec.addresses[0]"}},
 		{"negative priority", func(in *Input) { in.Pools[0].Allocation = &AllocationSpec{Priority: -1} },
 			[]string{"IPAddressPool/default/spec.serviceAllocation.priority"}},
 		{"bad namespace", func(in *Input) { in.Pools[0].Allocation = &AllocationSpec{Namespaces: []string{"Not_A_NS"}} },
