@@ -22,11 +22,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -93,13 +95,18 @@ func New(c client.Client, opts Options) *Controller {
 // SetupWithManager registers the controller, its watches and its pool-status writer.
 func (c *Controller) SetupWithManager(mgr manager.Manager) error {
 	onConfig := handler.EnqueueRequestsFromMapFunc(c.configChanged)
-	inNamespace := func(o client.Object) bool { return o.GetNamespace() == c.opts.Namespace }
+	inNamespace := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetNamespace() == c.opts.Namespace })
+	// Only spec (generation) and label changes alter the configuration: the pool status this
+	// controller writes every second must not re-evaluate every Service.
+	specOrLabels := predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{})
 	b := ctrl.NewControllerManagedBy(mgr).Named("ironlb-service").For(&corev1.Service{})
 	for _, obj := range []client.Object{&v1beta1.IPAddressPool{}, &v1beta1.L2Advertisement{}, &v1beta1.BGPAdvertisement{},
-		&v1beta1.Community{}, &v1beta1.BFDProfile{}, &v2Peer{}, &corev1.Secret{}} {
-		b = b.Watches(obj, onConfig, builderPredicate(inNamespace))
+		&v1beta1.Community{}, &v1beta1.BFDProfile{}, &v2Peer{}} {
+		b = b.Watches(obj, onConfig, builder.WithPredicates(inNamespace, specOrLabels))
 	}
-	b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(c.namespaceChanged))
+	b = b.Watches(&corev1.Secret{}, onConfig, builder.WithPredicates(inNamespace))
+	b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(c.namespaceChanged),
+		builder.WithPredicates(predicate.LabelChangedPredicate{}))
 	b = b.WatchesRawSource(source.Channel(c.requeue, &handler.EnqueueRequestForObject{}))
 	if err := b.WithOptions(crcontroller.Options{MaxConcurrentReconciles: c.opts.Workers}).Complete(c); err != nil {
 		return fmt.Errorf("set up service controller: %w", err)

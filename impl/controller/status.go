@@ -11,17 +11,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/ironlb/ironlb/impl/allocator"
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 )
-
-func builderPredicate(f func(client.Object) bool) builder.Predicates {
-	return builder.WithPredicates(predicate.NewPredicateFuncs(f))
-}
 
 // ConfigurationStateName is the name of the controller's ConfigurationState object.
 const ConfigurationStateName = "controller"
