@@ -84,3 +84,13 @@ type Link struct {
 	Endpoints []string `yaml:"endpoints" json:"endpoints" doc:"the two ends, HOST or HOST:INTERFACE"`
 	Subnet    string   `yaml:"subnet" json:"subnet" doc:"IPv4 subnet of the link; the ends get its first two addresses"`
 }
+
+// Node returns the host of that name, or nil.
+func (t *Topology) Node(name string) *Node {
+	for i := range t.Nodes {
+		if t.Nodes[i].Name == name {
+			return &t.Nodes[i]
+		}
+	}
+	return nil
+}

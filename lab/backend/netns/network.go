@@ -1,0 +1,204 @@
+//go:build linux
+
+// Package netns is the default lab backend: it materialises a topology on this host as network
+// namespaces. Every L2 network is a bridge in the lab's switch namespace; every host is a
+// namespace with a veth into that bridge; links are veth pairs between two hosts. Nothing is
+// attached to or routed from the host's own namespace.
+package netns
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	labnet "github.com/ironlb/ironlb/lab/netns"
+	"github.com/ironlb/ironlb/lab/topology"
+)
+
+// SwitchHost is the namespace (under the lab prefix) that holds the bridges.
+const SwitchHost = "switch"
+
+// Network builds and removes the network of one topology.
+type Network struct {
+	Top      *topology.Topology
+	Lab      labnet.Lab
+	Progress func(string)
+}
+
+// New returns the network of a validated topology.
+func New(t *topology.Topology) *Network {
+	return &Network{Top: t, Lab: labnet.Lab{Prefix: t.Name}}
+}
+
+func (n *Network) progress(format string, args ...any) {
+	if n.Progress != nil {
+		n.Progress(fmt.Sprintf(format, args...))
+	}
+}
+
+// BridgeName is the bridge of the i-th network inside the switch namespace.
+func BridgeName(i int) string { return "br" + strconv.Itoa(i) }
+
+// short is a compact id (0-9, a-z) so that temporary veth names fit in 15 characters.
+func short(i int) string { return strconv.FormatInt(int64(i%36), 36) }
+
+// Create makes the namespaces, bridges, veths, addresses, sysctls and routes. On error the
+// caller tears down (Teardown removes whatever exists).
+func (n *Network) Create() error {
+	t := n.Top
+	netIndex := map[string]int{}
+	for i, nw := range t.Networks {
+		netIndex[nw.Name] = i
+	}
+	n.progress("network: %d namespaces, %d bridges", len(t.Nodes)+1, len(t.Networks))
+	if err := n.Lab.CreateNS(SwitchHost); err != nil {
+		return err
+	}
+	for i := range t.Networks {
+		if err := n.Lab.Bridge(SwitchHost, BridgeName(i)); err != nil {
+			return err
+		}
+	}
+	for hi, h := range t.Nodes {
+		if err := n.Lab.CreateNS(h.Name); err != nil {
+			return err
+		}
+		if err := n.sysctls(h); err != nil {
+			return err
+		}
+		for ai, a := range h.Networks {
+			ni := netIndex[a.Network]
+			port := "p" + short(hi) + short(ai)
+			if err := n.Lab.Veth(labnet.End{Host: h.Name, Iface: a.Interface},
+				labnet.End{Host: SwitchHost, Iface: port, Bridge: BridgeName(ni)}, short(hi)+short(ai)); err != nil {
+				return err
+			}
+			if err := n.addAddrs(h.Name, a.Interface, a.Address, t.Networks[ni].Subnet); err != nil {
+				return err
+			}
+			if a.Address6 != "" {
+				if err := n.addAddrs(h.Name, a.Interface, a.Address6, t.Networks[ni].Subnet6); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for li, l := range t.Links {
+		if err := n.createLink(li, l); err != nil {
+			return err
+		}
+	}
+	return n.routes()
+}
+
+func (n *Network) addAddrs(host, iface, addr, subnet string) error {
+	p, err := netip.ParsePrefix(subnet)
+	if err != nil {
+		return fmt.Errorf("%s: subnet %q: %w", host, subnet, err)
+	}
+	return n.Lab.AddrAdd(host, iface, fmt.Sprintf("%s/%d", addr, p.Bits()))
+}
+
+// sysctls: Kubernetes nodes and routers forward; Kubernetes nodes leave ARP for load-balancer
+// addresses to the speaker (arp_ignore/arp_announce, as MetalLB asks of kube-proxy's IPVS mode).
+func (n *Network) sysctls(h topology.Node) error {
+	set := map[string]string{}
+	if topology.IsKubernetes(h.Kind) || h.Kind == topology.KindRouter {
+		set["net/ipv4/ip_forward"] = "1"
+		set["net/ipv6/conf/all/forwarding"] = "1"
+	}
+	if topology.IsKubernetes(h.Kind) {
+		set["net/ipv4/conf/all/arp_ignore"] = "1"
+		set["net/ipv4/conf/all/arp_announce"] = "2"
+	}
+	for k, v := range set {
+		if err := n.Lab.Sysctl(h.Name, k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LinkInterface is the interface name of a link end: given as HOST:IFACE, or link<i>.
+func LinkInterface(endpoint string, li int) (host, iface string) {
+	for i := 0; i < len(endpoint); i++ {
+		if endpoint[i] == ':' {
+			return endpoint[:i], endpoint[i+1:]
+		}
+	}
+	return endpoint, "link" + strconv.Itoa(li)
+}
+
+// LinkAddrs returns the two addresses of a link: the first two of its subnet.
+func LinkAddrs(subnet string) (a, b netip.Addr, bits int, err error) {
+	p, err := netip.ParsePrefix(subnet)
+	if err != nil {
+		return a, b, 0, err
+	}
+	a = p.Masked().Addr().Next()
+	return a, a.Next(), p.Bits(), nil
+}
+
+func (n *Network) createLink(li int, l topology.Link) error {
+	ha, ia := LinkInterface(l.Endpoints[0], li)
+	hb, ib := LinkInterface(l.Endpoints[1], li)
+	if err := n.Lab.Veth(labnet.End{Host: ha, Iface: ia}, labnet.End{Host: hb, Iface: ib}, "L"+short(li)); err != nil {
+		return err
+	}
+	a, b, bits, err := LinkAddrs(l.Subnet)
+	if err != nil {
+		return err
+	}
+	if err := n.Lab.AddrAdd(ha, ia, fmt.Sprintf("%s/%d", a, bits)); err != nil {
+		return err
+	}
+	return n.Lab.AddrAdd(hb, ib, fmt.Sprintf("%s/%d", b, bits))
+}
+
+// routes: each Kubernetes node reaches the others' pod ranges through them (as kindnet does);
+// a client that sits behind a router on a link sends everything to that router.
+func (n *Network) routes() error {
+	t := n.Top
+	for _, h := range t.Nodes {
+		if !topology.IsKubernetes(h.Kind) || len(h.Networks) == 0 {
+			continue
+		}
+		for _, o := range t.Nodes {
+			if o.Name == h.Name || !topology.IsKubernetes(o.Kind) || len(o.Networks) == 0 || o.Networks[0].Network != h.Networks[0].Network {
+				continue
+			}
+			if o.PodCIDR != "" {
+				if err := n.Lab.RouteAdd(h.Name, o.PodCIDR, o.Networks[0].Address); err != nil {
+					return err
+				}
+			}
+			if o.PodCIDR6 != "" && o.Networks[0].Address6 != "" {
+				if err := n.Lab.RouteAdd(h.Name, o.PodCIDR6, o.Networks[0].Address6); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for li, l := range t.Links {
+		ha, _ := LinkInterface(l.Endpoints[0], li)
+		hb, _ := LinkInterface(l.Endpoints[1], li)
+		a, b, _, err := LinkAddrs(l.Subnet)
+		if err != nil {
+			return err
+		}
+		for _, e := range []struct {
+			host string
+			gw   netip.Addr
+		}{{ha, b}, {hb, a}} {
+			if h := t.Node(e.host); h != nil && h.Kind == topology.KindClient && len(h.Networks) == 0 {
+				if err := n.Lab.RouteAdd(e.host, "default", e.gw.String()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Teardown removes everything of the lab's network.
+func (n *Network) Teardown() error { return n.Lab.Teardown() }
