@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/netns"
 )
 
 // NewDownCommand returns `ironlab down`.
@@ -15,17 +16,28 @@ func NewDownCommand(s Streams) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
 		Use:   "down",
-		Short: "Tear a lab down: stop its processes and remove its state (also after a crash)",
+		Short: "Tear a lab down: stop its processes, remove its namespaces and state (also after a crash)",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			start := time.Now()
 			state := StateDir(name)
-			if _, err := os.Stat(state); os.IsNotExist(err) {
-				fmt.Fprintf(s.Out, "lab %q is not up (no %s)\n", name, state)
+			lab := netns.Lab{Prefix: name}
+			namespaces, _ := lab.Namespaces()
+			_, statErr := os.Stat(state)
+			if os.IsNotExist(statErr) && len(namespaces) == 0 {
+				fmt.Fprintf(s.Out, "lab %q is not up (no %s, no namespaces)\n", name, state)
 				return nil
 			}
 			if err := controlplane.Down(state); err != nil {
 				return fmt.Errorf("tear down lab %q: %w", name, err)
+			}
+			if len(namespaces) > 0 {
+				if os.Geteuid() != 0 {
+					return fmt.Errorf("lab %q has %d network namespaces: removing them needs root (sudo ironlab down --name %s)", name, len(namespaces), name)
+				}
+				if err := lab.Teardown(); err != nil {
+					return fmt.Errorf("tear down the network of lab %q: %w", name, err)
+				}
 			}
 			if err := os.RemoveAll(state); err != nil {
 				return fmt.Errorf("remove %s: %w", state, err)

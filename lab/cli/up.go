@@ -16,8 +16,9 @@ import (
 )
 
 type upFlags struct {
-	name   string
-	retain bool
+	name     string
+	topology string
+	retain   bool
 }
 
 // NewUpCommand returns `ironlab up`.
@@ -36,12 +37,19 @@ this host, listening on loopback, and writes a kubeconfig for it.`,
 			return runUp(ctx, s, f)
 		},
 	}
-	cmd.Flags().StringVar(&f.name, "name", DefaultLabName, "lab name (state in .ironlab/NAME)")
+	cmd.Flags().StringVar(&f.name, "name", "", "lab name (state in .ironlab/NAME; default: the topology's name, or "+DefaultLabName+")")
+	cmd.Flags().StringVarP(&f.topology, "topology", "t", "", "topology file: builds its network in namespaces (root) with the control plane in its control-plane node")
 	cmd.Flags().BoolVar(&f.retain, "retain", false, "keep what was started when up fails, for debugging")
 	return cmd
 }
 
 func runUp(ctx context.Context, s Streams, f *upFlags) error {
+	if f.topology != "" {
+		return runUpTopology(ctx, s, f)
+	}
+	if f.name == "" {
+		f.name = DefaultLabName
+	}
 	state := StateDir(f.name)
 	if recs, _ := process.List(controlplane.RunDir(state)); anyAlive(recs) {
 		return fmt.Errorf("lab %q is already up: use it, or remove it with `ironlab down --name %s`", f.name, f.name)

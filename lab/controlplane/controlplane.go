@@ -41,6 +41,13 @@ type Config struct {
 	ServiceCIDR       string // default 10.96.0.0/16
 	// ExtraSANs are further IPs the API server's certificate is valid for.
 	ExtraSANs []net.IP
+	// Wrap runs every process through a command, e.g. `ironlab __nsexec NSPATH --` to start it
+	// in the control-plane node's namespace. Then the caller picks the ports (the namespace is
+	// the control plane's own) and HostServer says how the host reaches the API server.
+	Wrap []string
+	// HostServer is the API server URL for the admin kubeconfig and the readiness check
+	// (default https://BindAddress:APIPort).
+	HostServer string
 	// NodeMonitorGracePeriod is how long the node-lifecycle controller waits for a node's
 	// heartbeat before marking it NotReady (Kubernetes default 50s; the lab uses less).
 	NodeMonitorGracePeriod time.Duration
@@ -95,6 +102,9 @@ func (c *Config) defaults() error {
 		}
 	}
 	var err error
+	if len(c.Wrap) > 0 && (c.APIPort == 0 || c.EtcdPort == 0 || c.HostServer == "") {
+		return errors.New("controlplane: a wrapped control plane needs APIPort, EtcdPort and HostServer")
+	}
 	if c.APIPort == 0 {
 		if c.APIPort, err = freePort(c.BindAddress); err != nil {
 			return err
@@ -145,24 +155,27 @@ func Up(ctx context.Context, c Config) (*Result, error) {
 	}
 	run, logs := RunDir(c.StateDir), LogDir(c.StateDir)
 	p := pkiDir(c.StateDir)
-	etcdURL := "http://" + net.JoinHostPort(c.BindAddress, strconv.Itoa(c.EtcdPort))
+	// etcd serves the API server alone, on loopback of wherever the control plane runs.
+	etcdURL := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(c.EtcdPort))
 
 	c.progress("starting etcd on %s", etcdURL)
-	etcd, err := process.Start(run, logs, process.Spec{Name: "etcd", Path: filepath.Join(c.BinDir, "etcd"), Args: []string{
+	etcd, err := process.Start(run, logs, process.Spec{Name: "etcd", Path: filepath.Join(c.BinDir, "etcd"), Wrap: c.Wrap, Args: []string{
 		"--name=" + c.Name, "--data-dir=" + filepath.Join(c.StateDir, "etcd"),
 		"--listen-client-urls=" + etcdURL, "--advertise-client-urls=" + etcdURL,
-		"--listen-peer-urls=http://" + net.JoinHostPort(c.BindAddress, "0"),
+		"--listen-peer-urls=http://127.0.0.1:0",
 		"--unsafe-no-fsync", "--quota-backend-bytes=2147483648", "--log-level=warn",
 	}})
 	if err != nil {
 		return nil, err
 	}
-	if err := waitHTTP(ctx, etcd, &http.Client{Timeout: time.Second}, etcdURL+"/health", 30*time.Second, `"health":"true"`); err != nil {
-		return nil, fmt.Errorf("etcd did not become healthy: %w", err)
+	if len(c.Wrap) == 0 { // wrapped, etcd is out of the host's reach: the API server's readiness covers it
+		if err := waitHTTP(ctx, etcd, &http.Client{Timeout: time.Second}, etcdURL+"/health", 30*time.Second, `"health":"true"`); err != nil {
+			return nil, fmt.Errorf("etcd did not become healthy: %w", err)
+		}
 	}
 
 	c.progress("starting kube-apiserver on %s", res.Server)
-	apiserver, err := process.Start(run, logs, process.Spec{Name: "kube-apiserver", Path: filepath.Join(c.BinDir, "kube-apiserver"), Args: []string{
+	apiserver, err := process.Start(run, logs, process.Spec{Name: "kube-apiserver", Path: filepath.Join(c.BinDir, "kube-apiserver"), Wrap: c.Wrap, Args: []string{
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=" + c.BindAddress, "--secure-port=" + strconv.Itoa(c.APIPort),
 		"--advertise-address=" + c.AdvertiseAddress,
@@ -188,7 +201,7 @@ func Up(ctx context.Context, c Config) (*Result, error) {
 
 	c.progress("starting kube-controller-manager and kube-scheduler")
 	kc := func(n string) string { return filepath.Join(c.StateDir, "kubeconfigs", n) }
-	if _, err := process.Start(run, logs, process.Spec{Name: "kube-controller-manager", Path: filepath.Join(c.BinDir, "kube-controller-manager"), Args: []string{
+	if _, err := process.Start(run, logs, process.Spec{Name: "kube-controller-manager", Path: filepath.Join(c.BinDir, "kube-controller-manager"), Wrap: c.Wrap, Args: []string{
 		"--kubeconfig=" + kc("controller-manager"), "--authentication-kubeconfig=" + kc("controller-manager"),
 		"--authorization-kubeconfig=" + kc("controller-manager"),
 		"--bind-address=" + c.BindAddress, "--secure-port=0",
@@ -202,7 +215,7 @@ func Up(ctx context.Context, c Config) (*Result, error) {
 	}}); err != nil {
 		return nil, err
 	}
-	if _, err := process.Start(run, logs, process.Spec{Name: "kube-scheduler", Path: filepath.Join(c.BinDir, "kube-scheduler"), Args: []string{
+	if _, err := process.Start(run, logs, process.Spec{Name: "kube-scheduler", Path: filepath.Join(c.BinDir, "kube-scheduler"), Wrap: c.Wrap, Args: []string{
 		"--kubeconfig=" + kc("scheduler"), "--authentication-kubeconfig=" + kc("scheduler"),
 		"--authorization-kubeconfig=" + kc("scheduler"),
 		"--bind-address=" + c.BindAddress, "--secure-port=0", "--leader-elect=false", "--profiling=false",
@@ -259,7 +272,12 @@ func writePKI(c *Config) (*Result, error) {
 	if err := os.WriteFile(filepath.Join(dir, "sa.pub"), saPub, 0o644); err != nil {
 		return nil, err
 	}
-	server := "https://" + net.JoinHostPort(c.BindAddress, strconv.Itoa(c.APIPort))
+	// Components beside the API server reach it on loopback; the host through HostServer.
+	local := "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(c.APIPort))
+	server := c.HostServer
+	if server == "" {
+		server = "https://" + net.JoinHostPort(c.BindAddress, strconv.Itoa(c.APIPort))
+	}
 	users := []struct {
 		file, user string
 		groups     []string
@@ -280,7 +298,11 @@ func writePKI(c *Config) (*Result, error) {
 				return nil, err
 			}
 		}
-		if err := pki.WriteKubeconfig(path, c.Name, server, ca.PEM, u.user, kp); err != nil {
+		url := local
+		if u.file == "admin" {
+			url = server
+		}
+		if err := pki.WriteKubeconfig(path, c.Name, url, ca.PEM, u.user, kp); err != nil {
 			return nil, err
 		}
 	}

@@ -79,7 +79,11 @@ func Start(stateDir, logDir string, spec Spec) (*Running, error) {
 	done := make(chan struct{})
 	// The CLI does not wait for it to finish, but reaps it if it exits while the CLI lives.
 	go func() { _ = cmd.Wait(); close(done) }()
-	if err := os.WriteFile(pidFile(stateDir, spec.Name), []byte(strconv.Itoa(pid)+"\n"+spec.Path+"\n"), 0o644); err != nil {
+	wrapper := ""
+	if len(spec.Wrap) > 0 {
+		wrapper = spec.Wrap[0]
+	}
+	if err := os.WriteFile(pidFile(stateDir, spec.Name), []byte(strconv.Itoa(pid)+"\n"+spec.Path+"\n"+wrapper+"\n"), 0o644); err != nil {
 		_ = cmd.Process.Kill()
 		return nil, fmt.Errorf("start %s: record pid: %w", spec.Name, err)
 	}
@@ -93,6 +97,8 @@ type Record struct {
 	Name string
 	PID  int
 	Path string
+	// Wrapper is the command the process was started through (it execs Path in place).
+	Wrapper string
 }
 
 // List returns the processes recorded in stateDir.
@@ -112,7 +118,11 @@ func List(stateDir string) ([]Record, error) {
 		if err != nil || len(lines) < 2 {
 			continue
 		}
-		out = append(out, Record{Name: strings.TrimSuffix(filepath.Base(f), ".pid"), PID: pid, Path: lines[1]})
+		r := Record{Name: strings.TrimSuffix(filepath.Base(f), ".pid"), PID: pid, Path: lines[1]}
+		if len(lines) > 2 {
+			r.Wrapper = lines[2]
+		}
+		out = append(out, r)
 	}
 	return out, nil
 }
@@ -124,11 +134,9 @@ func (r Record) Alive() bool {
 	if err != nil {
 		return false
 	}
-	want, _ := filepath.Abs(r.Path)
-	if resolved, err := filepath.EvalSymlinks(want); err == nil {
-		want = resolved
-	}
-	if strings.TrimSuffix(exe, " (deleted)") != want {
+	exe = strings.TrimSuffix(exe, " (deleted)")
+	// Right after start, a wrapped process may still be its wrapper.
+	if exe != resolve(r.Path) && (r.Wrapper == "" || exe != resolve(r.Wrapper)) {
 		return false
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.PID))
@@ -194,4 +202,12 @@ func StopAll(stateDir string, order []string, grace time.Duration) error {
 		errs = append(errs, Stop(stateDir, r, grace))
 	}
 	return errors.Join(errs...)
+}
+
+func resolve(p string) string {
+	abs, _ := filepath.Abs(p)
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		return r
+	}
+	return abs
 }

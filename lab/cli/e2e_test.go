@@ -1,0 +1,115 @@
+package cli_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestUpDownTopology builds ironlab, brings up a small topology (network in namespaces, control
+// plane in its node), uses the API through the loopback forward, and tears down: nothing of the
+// lab may be left, no namespace and no process.
+func TestUpDownTopology(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces); `make test` runs as root in CI")
+	}
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Skip("KUBEBUILDER_ASSETS is not set: run `make test`, which builds the control plane")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ironlab")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/ironlab")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	name := fmt.Sprintf("e2e%d", os.Getpid()%10000)
+	topo := filepath.Join(dir, "topo.yaml")
+	if err := os.WriteFile(topo, []byte(`apiVersion: lab.ironlb.io/v1alpha1
+kind: Topology
+name: `+name+`
+networks: [{name: lan, subnet: 172.30.0.0/24}]
+nodes: [{name: cp, kind: control-plane}, {name: w1, kind: worker}, {name: client, kind: client}]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		c := exec.Command(bin, args...)
+		c.Dir = dir
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("ironlab %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() {
+		c := exec.Command(bin, "down", "--name", name)
+		c.Dir = dir
+		_ = c.Run()
+	})
+	start := time.Now()
+	out := run("up", "-t", topo)
+	t.Logf("up took %s", time.Since(start))
+	if !strings.Contains(out, "172.30.0.2") || !strings.Contains(out, "kubeconfig:") {
+		t.Errorf("summary lacks the hosts or the kubeconfig:\n%s", out)
+	}
+	// The kubernetes Service's endpoint is the control-plane node's lab address.
+	kubectl := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), "get", "endpointslices", "-n", "default",
+		"-o", "jsonpath={.items[0].endpoints[0].addresses[0]}")
+	kubectl.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(dir, ".ironlab", name, "kubeconfig"))
+	var ep []byte
+	var err error
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if ep, err = kubectl.CombinedOutput(); err == nil && string(ep) == "172.30.0.2" {
+			break
+		}
+		kubectl = exec.Command(kubectl.Path, kubectl.Args[1:]...)
+		kubectl.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(dir, ".ironlab", name, "kubeconfig"))
+	}
+	if string(ep) != "172.30.0.2" {
+		t.Errorf("kubernetes endpoint = %q (%v), want 172.30.0.2", ep, err)
+	}
+	if st := run("status", "--name", name); strings.Contains(st, "gone") || !strings.Contains(st, ": ok") {
+		t.Errorf("status:\n%s", st)
+	}
+	pids := pidsOf(t, filepath.Join(dir, ".ironlab", name, "run"))
+	start = time.Now()
+	run("down", "--name", name)
+	t.Logf("down took %s", time.Since(start))
+	if entries, _ := os.ReadDir("/var/run/netns"); len(entries) > 0 {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), name+"-") {
+				t.Errorf("namespace left: %s", e.Name())
+			}
+		}
+	}
+	for _, pid := range pids {
+		// A zombie is gone too: it only waits for init to reap it (ironlab up, its parent, has exited).
+		if stat, err := os.ReadFile(fmt.Sprintf("/proc/%s/stat", pid)); err == nil {
+			if i := strings.LastIndexByte(string(stat), ')'); i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z' {
+				t.Errorf("process %s left: %s", pid, stat)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".ironlab", name)); !os.IsNotExist(err) {
+		t.Errorf("state left: %v", err)
+	}
+}
+
+func pidsOf(t *testing.T, runDir string) []string {
+	files, _ := filepath.Glob(filepath.Join(runDir, "*.pid"))
+	var out []string
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		out = append(out, strings.SplitN(string(b), "\n", 2)[0])
+	}
+	if len(out) < 5 {
+		t.Errorf("expected at least 5 processes, found %d pid files", len(out))
+	}
+	return out
+}

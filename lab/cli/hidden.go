@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ironlb/ironlb/lab/netns"
+)
+
+// newNSExecCommand is `ironlab __nsexec NSPATH -- CMD...`: the lab starts its processes in a
+// host's namespace through it (the process keeps the PID, so it is recorded as itself).
+func newNSExecCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    "__nsexec NSPATH -- CMD...",
+		Hidden: true,
+		Args:   cobra.MinimumNArgs(2),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return netns.ExecIn(args[0], args[1:])
+		},
+	}
+}
+
+// newForwardCommand is `ironlab __forward LISTEN NSPATH TARGET`: the host's loopback way into a
+// lab's API server.
+func newForwardCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    "__forward LISTEN NSPATH TARGET",
+		Hidden: true,
+		Args:   cobra.ExactArgs(3),
+		RunE: func(_ *cobra.Command, args []string) error {
+			err := netns.Forward(args[0], args[1], args[2])
+			if err == nil {
+				err = errors.New("forwarder stopped")
+			}
+			return err
+		},
+	}
+}

@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	nsbackend "github.com/ironlb/ironlb/lab/backend/netns"
+	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/process"
+	"github.com/ironlb/ironlb/lab/topology"
+)
+
+// runUpTopology builds a topology's network in namespaces and runs the control plane inside its
+// control-plane node, reachable from the host only through a loopback forward.
+func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
+	if os.Geteuid() != 0 {
+		return errors.New("ironlab up -t needs root: it creates network namespaces, veths and bridges (run it with sudo)")
+	}
+	top, err := topology.Load(f.topology)
+	if err != nil {
+		return err
+	}
+	if f.name != "" {
+		top.Name = f.name
+		if ps := topology.Validate(top); len(ps) > 0 {
+			return fmt.Errorf("--name: %w", ps)
+		}
+	}
+	f.name = top.Name
+	state := StateDir(f.name)
+	nw := nsbackend.New(top)
+	if existing, _ := nw.Lab.Namespaces(); len(existing) > 0 {
+		return fmt.Errorf("lab %q is already up (%d namespaces): use it, or remove it with `ironlab down --name %s`", f.name, len(existing), f.name)
+	}
+	if recs, _ := process.List(controlplane.RunDir(state)); anyAlive(recs) {
+		return fmt.Errorf("lab %q is already up: use it, or remove it with `ironlab down --name %s`", f.name, f.name)
+	}
+	if err := os.RemoveAll(state); err != nil {
+		return fmt.Errorf("clear old state %s: %w", state, err)
+	}
+	p := newProgress(s.Err)
+	nw.Progress = p.step
+	p.step(fmt.Sprintf("lab %q from %s: %d hosts on %d networks", f.name, f.topology, len(top.Nodes), len(top.Networks)))
+	fail := func(err error) error {
+		if !f.retain {
+			_ = controlplane.Down(state)
+			_ = nw.Teardown()
+		}
+		return fmt.Errorf("bring up lab %q: %w", f.name, err)
+	}
+	if err := nw.Create(); err != nil {
+		return fail(err)
+	}
+	cp := controlPlaneNode(top)
+	self, err := os.Executable()
+	if err != nil {
+		return fail(err)
+	}
+	nsPath := nw.Lab.Path(cp.Name)
+	port, err := freeLoopbackPort()
+	if err != nil {
+		return fail(err)
+	}
+	hostServer := fmt.Sprintf("https://127.0.0.1:%d", port)
+	if _, err := process.Start(controlplane.RunDir(state), controlplane.LogDir(state), process.Spec{
+		Name: "api-forward", Path: self, Args: []string{"__forward", fmt.Sprintf("127.0.0.1:%d", port), nsPath, "127.0.0.1:6443"},
+	}); err != nil {
+		return fail(err)
+	}
+	cpIP := cp.Networks[0].Address
+	res, err := controlplane.Up(ctx, controlplane.Config{
+		Name: f.name, StateDir: state, BinDir: controlplane.BinDir(),
+		BindAddress: "0.0.0.0", AdvertiseAddress: cpIP, APIPort: 6443, EtcdPort: 2379,
+		HostServer: hostServer, ExtraSANs: []net.IP{net.ParseIP(cpIP)},
+		ServiceCIDR: top.Defaults.ServiceCIDR,
+		Wrap:        []string{self, "__nsexec", nsPath, "--"},
+		Progress:    p.step,
+	})
+	if err != nil {
+		if errors.Is(err, controlplane.ErrMissingBinary) {
+			err = fmt.Errorf("%w\n  the control plane is built from source once (15-20 minutes): run `make k8s-bins`", err)
+		}
+		return fail(err)
+	}
+	kc, _ := filepath.Abs(res.Kubeconfig)
+	p.step("control plane ready in " + cp.Name)
+	fmt.Fprintf(s.Out, "\nLab %q is up.\n\n", f.name)
+	tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tKIND\tADDRESSES\tNAMESPACE")
+	for _, n := range top.Nodes {
+		var addrs []string
+		for _, a := range n.Networks {
+			addrs = append(addrs, a.Interface+"="+a.Address)
+			if a.Address6 != "" {
+				addrs = append(addrs, a.Address6)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.Name, n.Kind, strings.Join(addrs, " "), nw.Lab.NSName(n.Name))
+	}
+	tw.Flush()
+	fmt.Fprintf(s.Out, `
+  API server:  %s (in %s at %s:6443; forwarded to loopback)
+  kubeconfig:  %s
+  logs:        %s
+  Nodes do not register yet: the emulated kubelet and kube-proxy come next.
+
+Use it:
+  export KUBECONFIG=%s
+  ip netns exec %s ip addr          # look inside a host
+Tear it down:
+  ironlab down --name %s
+`, res.Server, cp.Name, cpIP, kc, controlplane.LogDir(state), kc, nw.Lab.NSName(top.Nodes[len(top.Nodes)-1].Name), f.name)
+	return nil
+}
+
+func controlPlaneNode(t *topology.Topology) *topology.Node {
+	for i := range t.Nodes {
+		if t.Nodes[i].Kind == topology.KindControlPlane {
+			return &t.Nodes[i]
+		}
+	}
+	return nil
+}
+
+func freeLoopbackPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
