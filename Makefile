@@ -9,7 +9,8 @@ STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 K8S_BINS    := lab/controlplane/build/k8s-bins.sh
 # The control-plane binaries (built once into the cache); envtest and the lab use them.
 K8S_ASSETS   = $(shell $(K8S_BINS) 2>/dev/null | tail -n1)
-LAB_NAME    ?= ironlab
+TOPOLOGY    ?= topologies/l2.yaml
+LAB_NAME    ?= $(shell awk '$$1=="name:" {print $$2; exit}' $(TOPOLOGY))
 
 .PHONY: help
 help: ## list the targets
@@ -57,8 +58,8 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzNeverDoubleAssigns$$' -fuzztime $${FUZZTIME:-30s} ./impl/allocator/
 
 .PHONY: lab-up
-lab-up: build k8s-bins ## bring up a lab (today: the control plane alone)
-	$(BIN)/ironlab up --name $(LAB_NAME)
+lab-up: build k8s-bins ## bring up the lab of TOPOLOGY (default topologies/l2.yaml; needs root)
+	$(BIN)/ironlab up -t $(TOPOLOGY)
 
 .PHONY: lab-down
 lab-down: ## tear the lab down
