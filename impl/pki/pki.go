@@ -161,3 +161,29 @@ func WriteKubeconfig(path, clusterName, server string, caPEM []byte, user string
 	}
 	return clientcmd.WriteToFile(*cfg, path)
 }
+
+// LoadCA reads a CA written as ca.crt and ca.key (PEM, EC key) in dir.
+func LoadCA(dir string) (*CA, error) {
+	certPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, "ca.key"))
+	if err != nil {
+		return nil, err
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		return nil, fmt.Errorf("CA in %s: not PEM", dir)
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("CA certificate in %s: %w", dir, err)
+	}
+	key, err := x509.ParseECPrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("CA key in %s: %w", dir, err)
+	}
+	return &CA{Cert: cert, Key: key, PEM: certPEM}, nil
+}

@@ -2,12 +2,16 @@ package cli_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ironlb/ironlb/lab/netns"
 )
 
 // TestUpDownTopology builds ironlab, brings up a small topology (network in namespaces, control
@@ -33,7 +37,7 @@ func TestUpDownTopology(t *testing.T) {
 kind: Topology
 name: `+name+`
 networks: [{name: lan, subnet: 172.30.0.0/24}]
-nodes: [{name: cp, kind: control-plane}, {name: w1, kind: worker}, {name: client, kind: client}]
+nodes: [{name: cp, kind: control-plane}, {name: w1, kind: worker}, {name: w2, kind: worker}, {name: client, kind: client}]
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +81,43 @@ nodes: [{name: cp, kind: control-plane}, {name: w1, kind: worker}, {name: client
 	if st := run("status", "--name", name); strings.Contains(st, "gone") || !strings.Contains(st, ": ok") {
 		t.Errorf("status:\n%s", st)
 	}
+	kc := filepath.Join(dir, ".ironlab", name, "kubeconfig")
+	k := func(args ...string) (string, error) {
+		c := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), args...)
+		c.Env = append(os.Environ(), "KUBECONFIG="+kc)
+		out, err := c.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	// Nodes are Ready when up returns; a Deployment's pods run on the workers with real addresses
+	// and answer, from another node, with their pod and node names.
+	if out, err := k("get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=='Ready')].status} {end}"); err != nil ||
+		!strings.Contains(out, "cp=True") || !strings.Contains(out, "w1=True") || !strings.Contains(out, "w2=True") {
+		t.Errorf("nodes: %s %v", out, err)
+	}
+	if out, err := k("create", "deployment", "echo", "--image=registry.example/echo:1", "--replicas=2", "--port=8080"); err != nil {
+		t.Fatalf("%s %v", out, err)
+	}
+	var pods string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		pods, _ = k("get", "pods", "-l", "app=echo", "-o", "jsonpath={range .items[*]}{.status.phase},{.status.podIP},{.spec.nodeName} {end}")
+		if strings.Count(pods, "Running,10.244.") == 2 {
+			break
+		}
+	}
+	if strings.Count(pods, "Running,10.244.") != 2 || strings.Contains(pods, ",cp") {
+		t.Fatalf("pods: %q (want 2 Running on the workers)", pods)
+	}
+	for _, p := range strings.Fields(pods) {
+		f := strings.Split(p, ",")
+		other := "w1"
+		if f[2] == "w1" {
+			other = "w2"
+		}
+		out, err := httpGetIn(name, other, "http://"+f[1]+":8080/")
+		if err != nil || !strings.Contains(out, "node="+f[2]) {
+			t.Errorf("pod %s on %s from %s: %q %v", f[1], f[2], other, out, err)
+		}
+	}
 	pids := pidsOf(t, filepath.Join(dir, ".ironlab", name, "run"))
 	start = time.Now()
 	run("down", "--name", name)
@@ -112,4 +153,21 @@ func pidsOf(t *testing.T, runDir string) []string {
 		t.Errorf("expected at least 5 processes, found %d pid files", len(out))
 	}
 	return out
+}
+
+// httpGetIn makes an HTTP request from inside a lab host's namespace.
+func httpGetIn(lab, host, url string) (string, error) {
+	var body string
+	err := netns.Lab{Prefix: lab}.Do(host, func() error {
+		c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := c.Get(url)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		body = string(b)
+		return err
+	})
+	return body, err
 }

@@ -9,6 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	nsbackend "github.com/ironlb/ironlb/lab/backend/netns"
 	"github.com/ironlb/ironlb/lab/controlplane"
@@ -90,6 +96,13 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 	}
 	kc, _ := filepath.Abs(res.Kubeconfig)
 	p.step("control plane ready in " + cp.Name)
+	lc := labCtx{top: top, state: state, cpIP: cpIP, self: self}
+	if err := startNodes(lc); err != nil {
+		return fail(err)
+	}
+	if err := waitNodesReady(ctx, kc, top, p); err != nil {
+		return fail(err)
+	}
 	fmt.Fprintf(s.Out, "\nLab %q is up.\n\n", f.name)
 	tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tKIND\tADDRESSES\tNAMESPACE")
@@ -108,7 +121,7 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
   API server:  %s (in %s at %s:6443; forwarded to loopback)
   kubeconfig:  %s
   logs:        %s
-  Nodes do not register yet: the emulated kubelet and kube-proxy come next.
+  Pods run as namespaces with an echo server (reply: pod, node, IP); kube-proxy comes next.
 
 Use it:
   export KUBECONFIG=%s
@@ -135,4 +148,60 @@ func freeLoopbackPort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// labCtx is what starting a lab's processes needs.
+type labCtx struct {
+	top   *topology.Topology
+	state string
+	cpIP  string
+	self  string
+}
+
+func startProcess(l labCtx, name, bin string, args, wrap []string) (int, error) {
+	r, err := process.Start(controlplane.RunDir(l.state), controlplane.LogDir(l.state), process.Spec{Name: name, Path: bin, Args: args, Wrap: wrap})
+	if err != nil {
+		return 0, err
+	}
+	return r.PID, nil
+}
+
+// waitNodesReady waits until every Kubernetes node of the topology is registered and Ready.
+func waitNodesReady(ctx context.Context, kubeconfig string, top *topology.Topology, p *progress) error {
+	want := 0
+	for _, n := range top.Nodes {
+		if topology.IsKubernetes(n.Kind) {
+			want++
+		}
+	}
+	p.step(fmt.Sprintf("waiting for %d nodes to be Ready", want))
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	cs := kubernetes.NewForConfigOrDie(rc)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		ready := 0
+		if err == nil {
+			for _, n := range nodes.Items {
+				for _, c := range n.Status.Conditions {
+					if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+						ready++
+					}
+				}
+			}
+		}
+		if ready == want {
+			p.step(fmt.Sprintf("%d nodes Ready", ready))
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d nodes Ready after 60s (see the node-*.log files in the lab's logs): %w", ready, want, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -367,3 +367,23 @@ func logTail(path string, n int64) string {
 	b, _ := io.ReadAll(f)
 	return strings.TrimSpace(string(b))
 }
+
+// NodeKubeconfig writes a kubeconfig for a node's agent (user system:node:NAME in group
+// system:nodes, as the Node authorizer expects) that reaches the API server at server, and
+// returns its path.
+func NodeKubeconfig(stateDir, clusterName, node, server string) (string, error) {
+	ca, err := pki.LoadCA(pkiDir(stateDir))
+	if err != nil {
+		return "", fmt.Errorf("node credentials for %s: %w", node, err)
+	}
+	user := "system:node:" + node
+	kp, err := ca.Issue(pki.Request{CommonName: user, Organization: []string{"system:nodes"}, Client: true})
+	if err != nil {
+		return "", err
+	}
+	path, err := filepath.Abs(filepath.Join(stateDir, "kubeconfigs", "node-"+node))
+	if err != nil {
+		return "", err
+	}
+	return path, pki.WriteKubeconfig(path, clusterName, server, ca.PEM, user, kp)
+}

@@ -259,3 +259,17 @@ func (l Lab) Teardown() error {
 	}
 	return errors.Join(errs...)
 }
+
+// ErrNoNamespace is returned by DeleteNS for a namespace that does not exist.
+var ErrNoNamespace = errors.New("no such namespace")
+
+// DeleteNS removes one host's namespace (its links go with it).
+func (l Lab) DeleteNS(host string) error {
+	if _, err := os.Stat(l.Path(host)); err != nil {
+		return fmt.Errorf("%s: %w", l.NSName(host), ErrNoNamespace)
+	}
+	if err := vnetns.DeleteNamed(l.NSName(host)); err != nil {
+		return fmt.Errorf("delete namespace %s: %w", l.NSName(host), err)
+	}
+	return nil
+}

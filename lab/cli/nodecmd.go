@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/netns"
+	"github.com/ironlb/ironlb/lab/node"
+)
+
+// newNodeCommand is `ironlab __node`: the emulated kubelet of one node, run by `up` inside the
+// node's namespace.
+func newNodeCommand() *cobra.Command {
+	var cfg node.Config
+	var kubeconfig, labels string
+	cmd := &cobra.Command{
+		Use:    "__node",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+			if err != nil {
+				return err
+			}
+			cfg.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+			cfg.Version = controlplane.KubernetesVersion
+			cfg.Labels = map[string]string{}
+			for _, kv := range strings.Split(labels, ",") {
+				if k, v, ok := strings.Cut(kv, "="); ok {
+					cfg.Labels[k] = v
+				}
+			}
+			a, err := node.New(kubernetes.NewForConfigOrDie(rc), cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if err := a.Run(ctx); err != nil {
+				return fmt.Errorf("node %s: %w", cfg.Name, err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "the node's kubeconfig")
+	f.StringVar(&cfg.Name, "name", "", "node name")
+	f.StringVar(&cfg.Address, "address", "", "InternalIP (IPv4)")
+	f.StringVar(&cfg.Address6, "address6", "", "InternalIP (IPv6)")
+	f.StringVar(&cfg.PodCIDR, "pod-cidr", "", "pod range")
+	f.StringVar(&cfg.Lab.Prefix, "lab", "", "lab name (namespace prefix)")
+	f.StringVar(&labels, "labels", "", "node labels, k=v,k=v")
+	return cmd
+}
+
+// startNodes starts the emulated kubelet of every Kubernetes node of the lab.
+func startNodes(l labCtx) error {
+	for _, n := range l.top.Nodes {
+		if n.Kind != "control-plane" && n.Kind != "worker" {
+			continue
+		}
+		kc, err := controlplane.NodeKubeconfig(l.state, l.top.Name, n.Name, "https://"+l.cpIP+":6443")
+		if err != nil {
+			return err
+		}
+		var labels []string
+		for k, v := range n.Labels {
+			labels = append(labels, k+"="+v)
+		}
+		if n.Kind == "control-plane" {
+			labels = append(labels, "node-role.kubernetes.io/control-plane=")
+		}
+		a := n.Networks[0]
+		args := []string{"__node", "--kubeconfig", kc, "--name", n.Name, "--address", a.Address, "--pod-cidr", n.PodCIDR,
+			"--lab", l.top.Name, "--labels", strings.Join(labels, ",")}
+		if a.Address6 != "" {
+			args = append(args, "--address6", a.Address6)
+		}
+		if _, err := startIn(l, n.Name, "node-"+n.Name, l.self, args); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startIn starts a lab process inside a host's namespace.
+func startIn(l labCtx, host, name, bin string, args []string) (int, error) {
+	r, err := startProcess(l, name, bin, args, []string{l.self, "__nsexec", netns.Lab{Prefix: l.top.Name}.Path(host), "--"})
+	if err != nil {
+		return 0, err
+	}
+	return r, nil
+}

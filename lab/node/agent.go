@@ -1,0 +1,225 @@
+//go:build linux
+
+// Package node is the lab's emulated kubelet. One agent runs per Kubernetes node, inside the
+// node's network namespace: it registers the Node (addresses, pod ranges, Ready), renews its Lease
+// (stopping makes the real node-lifecycle controller mark it NotReady), and runs each Pod bound
+// to the node as a network namespace with a real address from the node's pod range and an echo
+// server that answers with the pod's and the node's names, whatever the image. Pod status (IP,
+// Ready) is reported as the kubelet would.
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	labnet "github.com/ironlb/ironlb/lab/netns"
+)
+
+// Config describes one node.
+type Config struct {
+	Name     string
+	Labels   map[string]string
+	Address  string // InternalIP (IPv4)
+	Address6 string // InternalIP (IPv6), optional
+	PodCIDR  string // IPv4 pod range, e.g. 10.244.2.0/24
+	Lab      labnet.Lab
+	Version  string // kubelet version reported, e.g. v1.37.2
+	Log      *slog.Logger
+	// LeaseInterval is how often the Lease is renewed (default 2s).
+	LeaseInterval time.Duration
+}
+
+// Agent is a running emulated kubelet.
+type Agent struct {
+	cfg Config
+	cs  kubernetes.Interface
+
+	mu   sync.Mutex
+	pods map[types.UID]*pod
+	ips  *ipPool
+}
+
+// New returns an agent; Run starts it.
+func New(cs kubernetes.Interface, cfg Config) (*Agent, error) {
+	ips, err := newIPPool(cfg.PodCIDR)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: pod CIDR: %w", cfg.Name, err)
+	}
+	if cfg.LeaseInterval == 0 {
+		cfg.LeaseInterval = 2 * time.Second
+	}
+	return &Agent{cfg: cfg, cs: cs, pods: map[types.UID]*pod{}, ips: ips}, nil
+}
+
+// Run registers the node and serves its pods until ctx ends; then it stops every pod.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.register(ctx); err != nil {
+		return err
+	}
+	a.cfg.Log.Info("node registered", "node", a.cfg.Name, "address", a.cfg.Address, "podCIDR", a.cfg.PodCIDR)
+	go a.heartbeat(ctx)
+	lw := cache.NewListWatchFromClient(a.cs.CoreV1().RESTClient(), "pods", metav1.NamespaceAll,
+		fields.OneTermEqualSelector("spec.nodeName", a.cfg.Name))
+	_, informer := cache.NewInformerWithOptions(cache.InformerOptions{
+		ListerWatcher: lw, ObjectType: &corev1.Pod{}, ResyncPeriod: 30 * time.Second,
+		Handler: cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { a.sync(ctx, o.(*corev1.Pod)) },
+			UpdateFunc: func(_, o any) { a.sync(ctx, o.(*corev1.Pod)) },
+			DeleteFunc: func(o any) {
+				if p, ok := o.(*corev1.Pod); ok {
+					a.stopPod(p.UID)
+				}
+			},
+		},
+	})
+	informer.Run(ctx.Done())
+	a.mu.Lock()
+	uids := make([]types.UID, 0, len(a.pods))
+	for uid := range a.pods {
+		uids = append(uids, uid)
+	}
+	a.mu.Unlock()
+	for _, uid := range uids {
+		a.stopPod(uid)
+	}
+	return nil
+}
+
+func (a *Agent) nodeObject() *corev1.Node {
+	labels := map[string]string{"kubernetes.io/hostname": a.cfg.Name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+	for k, v := range a.cfg.Labels {
+		labels[k] = v
+	}
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.Name, Labels: labels},
+		Spec: corev1.NodeSpec{PodCIDR: a.cfg.PodCIDR, PodCIDRs: []string{a.cfg.PodCIDR}}}
+	if _, cp := labels["node-role.kubernetes.io/control-plane"]; cp {
+		// As kubeadm and Kind do: workloads go to the workers.
+		n.Spec.Taints = []corev1.Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}}
+	}
+	n.Status = a.nodeStatus()
+	return n
+}
+
+func (a *Agent) nodeStatus() corev1.NodeStatus {
+	now := metav1.Now()
+	res := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("8Gi"),
+		corev1.ResourcePods: resource.MustParse("110")}
+	addrs := []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: a.cfg.Address}}
+	if a.cfg.Address6 != "" {
+		addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: a.cfg.Address6})
+	}
+	addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeHostName, Address: a.cfg.Name})
+	cond := func(t corev1.NodeConditionType, s corev1.ConditionStatus, reason string) corev1.NodeCondition {
+		return corev1.NodeCondition{Type: t, Status: s, Reason: reason, LastHeartbeatTime: now, LastTransitionTime: now}
+	}
+	return corev1.NodeStatus{
+		Capacity: res, Allocatable: res, Addresses: addrs,
+		Conditions: []corev1.NodeCondition{
+			cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady"),
+			cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory"),
+			cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure"),
+			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID"),
+			cond(corev1.NodeNetworkUnavailable, corev1.ConditionFalse, "RouteCreated"),
+		},
+		NodeInfo: corev1.NodeSystemInfo{KubeletVersion: a.cfg.Version, OperatingSystem: "linux", Architecture: "amd64",
+			ContainerRuntimeVersion: "ironlab://emulated"},
+	}
+}
+
+func (a *Agent) register(ctx context.Context) error {
+	n := a.nodeObject()
+	_, err := a.cs.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("register node %s: %w", a.cfg.Name, err)
+	}
+	return a.updateStatus(ctx)
+}
+
+func (a *Agent) updateStatus(ctx context.Context) error {
+	cur, err := a.cs.CoreV1().Nodes().Get(ctx, a.cfg.Name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	cur.Status = a.nodeStatus()
+	_, err = a.cs.CoreV1().Nodes().UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+	return err
+}
+
+// heartbeat renews the Lease often and the Ready condition now and then, as the kubelet does.
+func (a *Agent) heartbeat(ctx context.Context) {
+	leases := a.cs.CoordinationV1().Leases(corev1.NamespaceNodeLease)
+	dur := int32(40)
+	tick := time.NewTicker(a.cfg.LeaseInterval)
+	defer tick.Stop()
+	n := 0
+	for {
+		now := metav1.NewMicroTime(time.Now())
+		l, err := leases.Get(ctx, a.cfg.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			_, err = leases.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.Name, Namespace: corev1.NamespaceNodeLease},
+				Spec: coordinationv1.LeaseSpec{HolderIdentity: &a.cfg.Name, LeaseDurationSeconds: &dur, RenewTime: &now}}, metav1.CreateOptions{})
+		} else if err == nil {
+			l.Spec.RenewTime, l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds = &now, &a.cfg.Name, &dur
+			_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+		}
+		if err != nil && ctx.Err() == nil {
+			a.cfg.Log.Warn("renew node lease", "node", a.cfg.Name, "error", err)
+		}
+		if n%5 == 0 {
+			if err := a.updateStatus(ctx); err != nil && ctx.Err() == nil {
+				a.cfg.Log.Warn("update node status", "node", a.cfg.Name, "error", err)
+			}
+		}
+		n++
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// ipPool hands out pod addresses of a range: .1 is the node's gateway, pods get .2 and up.
+type ipPool struct {
+	prefix netip.Prefix
+	used   map[netip.Addr]bool
+}
+
+func newIPPool(cidr string) (*ipPool, error) {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return nil, err
+	}
+	return &ipPool{prefix: p.Masked(), used: map[netip.Addr]bool{}}, nil
+}
+
+func (p *ipPool) gateway() netip.Addr { return p.prefix.Addr().Next() }
+
+func (p *ipPool) get() (netip.Addr, error) {
+	for a := p.gateway().Next(); p.prefix.Contains(a); a = a.Next() {
+		if !p.used[a] {
+			p.used[a] = true
+			return a, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("pod range %s is full", p.prefix)
+}
+
+func (p *ipPool) put(a netip.Addr) { delete(p.used, a) }
