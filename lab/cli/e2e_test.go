@@ -1,8 +1,10 @@
 package cli_test
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -155,19 +157,32 @@ func pidsOf(t *testing.T, runDir string) []string {
 	return out
 }
 
-// httpGetIn makes an HTTP request from inside a lab host's namespace.
+// httpGetIn makes an HTTP request from inside a lab host's namespace. The socket is made by
+// net.Dial on the namespace's locked thread (an http.Transport would dial from other threads, in
+// the host's namespace), and the request is written on it by hand.
 func httpGetIn(lab, host, url string) (string, error) {
-	var body string
-	err := netns.Lab{Prefix: lab}.Do(host, func() error {
-		c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-		resp, err := c.Get(url)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		body = string(b)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	var conn net.Conn
+	if err := (netns.Lab{Prefix: lab}).Do(host, func() (err error) {
+		conn, err = net.DialTimeout("tcp", req.URL.Host, 3*time.Second)
 		return err
-	})
-	return body, err
+	}); err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
+	req.Close = true
+	if err := req.Write(conn); err != nil {
+		return "", err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
 }
