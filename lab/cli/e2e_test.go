@@ -120,6 +120,37 @@ nodes: [{name: cp, kind: control-plane}, {name: w1, kind: worker}, {name: w2, ki
 			t.Errorf("pod %s on %s from %s: %q %v", f[1], f[2], other, out, err)
 		}
 	}
+	// Kubernetes' own kube-proxy serves the Service: ClusterIP from a node, NodePort from the client.
+	if out, err := k("expose", "deployment", "echo", "--port=80", "--target-port=8080", "--type=NodePort"); err != nil {
+		t.Fatalf("%s %v", out, err)
+	}
+	clusterIP, _ := k("get", "svc", "echo", "-o", "jsonpath={.spec.clusterIP}")
+	nodePort, _ := k("get", "svc", "echo", "-o", "jsonpath={.spec.ports[0].nodePort}")
+	eventually(t, "ClusterIP "+clusterIP+" answers from w1", 20*time.Second, func() (bool, string) {
+		out, err := httpGetIn(name, "w1", "http://"+clusterIP+"/")
+		return strings.HasPrefix(out, "pod=default/echo-"), fmt.Sprint(out, err)
+	})
+	eventually(t, "NodePort "+nodePort+" of w2 answers from the client", 20*time.Second, func() (bool, string) {
+		out, err := httpGetIn(name, "client", "http://172.30.0.4:"+nodePort+"/")
+		return strings.HasPrefix(out, "pod=default/echo-"), fmt.Sprint(out, err)
+	})
+
+	// A node goes down: the real node-lifecycle controller marks it NotReady and its pod's
+	// endpoint stops being ready.
+	run("fault", "node-down", "w1", "--name", name)
+	downAt := time.Now()
+	eventually(t, "w1 NotReady", 40*time.Second, func() (bool, string) {
+		out, _ := k("get", "node", "w1", "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}")
+		return out == "Unknown" || out == "False", out
+	})
+	t.Logf("w1 NotReady %s after node-down", time.Since(downAt).Round(100*time.Millisecond))
+	eventually(t, "the endpoint on w1 not ready", 30*time.Second, func() (bool, string) {
+		out, _ := k("get", "endpointslices", "-l", "kubernetes.io/service-name=echo", "-o",
+			"jsonpath={range .items[*].endpoints[*]}{.nodeName}={.conditions.ready} {end}")
+		return strings.Contains(out, "w1=false") && strings.Contains(out, "w2=true"), out
+	})
+	run("fault", "node-up", "w1", "--name", name)
+
 	pids := pidsOf(t, filepath.Join(dir, ".ironlab", name, "run"))
 	start = time.Now()
 	run("down", "--name", name)
@@ -167,7 +198,11 @@ func httpGetIn(lab, host, url string) (string, error) {
 	}
 	var conn net.Conn
 	if err := (netns.Lab{Prefix: lab}).Do(host, func() (err error) {
-		conn, err = net.DialTimeout("tcp", req.URL.Host, 3*time.Second)
+		hostPort := req.URL.Host
+		if req.URL.Port() == "" {
+			hostPort = net.JoinHostPort(req.URL.Hostname(), "80")
+		}
+		conn, err = net.DialTimeout("tcp", hostPort, 3*time.Second)
 		return err
 	}); err != nil {
 		return "", err
@@ -185,4 +220,17 @@ func httpGetIn(lab, host, url string) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
+}
+
+func eventually(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	var last string
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+	}
+	t.Fatalf("%s: not within %s; last seen: %s", what, timeout, last)
 }

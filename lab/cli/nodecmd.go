@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -100,4 +102,36 @@ func startIn(l labCtx, host, name, bin string, args []string) (int, error) {
 		return 0, err
 	}
 	return r, nil
+}
+
+// startKubeProxies runs the real kube-proxy (nftables mode, or iptables) in every Kubernetes
+// node's namespace, as user system:kube-proxy (bound to system:node-proxier by default RBAC).
+func startKubeProxies(l labCtx) error {
+	kc, err := controlplane.UserKubeconfig(l.state, l.top.Name, "kube-proxy", "system:kube-proxy", nil, "https://"+l.cpIP+":6443")
+	if err != nil {
+		return err
+	}
+	clusterCIDR := l.top.Defaults.PodCIDR
+	if l.top.Defaults.PodCIDR6 != "" {
+		clusterCIDR += "," + l.top.Defaults.PodCIDR6
+	}
+	bin := filepath.Join(controlplane.BinDir(), "kube-proxy")
+	tool := map[string]string{"nftables": "nft", "iptables": "iptables"}[l.top.Defaults.KubeProxyMode]
+	if _, err := exec.LookPath(tool); err != nil {
+		return fmt.Errorf("kube-proxy's %s mode needs the %s command: apt-get install %s", l.top.Defaults.KubeProxyMode, tool, l.top.Defaults.KubeProxyMode)
+	}
+	for _, n := range l.top.Nodes {
+		if n.Kind != "control-plane" && n.Kind != "worker" {
+			continue
+		}
+		args := []string{"--kubeconfig=" + kc, "--hostname-override=" + n.Name, "--proxy-mode=" + l.top.Defaults.KubeProxyMode,
+			"--cluster-cidr=" + clusterCIDR,
+			"--conntrack-max-per-core=0", // leave the host-wide conntrack table size alone
+			"--metrics-bind-address=127.0.0.1:10249", "--healthz-bind-address=127.0.0.1:10256",
+			"--v=1"}
+		if _, err := startIn(l, n.Name, "kube-proxy-"+n.Name, bin, args); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -103,6 +103,10 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 	if err := waitNodesReady(ctx, kc, top, p); err != nil {
 		return fail(err)
 	}
+	p.step("starting kube-proxy (" + top.Defaults.KubeProxyMode + ") on every node")
+	if err := startKubeProxies(lc); err != nil {
+		return fail(err)
+	}
 	fmt.Fprintf(s.Out, "\nLab %q is up.\n\n", f.name)
 	tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tKIND\tADDRESSES\tNAMESPACE")
@@ -121,7 +125,7 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
   API server:  %s (in %s at %s:6443; forwarded to loopback)
   kubeconfig:  %s
   logs:        %s
-  Pods run as namespaces with an echo server (reply: pod, node, IP); kube-proxy comes next.
+  Pods run as namespaces with an echo server (reply: pod, node, IP); kube-proxy runs in every node.
 
 Use it:
   export KUBECONFIG=%s

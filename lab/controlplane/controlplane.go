@@ -368,22 +368,27 @@ func logTail(path string, n int64) string {
 	return strings.TrimSpace(string(b))
 }
 
-// NodeKubeconfig writes a kubeconfig for a node's agent (user system:node:NAME in group
-// system:nodes, as the Node authorizer expects) that reaches the API server at server, and
-// returns its path.
-func NodeKubeconfig(stateDir, clusterName, node, server string) (string, error) {
+// UserKubeconfig writes a kubeconfig for a user of some groups that reaches the API server at
+// server, under name in the lab's kubeconfigs, and returns its path.
+func UserKubeconfig(stateDir, clusterName, name, user string, groups []string, server string) (string, error) {
 	ca, err := pki.LoadCA(pkiDir(stateDir))
 	if err != nil {
-		return "", fmt.Errorf("node credentials for %s: %w", node, err)
+		return "", fmt.Errorf("credentials for %s: %w", user, err)
 	}
-	user := "system:node:" + node
-	kp, err := ca.Issue(pki.Request{CommonName: user, Organization: []string{"system:nodes"}, Client: true})
+	kp, err := ca.Issue(pki.Request{CommonName: user, Organization: groups, Client: true})
 	if err != nil {
 		return "", err
 	}
-	path, err := filepath.Abs(filepath.Join(stateDir, "kubeconfigs", "node-"+node))
+	path, err := filepath.Abs(filepath.Join(stateDir, "kubeconfigs", name))
 	if err != nil {
 		return "", err
 	}
 	return path, pki.WriteKubeconfig(path, clusterName, server, ca.PEM, user, kp)
+}
+
+// NodeKubeconfig writes a kubeconfig for a node's agent (user system:node:NAME in group
+// system:nodes, as the Node authorizer expects) that reaches the API server at server, and
+// returns its path.
+func NodeKubeconfig(stateDir, clusterName, node, server string) (string, error) {
+	return UserKubeconfig(stateDir, clusterName, "node-"+node, "system:node:"+node, []string{"system:nodes"}, server)
 }

@@ -91,6 +91,7 @@ func (l Lab) Bridge(host, br string) error {
 type End struct {
 	Host, Iface, Bridge string
 	MAC                 net.HardwareAddr // optional
+	Alias               string           // optional: the interface alias, e.g. what is at the other end
 }
 
 // Veth joins two ends. The pair is made in the caller's namespace under temporary names that
@@ -141,6 +142,11 @@ func (l Lab) place(tmp string, e End) error {
 		}
 		if err := netlink.LinkSetName(link, e.Iface); err != nil {
 			return fmt.Errorf("%s: rename %s to %s: %w", e.Host, tmp, e.Iface, err)
+		}
+		if e.Alias != "" {
+			if err := netlink.LinkSetAlias(link, e.Alias); err != nil {
+				return fmt.Errorf("%s: alias of %s: %w", e.Host, e.Iface, err)
+			}
 		}
 		if e.MAC != nil {
 			if err := netlink.LinkSetHardwareAddr(link, e.MAC); err != nil {
@@ -198,6 +204,24 @@ func (l Lab) RouteAdd(host, dst, gw string) error {
 		}
 		if err := netlink.RouteAdd(r); err != nil {
 			return fmt.Errorf("%s: route %s via %s: %w", host, dst, gw, err)
+		}
+		return nil
+	})
+}
+
+// RouteAddDev adds a route to dst (CIDR) straight out of an interface, without a gateway.
+func (l Lab) RouteAddDev(host, dst, iface string) error {
+	return l.Do(host, func() error {
+		link, err := netlink.LinkByName(iface)
+		if err != nil {
+			return fmt.Errorf("%s: interface %s: %w", host, iface, err)
+		}
+		_, n, err := net.ParseCIDR(dst)
+		if err != nil {
+			return fmt.Errorf("%s: route destination %q: %w", host, dst, err)
+		}
+		if err := netlink.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Dst: n, Scope: netlink.SCOPE_LINK}); err != nil {
+			return fmt.Errorf("%s: route %s dev %s: %w", host, dst, iface, err)
 		}
 		return nil
 	})

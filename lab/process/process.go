@@ -160,6 +160,7 @@ func Stop(stateDir string, r Record, grace time.Duration) error {
 	if err := syscall.Kill(r.PID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("stop %s (pid %d): %w", r.Name, r.PID, err)
 	}
+	_ = syscall.Kill(r.PID, syscall.SIGCONT) // a frozen process (a node-down fault) must see it
 	deadline := time.Now().Add(grace)
 	for time.Now().Before(deadline) {
 		if !r.Alive() {

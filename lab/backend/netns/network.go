@@ -36,6 +36,9 @@ func (n *Network) progress(format string, args ...any) {
 	}
 }
 
+// PortAlias names the switch port of a host's interface: "HOST:IFACE".
+func PortAlias(host, iface string) string { return host + ":" + iface }
+
 // BridgeName is the bridge of the i-th network inside the switch namespace.
 func BridgeName(i int) string { return "br" + strconv.Itoa(i) }
 
@@ -70,7 +73,7 @@ func (n *Network) Create() error {
 			ni := netIndex[a.Network]
 			port := "p" + short(hi) + short(ai)
 			if err := n.Lab.Veth(labnet.End{Host: h.Name, Iface: a.Interface},
-				labnet.End{Host: SwitchHost, Iface: port, Bridge: BridgeName(ni)}, short(hi)+short(ai)); err != nil {
+				labnet.End{Host: SwitchHost, Iface: port, Bridge: BridgeName(ni), Alias: PortAlias(h.Name, a.Interface)}, short(hi)+short(ai)); err != nil {
 				return err
 			}
 			if err := n.addAddrs(h.Name, a.Interface, a.Address, t.Networks[ni].Subnet); err != nil {
@@ -162,6 +165,11 @@ func (n *Network) routes() error {
 	for _, h := range t.Nodes {
 		if !topology.IsKubernetes(h.Kind) || len(h.Networks) == 0 {
 			continue
+		}
+		// ClusterIPs: kube-proxy rewrites them on the way out, but the kernel first needs a route.
+		// Real nodes use their default route; lab nodes have none, so the range goes out eth0.
+		if err := n.Lab.RouteAddDev(h.Name, t.Defaults.ServiceCIDR, h.Networks[0].Interface); err != nil {
+			return err
 		}
 		for _, o := range t.Nodes {
 			if o.Name == h.Name || !topology.IsKubernetes(o.Kind) || len(o.Networks) == 0 || o.Networks[0].Network != h.Networks[0].Network {
