@@ -51,6 +51,10 @@ bench: ## Go benchmarks of the hot paths (allocator, config); bench-e2e is the e
 bench-e2e: k8s-bins ## end to end: IRONLB_BENCH_SERVICES (10,000) Services in a burst against a real API server
 	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" $(GO) test -run '^$$' -bench BenchmarkBurst -benchtime 1x -timeout 60m ./impl/controller/
 
+.PHONY: bench-lab
+bench-lab: k8s-bins ## the lab: up to 3 pods answering through a ClusterIP, memory, down (root)
+	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" $(GO) test -run '^$$' -bench BenchmarkLabUp -benchtime 3x -timeout 20m ./lab/cli/
+
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	@for t in FuzzParseRange FuzzParseCommunity; do \

@@ -1,0 +1,99 @@
+package cli_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkLabUp measures, on topologies/l2.yaml with the binaries cached: seconds from
+// `ironlab up` until every node is Ready and a 3-replica Deployment's pods all answer through a
+// ClusterIP; the lab's memory (sum of the RSS of its processes); and `ironlab down`.
+// `make bench-lab` runs it (root).
+func BenchmarkLabUp(b *testing.B) {
+	if os.Geteuid() != 0 || os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		b.Skip("needs root and KUBEBUILDER_ASSETS (make bench-lab)")
+	}
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "ironlab")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/ironlab")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	topo, _ := filepath.Abs(filepath.Join("..", "..", "topologies", "l2.yaml"))
+	name := "bench"
+	run := func(args ...string) {
+		c := exec.Command(bin, args...)
+		c.Dir = dir
+		if out, err := c.CombinedOutput(); err != nil {
+			b.Fatalf("ironlab %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	kc := filepath.Join(dir, ".ironlab", name, "kubeconfig")
+	k := func(args ...string) string {
+		c := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), args...)
+		c.Env = append(os.Environ(), "KUBECONFIG="+kc)
+		out, _ := c.CombinedOutput()
+		return strings.TrimSpace(string(out))
+	}
+	var upS, readyS, rssMiB, downS float64
+	for b.Loop() {
+		start := time.Now()
+		run("up", "-t", topo, "--name", name)
+		upS += time.Since(start).Seconds()
+		k("create", "deployment", "echo", "--image=registry.example/echo:1", "--replicas=3", "--port=8080")
+		k("expose", "deployment", "echo", "--port=80", "--target-port=8080")
+		ip := k("get", "svc", "echo", "-o", "jsonpath={.spec.clusterIP}")
+		seen := map[string]bool{}
+		for time.Since(start) < 60*time.Second && len(seen) < 3 {
+			if out, err := httpGetIn(name, "worker", "http://"+ip+"/"); err == nil && strings.HasPrefix(out, "pod=") {
+				seen[strings.Fields(out)[0]] = true
+			} else {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		if len(seen) < 3 {
+			b.Fatalf("only %d pods answered through %s", len(seen), ip)
+		}
+		readyS += time.Since(start).Seconds()
+		rssMiB += labRSS(b, filepath.Join(dir, ".ironlab", name, "run"))
+		start = time.Now()
+		run("down", "--name", name)
+		downS += time.Since(start).Seconds()
+	}
+	n := float64(b.N)
+	b.ReportMetric(upS/n, "up-s")
+	b.ReportMetric(readyS/n, "3-pods-via-clusterip-s")
+	b.ReportMetric(rssMiB/n, "lab-rss-MiB")
+	b.ReportMetric(downS/n, "down-s")
+}
+
+// labRSS sums the resident memory of the processes recorded for a lab.
+func labRSS(b *testing.B, runDir string) float64 {
+	files, _ := filepath.Glob(filepath.Join(runDir, "*.pid"))
+	var total float64
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		pid := strings.SplitN(string(data), "\n", 2)[0]
+		status, err := os.ReadFile("/proc/" + pid + "/status")
+		if err != nil {
+			b.Fatalf("process %s of %s is gone", pid, f)
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+				total += kb / 1024
+			}
+		}
+	}
+	if len(files) == 0 {
+		b.Fatal(fmt.Errorf("no processes recorded in %s", runDir))
+	}
+	return total
+}
