@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ironlb/ironlb/lab/netns"
 )
 
 // BenchmarkLabUp measures, on topologies/l2.yaml with the binaries cached: seconds from
@@ -52,7 +54,7 @@ func BenchmarkLabUp(b *testing.B) {
 		ip := k("get", "svc", "echo", "-o", "jsonpath={.spec.clusterIP}")
 		seen := map[string]bool{}
 		for time.Since(start) < 60*time.Second && len(seen) < 3 {
-			if out, err := httpGetIn(name, "worker", "http://"+ip+"/"); err == nil && strings.HasPrefix(out, "pod=") {
+			if out, err := (netns.Lab{Prefix: name}).HTTPGet("worker", "http://"+ip+"/", 3*time.Second); err == nil && strings.HasPrefix(out, "pod=") {
 				seen[strings.Fields(out)[0]] = true
 			} else {
 				time.Sleep(20 * time.Millisecond)

@@ -1,0 +1,35 @@
+// Package e2e holds the lab's end-to-end suites (Ginkgo v2, as MetalLB's e2e suites are). They
+// need root and the control-plane binaries; `make test` provides both in CI.
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// ironlab is the binary the suite builds and drives, as a user would.
+var ironlab string
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "ironlab e2e")
+}
+
+var _ = BeforeSuite(func() {
+	if os.Geteuid() != 0 {
+		Skip("the lab e2e suite needs root (network namespaces): run `sudo make test`; CI runs it as root")
+	}
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		Skip("KUBEBUILDER_ASSETS is not set: run `make test`, which builds the control plane")
+	}
+	ironlab = filepath.Join(GinkgoT().TempDir(), "ironlab")
+	build := exec.Command("go", "build", "-o", ironlab, "./cmd/ironlab")
+	build.Dir = filepath.Join("..", "..")
+	out, err := build.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), string(out))
+})
