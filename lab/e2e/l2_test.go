@@ -88,7 +88,7 @@ var _ = Describe("the l2 lab", Ordered, func() {
 				served[strings.Fields(out)[0]] = true
 			}
 			return len(served)
-		}).WithTimeout(30 * time.Second).WithPolling(50 * time.Millisecond).Should(Equal(3), "every pod serves the ClusterIP")
+		}).WithTimeout(30*time.Second).WithPolling(50*time.Millisecond).Should(Equal(3), "every pod serves the ClusterIP")
 		Eventually(func() string { return get("client", fmt.Sprintf("http://172.18.0.4:%s/", port)) }).
 			WithTimeout(20 * time.Second).Should(HavePrefix("pod=default/echo-"))
 	})
