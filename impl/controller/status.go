@@ -7,45 +7,23 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/impl/allocator"
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
+	"github.com/ironlb/ironlb/impl/configstate"
 )
 
 // ConfigurationStateName is the name of the controller's ConfigurationState object.
 const ConfigurationStateName = "controller"
 
-// reportState writes the controller's ConfigurationState (creating it when missing).
+// reportState writes the controller's ConfigurationState; a failure is logged, not fatal.
 func (c *Controller) reportState(ctx context.Context, result v1beta1.ConfigurationResult, lastError string) {
 	key := types.NamespacedName{Namespace: c.opts.Namespace, Name: ConfigurationStateName}
-	st := &v1beta1.ConfigurationState{}
-	err := c.client.Get(ctx, key, st)
-	if apierrors.IsNotFound(err) {
-		st = &v1beta1.ConfigurationState{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name,
-			Labels: map[string]string{v1beta1.LabelComponentType: "controller"}}}
-		err = c.client.Create(ctx, st)
-	}
-	if err != nil {
+	if err := configstate.Report(ctx, c.client, key, map[string]string{v1beta1.LabelComponentType: "controller"}, result, lastError); err != nil {
 		c.log.Error(err, "write ConfigurationState")
-		return
-	}
-	if st.Status.Result == result && st.Status.LastError == lastError {
-		return
-	}
-	patch := client.MergeFrom(st.DeepCopy())
-	st.Status.Result, st.Status.LastError = result, lastError
-	cond := metav1.Condition{Type: "Valid", Status: metav1.ConditionTrue, Reason: "ConfigurationLoaded", Message: "configuration is in use"}
-	if result != v1beta1.ConfigurationValid {
-		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "ConfigurationRejected", "the last valid configuration stays in use"
-	}
-	meta.SetStatusCondition(&st.Status.Conditions, cond)
-	if err := c.client.Status().Patch(ctx, st, patch); err != nil {
-		c.log.Error(err, "write ConfigurationState status")
 	}
 }
 

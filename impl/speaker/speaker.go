@@ -7,13 +7,9 @@ package speaker
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -26,6 +22,7 @@ import (
 	"github.com/ironlb/ironlb/impl/api/v1beta2"
 	"github.com/ironlb/ironlb/impl/config"
 	"github.com/ironlb/ironlb/impl/config/fromapi"
+	"github.com/ironlb/ironlb/impl/configstate"
 )
 
 // Speaker reconciles the configuration for one node.
@@ -72,25 +69,6 @@ func (s *Speaker) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile
 
 func (s *Speaker) report(ctx context.Context, result v1beta1.ConfigurationResult, lastError string) error {
 	key := types.NamespacedName{Namespace: s.Namespace, Name: StateName(s.Node)}
-	st := &v1beta1.ConfigurationState{}
-	err := s.Client.Get(ctx, key, st)
-	if apierrors.IsNotFound(err) {
-		st = &v1beta1.ConfigurationState{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name,
-			Labels: map[string]string{v1beta1.LabelComponentType: "speaker", v1beta1.LabelNodeName: s.Node}}}
-		err = s.Client.Create(ctx, st)
-	}
-	if err != nil {
-		return fmt.Errorf("write ConfigurationState %s: %w", key, err)
-	}
-	patch := client.MergeFrom(st.DeepCopy())
-	st.Status.Result, st.Status.LastError = result, lastError
-	cond := metav1.Condition{Type: "Valid", Status: metav1.ConditionTrue, Reason: "ConfigurationLoaded", Message: "configuration is in use"}
-	if result != v1beta1.ConfigurationValid {
-		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "ConfigurationRejected", "the last valid configuration stays in use"
-	}
-	meta.SetStatusCondition(&st.Status.Conditions, cond)
-	if err := s.Client.Status().Patch(ctx, st, patch); err != nil {
-		return fmt.Errorf("write ConfigurationState %s status: %w", key, err)
-	}
-	return nil
+	labels := map[string]string{v1beta1.LabelComponentType: "speaker", v1beta1.LabelNodeName: s.Node}
+	return configstate.Report(ctx, s.Client, key, labels, result, lastError)
 }
