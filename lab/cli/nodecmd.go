@@ -116,15 +116,21 @@ func startKubeProxies(l labCtx) error {
 		clusterCIDR += "," + l.top.Defaults.PodCIDR6
 	}
 	bin := filepath.Join(controlplane.BinDir(), "kube-proxy")
-	tool := map[string]string{"nftables": "nft", "iptables": "iptables"}[l.top.Defaults.KubeProxyMode]
+	mode := l.top.Defaults.KubeProxyMode
+	tool := map[string]string{"nftables": "nft", "iptables": "iptables"}[mode]
 	if _, err := exec.LookPath(tool); err != nil {
-		return fmt.Errorf("kube-proxy's %s mode needs the %s command: apt-get install %s", l.top.Defaults.KubeProxyMode, tool, l.top.Defaults.KubeProxyMode)
+		if _, ierr := exec.LookPath("iptables"); mode == "nftables" && ierr == nil {
+			mode = "iptables" // the fallback: kube-proxy's iptables mode
+			l.progress("nft not found: kube-proxy falls back to iptables mode (apt-get install nftables for nftables mode)")
+		} else {
+			return fmt.Errorf("kube-proxy's %s mode needs the %s command: apt-get install %s", mode, tool, mode)
+		}
 	}
 	for _, n := range l.top.Nodes {
 		if n.Kind != "control-plane" && n.Kind != "worker" {
 			continue
 		}
-		args := []string{"--kubeconfig=" + kc, "--hostname-override=" + n.Name, "--proxy-mode=" + l.top.Defaults.KubeProxyMode,
+		args := []string{"--kubeconfig=" + kc, "--hostname-override=" + n.Name, "--proxy-mode=" + mode,
 			"--cluster-cidr=" + clusterCIDR,
 			"--conntrack-max-per-core=0", // leave the host-wide conntrack table size alone
 			"--metrics-bind-address=127.0.0.1:10249", "--healthz-bind-address=127.0.0.1:10256",

@@ -96,14 +96,14 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 	}
 	kc, _ := filepath.Abs(res.Kubeconfig)
 	p.step("control plane ready in " + cp.Name)
-	lc := labCtx{top: top, state: state, cpIP: cpIP, self: self}
+	lc := labCtx{top: top, state: state, cpIP: cpIP, self: self, progress: p.step}
 	if err := startNodes(lc); err != nil {
 		return fail(err)
 	}
 	if err := waitNodesReady(ctx, kc, top, p); err != nil {
 		return fail(err)
 	}
-	p.step("starting kube-proxy (" + top.Defaults.KubeProxyMode + ") on every node")
+	p.step("starting kube-proxy on every node")
 	if err := startKubeProxies(lc); err != nil {
 		return fail(err)
 	}
@@ -156,10 +156,11 @@ func freeLoopbackPort() (int, error) {
 
 // labCtx is what starting a lab's processes needs.
 type labCtx struct {
-	top   *topology.Topology
-	state string
-	cpIP  string
-	self  string
+	top      *topology.Topology
+	state    string
+	cpIP     string
+	self     string
+	progress func(string)
 }
 
 func startProcess(l labCtx, name, bin string, args, wrap []string) (int, error) {
