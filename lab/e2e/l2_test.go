@@ -54,6 +54,22 @@ var _ = Describe("the l2 lab", Ordered, func() {
 		Expect(out).To(ContainSubstring("172.18.0.2"))
 	})
 
+	AfterEach(func() {
+		if !CurrentSpecReport().Failed() {
+			return
+		}
+		GinkgoWriter.Println(kubectl("get", "pods,nodes,endpointslices", "-A", "-o", "wide"))
+		logs, _ := filepath.Glob(filepath.Join(dir, ".ironlab", name, "logs", "*.log"))
+		for _, l := range logs {
+			if b, err := os.ReadFile(l); err == nil && (strings.Contains(l, "node-") || strings.Contains(l, "scheduler")) {
+				if len(b) > 3000 {
+					b = b[len(b)-3000:]
+				}
+				GinkgoWriter.Printf("--- %s\n%s\n", filepath.Base(l), b)
+			}
+		}
+	})
+
 	It("has every node Ready", func() {
 		Expect(kubectl("get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=='Ready')].status} {end}")).
 			To(And(ContainSubstring("control-plane=True"), ContainSubstring("worker=True"), ContainSubstring("worker2=True"), ContainSubstring("worker3=True")))
@@ -144,5 +160,5 @@ func runningPID(pid string) bool {
 		return false
 	}
 	i := strings.LastIndexByte(string(stat), ')')
-	return i >= 0 && i+2 < len(stat) && stat[i+2] != 'Z'
+	return i >= 0 && i+2 < len(stat) && stat[i+2] != 'Z' && stat[i+2] != 'X'
 }

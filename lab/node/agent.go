@@ -48,9 +48,10 @@ type Agent struct {
 	cfg Config
 	cs  kubernetes.Interface
 
-	mu   sync.Mutex
-	pods map[types.UID]*pod
-	ips  *ipPool
+	syncMu sync.Mutex // serialises sync
+	mu     sync.Mutex // guards pods and ips
+	pods   map[types.UID]*pod
+	ips    *ipPool
 }
 
 // New returns an agent; Run starts it.
@@ -75,7 +76,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	lw := cache.NewListWatchFromClient(a.cs.CoreV1().RESTClient(), "pods", metav1.NamespaceAll,
 		fields.OneTermEqualSelector("spec.nodeName", a.cfg.Name))
 	_, informer := cache.NewInformerWithOptions(cache.InformerOptions{
-		ListerWatcher: lw, ObjectType: &corev1.Pod{}, ResyncPeriod: 30 * time.Second,
+		ListerWatcher: lw, ObjectType: &corev1.Pod{}, ResyncPeriod: 10 * time.Second,
 		Handler: cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(o any) { a.sync(ctx, o.(*corev1.Pod)) },
 			UpdateFunc: func(_, o any) { a.sync(ctx, o.(*corev1.Pod)) },

@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 
 	labnet "github.com/ironlb/ironlb/lab/netns"
 )
@@ -36,7 +38,10 @@ type pod struct {
 func podHost(uid types.UID) string { return "pod-" + string(uid)[:8] }
 
 // sync starts a pod bound to this node, or stops and finally deletes one that is terminating.
+// Calls are serialised: informer events and retries may race for the same pod.
 func (a *Agent) sync(ctx context.Context, p *corev1.Pod) {
+	a.syncMu.Lock()
+	defer a.syncMu.Unlock()
 	if p.DeletionTimestamp != nil {
 		a.stopPod(p.UID)
 		zero := int64(0)
@@ -51,19 +56,36 @@ func (a *Agent) sync(ctx context.Context, p *corev1.Pod) {
 		return
 	}
 	a.mu.Lock()
-	_, running := a.pods[p.UID]
+	rp, running := a.pods[p.UID]
 	a.mu.Unlock()
-	if running {
-		return
+	if !running {
+		var err error
+		if rp, err = a.startPod(p); err != nil {
+			a.cfg.Log.Error("start pod; retrying in 1s", "pod", p.Namespace+"/"+p.Name, "error", err)
+			time.AfterFunc(time.Second, func() { a.retry(ctx, p) })
+			return
+		}
 	}
-	rp, err := a.startPod(p)
+	if p.Status.Phase == corev1.PodRunning && p.Status.PodIP == rp.ip.String() {
+		return // already reported
+	}
+	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error { return a.reportRunning(ctx, p, rp) })
 	if err != nil {
-		a.cfg.Log.Error("start pod", "pod", p.Namespace+"/"+p.Name, "error", err)
+		a.cfg.Log.Warn("report pod status; retrying in 1s", "pod", rp.key, "error", err)
+		time.AfterFunc(time.Second, func() { a.retry(ctx, p) })
+	}
+}
+
+// retry syncs a pod again from its current state (it may have been deleted meanwhile).
+func (a *Agent) retry(ctx context.Context, p *corev1.Pod) {
+	if ctx.Err() != nil {
 		return
 	}
-	if err := a.reportRunning(ctx, p, rp); err != nil {
-		a.cfg.Log.Warn("report pod status", "pod", rp.key, "error", err)
+	cur, err := a.cs.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
+	if err != nil || cur.UID != p.UID {
+		return
 	}
+	a.sync(ctx, cur)
 }
 
 func (a *Agent) startPod(p *corev1.Pod) (*pod, error) {

@@ -161,9 +161,11 @@ func Stop(stateDir string, r Record, grace time.Duration) error {
 		return fmt.Errorf("stop %s (pid %d): %w", r.Name, r.PID, err)
 	}
 	_ = syscall.Kill(r.PID, syscall.SIGCONT) // a frozen process (a node-down fault) must see it
+	// From here on the PID is known to be ours: wait for it to be gone from the process table
+	// (or a zombie), not merely to have let go of its executable while exiting.
 	deadline := time.Now().Add(grace)
 	for time.Now().Before(deadline) {
-		if !r.Alive() {
+		if gone(r.PID) {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -171,10 +173,21 @@ func Stop(stateDir string, r Record, grace time.Duration) error {
 	if err := syscall.Kill(r.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("kill %s (pid %d): %w", r.Name, r.PID, err)
 	}
-	for i := 0; i < 100 && r.Alive(); i++ {
+	for i := 0; i < 200 && !gone(r.PID); i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return nil
+}
+
+// gone reports whether a PID has left the process table or is a zombie (or dead) waiting to be
+// reaped.
+func gone(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' || stat[i+2] == 'X'
 }
 
 // StopAll stops every process recorded in stateDir, the reverse of the start order given by order
