@@ -60,6 +60,7 @@ func newNodeCommand() *cobra.Command {
 	f.StringVar(&cfg.Address, "address", "", "InternalIP (IPv4)")
 	f.StringVar(&cfg.Address6, "address6", "", "InternalIP (IPv6)")
 	f.StringVar(&cfg.PodCIDR, "pod-cidr", "", "pod range")
+	f.StringVar(&cfg.PodCIDR6, "pod-cidr6", "", "IPv6 pod range")
 	f.StringVar(&cfg.Lab.Prefix, "lab", "", "lab name (namespace prefix)")
 	f.StringVar(&labels, "labels", "", "node labels, k=v,k=v")
 	return cmd
@@ -87,6 +88,9 @@ func startNodes(l labCtx) error {
 			"--lab", l.top.Name, "--labels", strings.Join(labels, ",")}
 		if a.Address6 != "" {
 			args = append(args, "--address6", a.Address6)
+		}
+		if n.PodCIDR6 != "" && a.Address6 != "" {
+			args = append(args, "--pod-cidr6", n.PodCIDR6)
 		}
 		if _, err := startIn(l, n.Name, "node-"+n.Name, l.self, args); err != nil {
 			return err

@@ -84,7 +84,7 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 		Name: f.name, StateDir: state, BinDir: controlplane.BinDir(),
 		BindAddress: "0.0.0.0", AdvertiseAddress: cpIP, APIPort: 6443, EtcdPort: 2379,
 		HostServer: hostServer, ExtraSANs: []net.IP{net.ParseIP(cpIP)},
-		ServiceCIDR: top.Defaults.ServiceCIDR,
+		ServiceCIDR: serviceCIDRs(top),
 		Wrap:        []string{self, "__nsexec", nsPath, "--"},
 		Progress:    p.step,
 	})
@@ -209,4 +209,11 @@ func waitNodesReady(ctx context.Context, kubeconfig string, top *topology.Topolo
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+func serviceCIDRs(t *topology.Topology) string {
+	if t.Defaults.ServiceCIDR6 != "" {
+		return t.Defaults.ServiceCIDR + "," + t.Defaults.ServiceCIDR6
+	}
+	return t.Defaults.ServiceCIDR
 }

@@ -38,7 +38,7 @@ type Config struct {
 	AdvertiseAddress string
 	// APIPort, EtcdPort: 0 picks free ports on BindAddress.
 	APIPort, EtcdPort int
-	ServiceCIDR       string // default 10.96.0.0/16
+	ServiceCIDR       string // default 10.96.0.0/16; "v4,v6" for dual stack
 	// ExtraSANs are further IPs the API server's certificate is valid for.
 	ExtraSANs []net.IP
 	// Wrap runs every process through a command, e.g. `ironlab __nsexec NSPATH --` to start it
@@ -127,8 +127,9 @@ func freePort(host string) (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// firstServiceIP is the ClusterIP of the kubernetes Service: the first address of the range.
-func firstServiceIP(cidr string) (net.IP, error) {
+// firstServiceIP is the ClusterIP of the kubernetes Service: the first address of the (first) range.
+func firstServiceIP(cidrs string) (net.IP, error) {
+	cidr, _, _ := strings.Cut(cidrs, ",")
 	_, n, err := net.ParseCIDR(cidr)
 	if err != nil {
 		return nil, fmt.Errorf("service CIDR %q: %w", cidr, err)

@@ -83,6 +83,8 @@ var _ = Describe("the l2 lab", Ordered, func() {
 			return strings.Count(pods, "Running,10.244.")
 		}).WithTimeout(30 * time.Second).Should(Equal(3))
 		Expect(pods).NotTo(ContainSubstring(",control-plane"), "the control plane is tainted NoSchedule")
+		Expect(kubectl("get", "pods", "-l", "app=echo", "-o", "jsonpath={.items[*].status.podIPs[1].ip}")).
+			To(MatchRegexp(`^fd00:10:244:[0-9a-f]+::2( fd00:10:244:[0-9a-f]+::2){2}$`), "dual-stack pods")
 		for _, p := range strings.Fields(pods) {
 			f := strings.Split(p, ",")
 			Expect(get("client", "http://"+f[1]+":8080/")).To(BeEmpty(), "the client has no route to pods")
@@ -105,6 +107,18 @@ var _ = Describe("the l2 lab", Ordered, func() {
 			}
 			return len(served)
 		}).WithTimeout(30*time.Second).WithPolling(50*time.Millisecond).Should(Equal(3), "every pod serves the ClusterIP")
+		// A dual-stack Service answers on its IPv6 ClusterIP too.
+		apply := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), "apply", "-f", "-")
+		apply.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(dir, ".ironlab", name, "kubeconfig"))
+		apply.Stdin = strings.NewReader(`{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "echo6", "namespace": "default"},
+ "spec": {"ipFamilyPolicy": "RequireDualStack", "ipFamilies": ["IPv6", "IPv4"], "selector": {"app": "echo"},
+          "ports": [{"port": 80, "targetPort": 8080}]}}`)
+		out, err := apply.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		ip6 := kubectl("get", "svc", "echo6", "-o", "jsonpath={.spec.clusterIPs[0]}")
+		Expect(ip6).To(HavePrefix("fd00:10:96::"))
+		Eventually(func() string { return get("worker", "http://["+ip6+"]/") }).
+			WithTimeout(20 * time.Second).Should(MatchRegexp(`^pod=default/echo-\S+ node=\S+ ip=\S+ ip6=fd00:10:244:`))
 		viaNodePort := map[string]bool{}
 		Eventually(func() int {
 			if out := get("client", fmt.Sprintf("http://172.18.0.4:%s/", port)); strings.HasPrefix(out, "pod=") {

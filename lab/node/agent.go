@@ -36,6 +36,7 @@ type Config struct {
 	Address  string // InternalIP (IPv4)
 	Address6 string // InternalIP (IPv6), optional
 	PodCIDR  string // IPv4 pod range, e.g. 10.244.2.0/24
+	PodCIDR6 string // IPv6 pod range, optional (dual-stack pods)
 	Lab      labnet.Lab
 	Version  string // kubelet version reported, e.g. v1.37.2
 	Log      *slog.Logger
@@ -52,6 +53,7 @@ type Agent struct {
 	mu     sync.Mutex // guards pods and ips
 	pods   map[types.UID]*pod
 	ips    *ipPool
+	ips6   *ipPool // nil without an IPv6 pod range
 }
 
 // New returns an agent; Run starts it.
@@ -63,7 +65,13 @@ func New(cs kubernetes.Interface, cfg Config) (*Agent, error) {
 	if cfg.LeaseInterval == 0 {
 		cfg.LeaseInterval = 2 * time.Second
 	}
-	return &Agent{cfg: cfg, cs: cs, pods: map[types.UID]*pod{}, ips: ips}, nil
+	a := &Agent{cfg: cfg, cs: cs, pods: map[types.UID]*pod{}, ips: ips}
+	if cfg.PodCIDR6 != "" {
+		if a.ips6, err = newIPPool(cfg.PodCIDR6); err != nil {
+			return nil, fmt.Errorf("node %s: IPv6 pod CIDR: %w", cfg.Name, err)
+		}
+	}
+	return a, nil
 }
 
 // Run registers the node and serves its pods until ctx ends; then it stops every pod.
@@ -107,6 +115,9 @@ func (a *Agent) nodeObject() *corev1.Node {
 	}
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: a.cfg.Name, Labels: labels},
 		Spec: corev1.NodeSpec{PodCIDR: a.cfg.PodCIDR, PodCIDRs: []string{a.cfg.PodCIDR}}}
+	if a.cfg.PodCIDR6 != "" {
+		n.Spec.PodCIDRs = append(n.Spec.PodCIDRs, a.cfg.PodCIDR6)
+	}
 	if _, cp := labels["node-role.kubernetes.io/control-plane"]; cp {
 		// As kubeadm and Kind do: workloads go to the workers.
 		n.Spec.Taints = []corev1.Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,8 +29,9 @@ const DefaultEchoPort = 8080
 type pod struct {
 	key     string
 	ip      netip.Addr
-	host    string // namespace host name under the lab prefix
-	veth    string // node-side interface
+	ip6     netip.Addr // invalid without IPv6
+	host    string     // namespace host name under the lab prefix
+	veth    string     // node-side interface
 	servers []*http.Server
 	udp     []net.PacketConn
 }
@@ -96,6 +98,17 @@ func (a *Agent) startPod(p *corev1.Pod) (*pod, error) {
 		return nil, err
 	}
 	rp := &pod{key: p.Namespace + "/" + p.Name, ip: ip, host: podHost(p.UID), veth: "veth" + string(p.UID)[:8]}
+	if a.ips6 != nil {
+		a.mu.Lock()
+		rp.ip6, err = a.ips6.get()
+		a.mu.Unlock()
+		if err != nil {
+			a.mu.Lock()
+			a.ips.put(ip)
+			a.mu.Unlock()
+			return nil, err
+		}
+	}
 	lab := a.cfg.Lab
 	fail := func(err error) (*pod, error) {
 		a.teardownNet(rp)
@@ -107,33 +120,53 @@ func (a *Agent) startPod(p *corev1.Pod) (*pod, error) {
 	if err := lab.Veth(labnet.End{Host: rp.host, Iface: "eth0"}, labnet.End{Host: a.nodeHost(), Iface: rp.veth}, string(p.UID)[:3]); err != nil {
 		return fail(err)
 	}
-	gw := a.ips.gateway()
-	// Node side: the gateway address, and a host route to the pod.
+	type family struct {
+		ip, gw netip.Addr
+		bits   int
+	}
+	fams := []family{{ip, a.ips.gateway(), 32}}
+	if rp.ip6.IsValid() {
+		fams = append(fams, family{rp.ip6, a.ips6.gateway(), 128})
+	}
+	host := func(a netip.Addr, bits int) *net.IPNet {
+		return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(bits, bits)}
+	}
+	// Node side: the gateway addresses, and host routes to the pod.
 	if err := lab.Do(a.nodeHost(), func() error {
 		l, err := netlink.LinkByName(rp.veth)
 		if err != nil {
 			return err
 		}
-		if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: gw.AsSlice(), Mask: net.CIDRMask(32, 32)}}); err != nil {
-			return err
+		for _, f := range fams {
+			if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: host(f.gw, f.bits), Flags: unix.IFA_F_NODAD}); err != nil {
+				return err
+			}
+			if err := netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: host(f.ip, f.bits), Scope: netlink.SCOPE_LINK}); err != nil {
+				return err
+			}
 		}
-		return netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: &net.IPNet{IP: ip.AsSlice(), Mask: net.CIDRMask(32, 32)}, Scope: netlink.SCOPE_LINK})
+		return nil
 	}); err != nil {
 		return fail(fmt.Errorf("node side of %s: %w", rp.veth, err))
 	}
-	// Pod side: its address, the gateway on the link, and the default route through it.
+	// Pod side: its addresses, the gateways on the link, and the default routes through them.
 	if err := lab.Do(rp.host, func() error {
 		l, err := netlink.LinkByName("eth0")
 		if err != nil {
 			return err
 		}
-		if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: ip.AsSlice(), Mask: net.CIDRMask(32, 32)}}); err != nil {
-			return err
+		for _, f := range fams {
+			if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: host(f.ip, f.bits), Flags: unix.IFA_F_NODAD}); err != nil {
+				return err
+			}
+			if err := netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: host(f.gw, f.bits), Scope: netlink.SCOPE_LINK}); err != nil {
+				return err
+			}
+			if err := netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Gw: f.gw.AsSlice()}); err != nil {
+				return err
+			}
 		}
-		if err := netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: &net.IPNet{IP: gw.AsSlice(), Mask: net.CIDRMask(32, 32)}, Scope: netlink.SCOPE_LINK}); err != nil {
-			return err
-		}
-		return netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Gw: gw.AsSlice()})
+		return nil
 	}); err != nil {
 		return fail(fmt.Errorf("pod side: %w", err))
 	}
@@ -153,6 +186,9 @@ func (a *Agent) nodeHost() string { return a.cfg.Name }
 // names the pod and the node, so that traffic tests see who served them.
 func (a *Agent) serve(p *corev1.Pod, rp *pod) error {
 	reply := fmt.Sprintf("pod=%s node=%s ip=%s\n", rp.key, a.cfg.Name, rp.ip)
+	if rp.ip6.IsValid() {
+		reply = fmt.Sprintf("pod=%s node=%s ip=%s ip6=%s\n", rp.key, a.cfg.Name, rp.ip, rp.ip6)
+	}
 	var tcp, udp []int32
 	for _, c := range p.Spec.Containers {
 		for _, port := range c.Ports {
@@ -211,6 +247,10 @@ func (a *Agent) reportRunning(ctx context.Context, p *corev1.Pod, rp *pod) error
 	cur.Status.HostIPs = []corev1.HostIP{{IP: a.cfg.Address}}
 	cur.Status.PodIP = rp.ip.String()
 	cur.Status.PodIPs = []corev1.PodIP{{IP: rp.ip.String()}}
+	if rp.ip6.IsValid() {
+		cur.Status.PodIPs = append(cur.Status.PodIPs, corev1.PodIP{IP: rp.ip6.String()})
+		cur.Status.HostIPs = append(cur.Status.HostIPs, corev1.HostIP{IP: a.cfg.Address6})
+	}
 	cur.Status.StartTime = &now
 	cur.Status.Conditions = []corev1.PodCondition{cond(corev1.PodScheduled), cond(corev1.PodInitialized),
 		cond(corev1.ContainersReady), cond(corev1.PodReady)}
@@ -256,5 +296,8 @@ func (a *Agent) teardownNet(rp *pod) {
 	}
 	a.mu.Lock()
 	a.ips.put(rp.ip)
+	if rp.ip6.IsValid() {
+		a.ips6.put(rp.ip6)
+	}
 	a.mu.Unlock()
 }

@@ -7,10 +7,11 @@ import (
 
 // Default values.
 const (
-	DefaultPodCIDR     = "10.244.0.0/16"
-	DefaultPodCIDR6    = "fd00:10:244::/56"
-	DefaultServiceCIDR = "10.96.0.0/16"
-	DefaultNodeASN     = 64512
+	DefaultPodCIDR      = "10.244.0.0/16"
+	DefaultPodCIDR6     = "fd00:10:244::/56"
+	DefaultServiceCIDR  = "10.96.0.0/16"
+	DefaultServiceCIDR6 = "fd00:10:96::/112"
+	DefaultNodeASN      = 64512
 )
 
 // IsKubernetes reports whether a node kind runs Kubernetes (has a kube-proxy, a Node object).
@@ -37,6 +38,9 @@ func Default(t *Topology) Problems {
 	}
 	if d.PodCIDR6 == "" && has6 {
 		d.PodCIDR6 = DefaultPodCIDR6
+	}
+	if d.ServiceCIDR6 == "" && has6 {
+		d.ServiceCIDR6 = DefaultServiceCIDR6
 	}
 	// Addresses in use, per network, so that defaults never take a given one.
 	used := map[netip.Addr]bool{}

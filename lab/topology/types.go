@@ -42,6 +42,7 @@ type Defaults struct {
 	PodCIDR       string `yaml:"podCIDR,omitempty" json:"podCIDR,omitempty" doc:"cluster pod range; each Kubernetes node gets a /24 of it (default 10.244.0.0/16)"`
 	PodCIDR6      string `yaml:"podCIDR6,omitempty" json:"podCIDR6,omitempty" doc:"IPv6 pod range; each node gets a /64 of it (default fd00:10:244::/56 when a network has IPv6)"`
 	ServiceCIDR   string `yaml:"serviceCIDR,omitempty" json:"serviceCIDR,omitempty" doc:"ClusterIP range (default 10.96.0.0/16)"`
+	ServiceCIDR6  string `yaml:"serviceCIDR6,omitempty" json:"serviceCIDR6,omitempty" doc:"IPv6 ClusterIP range (default fd00:10:96::/112 when a network has IPv6)"`
 	KubeProxyMode string `yaml:"kubeProxyMode,omitempty" json:"kubeProxyMode,omitempty" doc:"nftables (default) or iptables"`
 }
 

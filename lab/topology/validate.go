@@ -56,7 +56,7 @@ func Validate(t *Topology) Problems {
 		v.add("networks", "at least one network is needed")
 	}
 	d := t.Defaults
-	for _, f := range []struct{ path, val string }{{"defaults.podCIDR", d.PodCIDR}, {"defaults.serviceCIDR", d.ServiceCIDR}, {"defaults.podCIDR6", d.PodCIDR6}} {
+	for _, f := range []struct{ path, val string }{{"defaults.podCIDR", d.PodCIDR}, {"defaults.serviceCIDR", d.ServiceCIDR}, {"defaults.podCIDR6", d.PodCIDR6}, {"defaults.serviceCIDR6", d.ServiceCIDR6}} {
 		if f.val == "" {
 			continue
 		}

@@ -168,8 +168,13 @@ func (n *Network) routes() error {
 		}
 		// ClusterIPs: kube-proxy rewrites them on the way out, but the kernel first needs a route.
 		// Real nodes use their default route; lab nodes have none, so the range goes out eth0.
-		if err := n.Lab.RouteAddDev(h.Name, t.Defaults.ServiceCIDR, h.Networks[0].Interface); err != nil {
-			return err
+		for _, r := range []string{t.Defaults.ServiceCIDR, t.Defaults.ServiceCIDR6} {
+			if r == "" || (r == t.Defaults.ServiceCIDR6 && h.Networks[0].Address6 == "") {
+				continue
+			}
+			if err := n.Lab.RouteAddDev(h.Name, r, h.Networks[0].Interface); err != nil {
+				return err
+			}
 		}
 		for _, o := range t.Nodes {
 			if o.Name == h.Name || !topology.IsKubernetes(o.Kind) || len(o.Networks) == 0 || o.Networks[0].Network != h.Networks[0].Network {
