@@ -28,6 +28,7 @@ k8s-bins: ## build etcd and the Kubernetes control plane from source into the ca
 generate: ## regenerate deepcopy functions and CRD manifests from impl/api, and the lab's JSON Schemas
 	$(GO) generate ./impl/api/...
 	$(GO) run ./cmd/ironlab schema topology > topologies/topology.schema.json
+	$(GO) run ./cmd/ironlab schema scenario > scenarios/scenario.schema.json
 
 .PHONY: test
 test: k8s-bins ## unit tests, envtest integration tests against the real kube-apiserver, lab e2e (root)
@@ -60,6 +61,8 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	@for t in FuzzParseRange FuzzParseCommunity; do \
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-30s} ./impl/config/ ; done
 	$(GO) test -run '^$$' -fuzz '^FuzzNeverDoubleAssigns$$' -fuzztime $${FUZZTIME:-30s} ./impl/allocator/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s} ./lab/topology/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s} ./lab/scenario/
 
 .PHONY: lab-up
 lab-up: build k8s-bins ## bring up the lab of TOPOLOGY (default topologies/l2.yaml; needs root)

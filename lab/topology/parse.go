@@ -52,21 +52,9 @@ func Load(path string) (*Topology, error) {
 // Parse decodes a topology strictly (unknown fields are errors), fills in defaults and validates
 // it, returning every problem at once.
 func Parse(data []byte) (*Topology, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	t := &Topology{}
-	if err := dec.Decode(t); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, Problems{{Path: "(file)", Detail: "empty: a topology starts with apiVersion: " + APIVersion + " and kind: " + Kind}}
-		}
-		return nil, Problems{{Path: "(file)", Detail: strings.TrimPrefix(err.Error(), "yaml: ")}}
-	}
-	var extra Topology
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, Problems{{Path: "(file)", Detail: "holds more than one document; a topology is one"}}
-	}
-	if t.APIVersion != APIVersion || t.Kind != Kind {
-		return nil, Problems{{Path: "apiVersion/kind", Detail: fmt.Sprintf("got %q/%q, want %s/%s", t.APIVersion, t.Kind, APIVersion, Kind)}}
+	if err := DecodeStrict(data, t, func() (string, string) { return t.APIVersion, t.Kind }, APIVersion, Kind); err != nil {
+		return nil, err
 	}
 	if ps := Default(t); len(ps) > 0 {
 		return nil, ps
@@ -75,4 +63,25 @@ func Parse(data []byte) (*Topology, error) {
 		return nil, ps
 	}
 	return t, nil
+}
+
+// DecodeStrict decodes one YAML document into v, refusing unknown fields, more than one document
+// and a header (read back through header) other than apiVersion/kind. The lab's file formats share it.
+func DecodeStrict(data []byte, v any, header func() (string, string), apiVersion, kind string) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Problems{{Path: "(file)", Detail: "empty: a " + kind + " starts with apiVersion: " + apiVersion + " and kind: " + kind}}
+		}
+		return Problems{{Path: "(file)", Detail: strings.TrimPrefix(err.Error(), "yaml: ")}}
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return Problems{{Path: "(file)", Detail: "holds more than one document; a " + kind + " is one"}}
+	}
+	if av, k := header(); av != apiVersion || k != kind {
+		return Problems{{Path: "apiVersion/kind", Detail: fmt.Sprintf("got %q/%q, want %s/%s", av, k, apiVersion, kind)}}
+	}
+	return nil
 }

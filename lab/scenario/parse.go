@@ -1,0 +1,323 @@
+package scenario
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ironlb/ironlb/lab/topology"
+)
+
+// Problems are every problem of a scenario, with their paths (the same type as a topology's).
+type Problems = topology.Problems
+
+// ErrInvalid is matched by every parse and validation error.
+var ErrInvalid = topology.ErrInvalid
+
+// Defaults.
+const (
+	DefaultTimeout     = 5 * time.Minute
+	DefaultStepTimeout = 60 * time.Second
+	DefaultInterval    = 10 * time.Millisecond
+)
+
+// Load reads, parses, defaults and validates a scenario file. Relative paths in it (topology,
+// manifests) are made relative to the file's directory.
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read scenario: %w", err)
+	}
+	s, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	rel := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	s.Topology = rel(s.Topology)
+	for i := range s.Manifests {
+		s.Manifests[i] = rel(s.Manifests[i])
+	}
+	for i := range s.Steps {
+		for _, a := range []*Apply{s.Steps[i].Apply, s.Steps[i].Delete} {
+			if a != nil {
+				a.File = rel(a.File)
+			}
+		}
+	}
+	return s, nil
+}
+
+// Parse decodes a scenario strictly, fills in defaults and validates it, returning every problem.
+func Parse(data []byte) (*Scenario, error) {
+	s := &Scenario{}
+	if err := topology.DecodeStrict(data, s, func() (string, string) { return s.APIVersion, s.Kind }, APIVersion, Kind); err != nil {
+		return nil, err
+	}
+	Default(s)
+	if ps := Validate(s); len(ps) > 0 {
+		return nil, ps
+	}
+	return s, nil
+}
+
+// Default fills in implementation, timeouts, step names and stream settings.
+func Default(s *Scenario) {
+	if s.Implementation == "" {
+		s.Implementation = "ironlb"
+	}
+	if s.Timeout == "" {
+		s.Timeout = DefaultTimeout.String()
+	}
+	for i := range s.Steps {
+		st := &s.Steps[i]
+		if st.Timeout == "" {
+			st.Timeout = DefaultStepTimeout.String()
+		}
+		if st.Name == "" {
+			st.Name = fmt.Sprintf("%d-%s", i+1, st.kind())
+		}
+		if t := st.Traffic; t != nil && t.Start != nil {
+			if t.Start.Family == "" {
+				t.Start.Family = "ipv4"
+			}
+			if t.Start.Protocol == "" {
+				t.Start.Protocol = "http"
+			}
+			if t.Start.Port == 0 {
+				t.Start.Port = 80
+			}
+			if t.Start.Interval == "" {
+				t.Start.Interval = DefaultInterval.String()
+			}
+		}
+	}
+}
+
+// kind names the action of a step (the first one set).
+func (st *Step) kind() string {
+	kinds := st.kinds()
+	if len(kinds) == 0 {
+		return "empty"
+	}
+	return kinds[0]
+}
+
+func (st *Step) kinds() []string {
+	var out []string
+	add := func(set bool, k string) {
+		if set {
+			out = append(out, k)
+		}
+	}
+	add(st.Apply != nil, "apply")
+	add(st.Delete != nil, "delete")
+	add(st.Scale != nil, "scale")
+	add(st.Traffic != nil, "traffic")
+	add(st.Wait != "", "wait")
+	add(st.Fault != nil, "fault")
+	add(st.Expect != nil, "expect")
+	add(st.Measure != nil, "measure")
+	return out
+}
+
+type validator struct{ ps Problems }
+
+func (v *validator) add(path, format string, args ...any) {
+	v.ps = append(v.ps, topology.Problem{Path: path, Detail: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) duration(path, s string) {
+	if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+		v.add(path, "%q is not a positive duration such as 500ms or 2s", s)
+	}
+}
+
+func (v *validator) namespacedName(path, s string) {
+	ns, name, ok := strings.Cut(s, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		v.add(path, "%q: want NAMESPACE/NAME", s)
+	}
+}
+
+// Validate checks a defaulted scenario and returns every problem with its path.
+func Validate(s *Scenario) Problems {
+	v := &validator{}
+	if s.Name == "" {
+		v.add("name", "a scenario needs a name")
+	}
+	if s.Topology == "" {
+		v.add("topology", "a scenario names its topology file")
+	}
+	if s.Implementation != "ironlb" && s.Implementation != "metallb" {
+		v.add("implementation", "%q: want ironlb or metallb", s.Implementation)
+	}
+	v.duration("timeout", s.Timeout)
+	if len(s.Steps) == 0 {
+		v.add("steps", "a scenario has at least one step")
+	}
+	streams := map[string]bool{} // started and not stopped
+	stepNames := map[string]int{}
+	for i := range s.Steps {
+		st := &s.Steps[i]
+		p := fmt.Sprintf("steps[%d]", i)
+		if prev, dup := stepNames[st.Name]; dup {
+			v.add(p+".name", "%q is the name of steps[%d] too", st.Name, prev)
+		}
+		stepNames[st.Name] = i
+		v.duration(p+".timeout", st.Timeout)
+		if k := st.kinds(); len(k) != 1 {
+			v.add(p, "a step does exactly one thing (apply, delete, scale, traffic, wait, fault, expect or measure), found %d: %v", len(k), k)
+			continue
+		}
+		v.step(p, st, streams, stepNames)
+	}
+	return v.ps
+}
+
+func (v *validator) step(p string, st *Step, streams map[string]bool, steps map[string]int) {
+	known := func(path, name string) {
+		if !streams[name] {
+			v.add(path, "no running stream %q (start it in an earlier traffic step)", name)
+		}
+	}
+	switch {
+	case st.Apply != nil && st.Apply.File == "":
+		v.add(p+".apply.file", "names a manifest file")
+	case st.Delete != nil && st.Delete.File == "":
+		v.add(p+".delete.file", "names a manifest file")
+	case st.Scale != nil:
+		v.namespacedName(p+".scale.deployment", st.Scale.Deployment)
+		if st.Scale.Replicas < 0 {
+			v.add(p+".scale.replicas", "must not be negative")
+		}
+	case st.Wait != "":
+		v.duration(p+".wait", st.Wait)
+	case st.Traffic != nil:
+		t := st.Traffic
+		switch {
+		case (t.Start == nil) == (t.Stop == ""):
+			v.add(p+".traffic", "either start a stream or stop one")
+		case t.Start != nil:
+			s := t.Start
+			if s.Name == "" {
+				v.add(p+".traffic.start.name", "a stream needs a name")
+			} else if streams[s.Name] {
+				v.add(p+".traffic.start.name", "stream %q is already running", s.Name)
+			}
+			streams[s.Name] = true
+			if s.From == "" {
+				v.add(p+".traffic.start.from", "names the client host")
+			}
+			v.namespacedName(p+".traffic.start.to", s.To)
+			if s.Family != "ipv4" && s.Family != "ipv6" {
+				v.add(p+".traffic.start.family", "%q: want ipv4 or ipv6", s.Family)
+			}
+			if s.Protocol != "http" && s.Protocol != "udp" {
+				v.add(p+".traffic.start.protocol", "%q: want http or udp", s.Protocol)
+			}
+			if s.Port < 1 || s.Port > 65535 {
+				v.add(p+".traffic.start.port", "%d is not a port", s.Port)
+			}
+			v.duration(p+".traffic.start.interval", s.Interval)
+		default:
+			known(p+".traffic.stop", t.Stop)
+			delete(streams, t.Stop)
+		}
+	case st.Fault != nil:
+		f := st.Fault
+		if !slices.Contains(FaultKinds, f.Kind) {
+			v.add(p+".fault.kind", "%q: want one of %s", f.Kind, strings.Join(FaultKinds, ", "))
+		}
+		switch f.Kind {
+		case FaultPartition:
+			if len(f.Groups) != 2 || len(f.Groups[0]) == 0 || len(f.Groups[1]) == 0 {
+				v.add(p+".fault.groups", "a partition has two non-empty groups of hosts")
+			}
+		case FaultRestartController, FaultRestartAPIServer:
+		default:
+			if f.Target == "" {
+				v.add(p+".fault.target", "fault %s needs a target host (or owner-of:NAMESPACE/NAME)", f.Kind)
+			} else if svc, ok := strings.CutPrefix(f.Target, "owner-of:"); ok {
+				v.namespacedName(p+".fault.target", svc)
+			}
+		}
+		if f.Kind == FaultNetem && f.Loss == "" && f.Delay == "" {
+			v.add(p+".fault", "netem needs loss, delay or both")
+		}
+		if f.Delay != "" {
+			v.duration(p+".fault.delay", f.Delay)
+		}
+	case st.Expect != nil:
+		v.expect(p+".expect", st.Expect, known)
+	case st.Measure != nil:
+		m := st.Measure
+		if m.Name == "" {
+			v.add(p+".measure.name", "a measurement needs a name")
+		}
+		if (m.Gap == nil) == (m.Lost == "") {
+			v.add(p+".measure", "measure either a gap or lost requests")
+		}
+		if m.Gap != nil {
+			known(p+".measure.gap.stream", m.Gap.Stream)
+			if _, ok := steps[m.Gap.Around]; !ok {
+				v.add(p+".measure.gap.around", "no earlier step named %q", m.Gap.Around)
+			}
+		}
+		if m.Lost != "" {
+			known(p+".measure.lost", m.Lost)
+		}
+	}
+}
+
+func (v *validator) expect(p string, e *Expect, known func(string, string)) {
+	n := 0
+	if e.ServiceAddress != nil {
+		n++
+		v.namespacedName(p+".serviceAddress.service", e.ServiceAddress.Service)
+	}
+	if e.ARPOwner != nil {
+		n++
+		v.namespacedName(p+".arpOwner.service", e.ARPOwner.Service)
+		if e.ARPOwner.From == "" {
+			v.add(p+".arpOwner.from", "names the client host that probes")
+		}
+	}
+	if e.TrafficRecovered != nil {
+		n++
+		known(p+".trafficRecovered.stream", e.TrafficRecovered.Stream)
+		if e.TrafficRecovered.Within != "" {
+			v.duration(p+".trafficRecovered.within", e.TrafficRecovered.Within)
+		}
+	}
+	if e.NoReplyFrom != nil {
+		n++
+		known(p+".noReplyFrom.stream", e.NoReplyFrom.Stream)
+		if e.NoReplyFrom.Node == "" {
+			v.add(p+".noReplyFrom.node", "names a node")
+		}
+	}
+	if e.Never != nil {
+		n++
+		if (e.Never.FailedRequest == "") == (e.Never.AddressChanges == "") {
+			v.add(p+".never", "either failedRequest or addressChanges")
+		}
+		if e.Never.FailedRequest != "" {
+			known(p+".never.failedRequest", e.Never.FailedRequest)
+		}
+		if e.Never.AddressChanges != "" {
+			v.namespacedName(p+".never.addressChanges", e.Never.AddressChanges)
+		}
+	}
+	if n != 1 {
+		v.add(p, "an expectation checks exactly one thing, found %d", n)
+	}
+}

@@ -1,0 +1,94 @@
+package scenario
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestValid(t *testing.T) {
+	s, err := Load("testdata/valid/l2-node-failure.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Implementation != "ironlb" || s.Timeout != DefaultTimeout.String() {
+		t.Errorf("defaults: %q %q", s.Implementation, s.Timeout)
+	}
+	if s.Topology != filepath.Join("testdata", "valid", "..", "..", "topologies", "l2.yaml") && !strings.HasSuffix(s.Topology, "topologies/l2.yaml") {
+		t.Errorf("topology path not made relative to the file: %s", s.Topology)
+	}
+	if s.Steps[0].Name != "1-apply" || s.Steps[4].Name != "kill the owner" {
+		t.Errorf("step names: %q %q", s.Steps[0].Name, s.Steps[4].Name)
+	}
+	st := s.Steps[2].Traffic.Start
+	if st.Interval != "10ms" || st.Port != 80 || st.Protocol != "http" || st.Family != "ipv4" {
+		t.Errorf("stream defaults: %+v", st)
+	}
+	if !strings.HasSuffix(s.Steps[0].Apply.File, "testdata/valid/manifests/echo.yaml") {
+		t.Errorf("manifest path: %s", s.Steps[0].Apply.File)
+	}
+}
+
+// TestInvalid: each file of testdata/invalid fails with exactly the problems its "# want:" lines name.
+func TestInvalid(t *testing.T) {
+	files, _ := filepath.Glob("testdata/invalid/*.yaml")
+	if len(files) < 8 {
+		t.Fatalf("found %d invalid scenarios", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, _ := os.ReadFile(f)
+			var want []string
+			for _, line := range strings.Split(string(data), "\n") {
+				if w, ok := strings.CutPrefix(line, "# want: "); ok {
+					want = append(want, w)
+				}
+			}
+			_, err := Parse(data)
+			var ps Problems
+			if !errors.Is(err, ErrInvalid) || !errors.As(err, &ps) {
+				t.Fatalf("Parse = %v", err)
+			}
+			if len(ps) != len(want) {
+				t.Fatalf("got %d problems, want %d:\n%v", len(ps), len(want), err)
+			}
+			for i, w := range want {
+				if !strings.Contains(ps[i].String(), w) {
+					t.Errorf("problem %d = %q, want %q", i, ps[i], w)
+				}
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	if data, err := os.ReadFile("testdata/valid/l2-node-failure.yaml"); err == nil {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Parse(data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not match ErrInvalid", err)
+			}
+			return
+		}
+		if ps := Validate(s); len(ps) > 0 {
+			t.Fatalf("accepted scenario fails validation again: %v", ps)
+		}
+	})
+}
+
+// TestSchemaIsFresh keeps scenarios/scenario.schema.json equal to what the types generate.
+func TestSchemaIsFresh(t *testing.T) {
+	want, err := Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("../../scenarios/scenario.schema.json")
+	if err != nil || strings.TrimSpace(string(got)) != strings.TrimSpace(string(want)) {
+		t.Errorf("scenarios/scenario.schema.json is stale or missing (%v): run `make generate`", err)
+	}
+}
