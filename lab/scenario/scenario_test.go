@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"errors"
+	"github.com/ironlb/ironlb/lab/internal/wantfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,34 +34,7 @@ func TestValid(t *testing.T) {
 
 // TestInvalid: each file of testdata/invalid fails with exactly the problems its "# want:" lines name.
 func TestInvalid(t *testing.T) {
-	files, _ := filepath.Glob("testdata/invalid/*.yaml")
-	if len(files) < 8 {
-		t.Fatalf("found %d invalid scenarios", len(files))
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, _ := os.ReadFile(f)
-			var want []string
-			for _, line := range strings.Split(string(data), "\n") {
-				if w, ok := strings.CutPrefix(line, "# want: "); ok {
-					want = append(want, w)
-				}
-			}
-			_, err := Parse(data)
-			var ps Problems
-			if !errors.Is(err, ErrInvalid) || !errors.As(err, &ps) {
-				t.Fatalf("Parse = %v", err)
-			}
-			if len(ps) != len(want) {
-				t.Fatalf("got %d problems, want %d:\n%v", len(ps), len(want), err)
-			}
-			for i, w := range want {
-				if !strings.Contains(ps[i].String(), w) {
-					t.Errorf("problem %d = %q, want %q", i, ps[i], w)
-				}
-			}
-		})
-	}
+	wantfile.Check(t, "testdata/invalid", 8, func(b []byte) error { _, err := Parse(b); return err }, wantfile.As[Problems](ErrInvalid))
 }
 
 func FuzzParse(f *testing.F) {

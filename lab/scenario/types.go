@@ -3,11 +3,7 @@
 // validated Scenario into actions, faults and observations.
 package scenario
 
-import (
-	"encoding/json"
-
-	"github.com/ironlb/ironlb/lab/topology"
-)
+import "github.com/ironlb/ironlb/lab/topology"
 
 // APIVersion and Kind head every scenario file.
 const (
@@ -170,12 +166,5 @@ type Gap struct {
 
 // Schema returns the JSON Schema of the Scenario format, generated from the Go types.
 func Schema() ([]byte, error) {
-	s := topology.SchemaFor(Scenario{})
-	s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-	s["$id"] = "https://ironlb.io/schemas/scenario.json"
-	s["title"] = "IronLB lab scenario (" + APIVersion + ")"
-	props := s["properties"].(map[string]any)
-	props["apiVersion"].(map[string]any)["const"] = APIVersion
-	props["kind"].(map[string]any)["const"] = Kind
-	return json.MarshalIndent(s, "", "  ")
+	return topology.SchemaDocument(Scenario{}, "scenario", APIVersion, Kind)
 }

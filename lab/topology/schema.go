@@ -9,19 +9,20 @@ import (
 // Schema returns the JSON Schema of the Topology format, generated from the Go types: field
 // names from the yaml tags, descriptions from the doc tags, required fields where the tag has no
 // omitempty, and no unknown fields anywhere (as the parser).
-func Schema() ([]byte, error) {
-	s := schemaFor(reflect.TypeOf(Topology{}))
+func Schema() ([]byte, error) { return SchemaDocument(Topology{}, "topology", APIVersion, Kind) }
+
+// SchemaDocument returns the JSON Schema document of a lab file format whose struct v has
+// apiVersion and kind fields, which the schema pins to the given values.
+func SchemaDocument(v any, name, apiVersion, kind string) ([]byte, error) {
+	s := schemaFor(reflect.TypeOf(v))
 	s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-	s["$id"] = "https://ironlb.io/schemas/topology.json"
-	s["title"] = "IronLB lab topology (" + APIVersion + ")"
+	s["$id"] = "https://ironlb.io/schemas/" + name + ".json"
+	s["title"] = "IronLB lab " + name + " (" + apiVersion + ")"
 	props := s["properties"].(map[string]any)
-	props["apiVersion"].(map[string]any)["const"] = APIVersion
-	props["kind"].(map[string]any)["const"] = Kind
+	props["apiVersion"].(map[string]any)["const"] = apiVersion
+	props["kind"].(map[string]any)["const"] = kind
 	return json.MarshalIndent(s, "", "  ")
 }
-
-// SchemaFor returns the JSON Schema of a struct type, for other lab formats.
-func SchemaFor(v any) map[string]any { return schemaFor(reflect.TypeOf(v)) }
 
 func schemaFor(t reflect.Type) map[string]any {
 	switch t.Kind() {

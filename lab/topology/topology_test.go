@@ -2,6 +2,7 @@ package topology
 
 import (
 	"errors"
+	"github.com/ironlb/ironlb/lab/internal/wantfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,40 +46,7 @@ func TestL2Defaults(t *testing.T) {
 // TestInvalid checks that each file of testdata/invalid fails with the problems its "# want:"
 // lines name, exactly.
 func TestInvalid(t *testing.T) {
-	files, _ := filepath.Glob("testdata/invalid/*.yaml")
-	if len(files) < 10 {
-		t.Fatalf("found %d invalid topologies", len(files))
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var want []string
-			for _, line := range strings.Split(string(data), "\n") {
-				if w, ok := strings.CutPrefix(line, "# want: "); ok {
-					want = append(want, w)
-				}
-			}
-			_, err = Parse(data)
-			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("Parse = %v, want ErrInvalid", err)
-			}
-			var ps Problems
-			if !errors.As(err, &ps) {
-				t.Fatalf("error %T is not Problems", err)
-			}
-			if len(ps) != len(want) {
-				t.Fatalf("got %d problems, want %d:\n%v", len(ps), len(want), err)
-			}
-			for i, w := range want {
-				if got := ps[i].String(); !strings.Contains(got, w) {
-					t.Errorf("problem %d = %q, want it to contain %q", i, got, w)
-				}
-			}
-		})
-	}
+	wantfile.Check(t, "testdata/invalid", 10, func(b []byte) error { _, err := Parse(b); return err }, wantfile.As[Problems](ErrInvalid))
 }
 
 // FuzzParse: the parser never panics, and what it accepts validates again unchanged.
