@@ -7,9 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -341,19 +341,10 @@ func (c *Controller) wakePending() {
 	slices.Sort(keys)
 	go func() {
 		for _, k := range keys {
-			ns, name, _ := cutKey(k)
+			ns, name, _ := strings.Cut(k, "/")
 			c.requeue <- event.GenericEvent{Object: &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}}
 		}
 	}()
-}
-
-func cutKey(k string) (string, string, bool) {
-	for i := range k {
-		if k[i] == '/' {
-			return k[:i], k[i+1:], true
-		}
-	}
-	return "", k, false
 }
 
 // reasonFor names an allocation error for events and conditions.
@@ -426,9 +417,6 @@ func (c *Controller) patchPoolStatus(ctx context.Context, name string, st alloca
 	pool.Status = want
 	return c.client.Status().Update(ctx, pool)
 }
-
-// ipsEqual compares address lists.
-func ipsEqual(a, b []netip.Addr) bool { return slices.Equal(a, b) }
 
 // conditionFor builds the AddressAssigned condition.
 func conditionFor(svc *corev1.Service, ok bool, reason, msg string) metav1.Condition {

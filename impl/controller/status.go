@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,7 +31,7 @@ func (c *Controller) reportState(ctx context.Context, result v1beta1.Configurati
 // apply writes a successful assignment onto the Service.
 func (c *Controller) apply(ctx context.Context, svc *corev1.Service, sr *serviceRequest, asg allocator.Assignment) error {
 	prev := statusIPs(svc)
-	changed := !ipsEqual(prev, asg.IPs)
+	changed := !slices.Equal(prev, asg.IPs)
 	if svc.Annotations[AnnotationAllocatedFromPool] != asg.Pool {
 		patch := client.MergeFrom(svc.DeepCopy())
 		if svc.Annotations == nil {

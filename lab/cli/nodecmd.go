@@ -101,11 +101,7 @@ func startNodes(l labCtx) error {
 
 // startIn starts a lab process inside a host's namespace.
 func startIn(l labCtx, host, name, bin string, args []string) (int, error) {
-	r, err := startProcess(l, name, bin, args, []string{l.self, "__nsexec", netns.Lab{Prefix: l.top.Name}.Path(host), "--"})
-	if err != nil {
-		return 0, err
-	}
-	return r, nil
+	return startProcess(l, name, bin, args, []string{l.self, "__nsexec", netns.Lab{Prefix: l.top.Name}.Path(host), "--"})
 }
 
 // startKubeProxies runs the real kube-proxy (nftables mode, or iptables) in every Kubernetes

@@ -69,7 +69,7 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 		return fail(err)
 	}
 	nsPath := nw.Lab.Path(cp.Name)
-	port, err := freeLoopbackPort()
+	port, err := controlplane.FreePort("127.0.0.1")
 	if err != nil {
 		return fail(err)
 	}
@@ -143,15 +143,6 @@ func controlPlaneNode(t *topology.Topology) *topology.Node {
 		}
 	}
 	return nil
-}
-
-func freeLoopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // labCtx is what starting a lab's processes needs.

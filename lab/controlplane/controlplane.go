@@ -106,19 +106,20 @@ func (c *Config) defaults() error {
 		return errors.New("controlplane: a wrapped control plane needs APIPort, EtcdPort and HostServer")
 	}
 	if c.APIPort == 0 {
-		if c.APIPort, err = freePort(c.BindAddress); err != nil {
+		if c.APIPort, err = FreePort(c.BindAddress); err != nil {
 			return err
 		}
 	}
 	if c.EtcdPort == 0 {
-		if c.EtcdPort, err = freePort(c.BindAddress); err != nil {
+		if c.EtcdPort, err = FreePort(c.BindAddress); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func freePort(host string) (int, error) {
+// FreePort returns a TCP port that is free on host now.
+func FreePort(host string) (int, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return 0, fmt.Errorf("find a free port on %s: %w", host, err)

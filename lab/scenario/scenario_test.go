@@ -57,12 +57,5 @@ func FuzzParse(f *testing.F) {
 
 // TestSchemaIsFresh keeps scenarios/scenario.schema.json equal to what the types generate.
 func TestSchemaIsFresh(t *testing.T) {
-	want, err := Schema()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile("../../scenarios/scenario.schema.json")
-	if err != nil || strings.TrimSpace(string(got)) != strings.TrimSpace(string(want)) {
-		t.Errorf("scenarios/scenario.schema.json is stale or missing (%v): run `make generate`", err)
-	}
+	wantfile.Fresh(t, "../../scenarios/scenario.schema.json", Schema)
 }

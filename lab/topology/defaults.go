@@ -152,7 +152,7 @@ func Default(t *Topology) Problems {
 func onLink(t *Topology, name string) bool {
 	for _, l := range t.Links {
 		for _, e := range l.Endpoints {
-			if h, _ := splitEndpoint(e); h == name {
+			if h, _ := SplitEndpoint(e); h == name {
 				return true
 			}
 		}

@@ -146,8 +146,8 @@ func Validate(t *Topology) Problems {
 			v.add(path+".endpoints", "a link has two ends, found %d", len(l.Endpoints))
 			continue
 		}
-		a, _ := splitEndpoint(l.Endpoints[0])
-		b, _ := splitEndpoint(l.Endpoints[1])
+		a, _ := SplitEndpoint(l.Endpoints[0])
+		b, _ := SplitEndpoint(l.Endpoints[1])
 		for k, h := range []string{a, b} {
 			if _, ok := hosts[h]; !ok {
 				v.add(fmt.Sprintf("%s.endpoints[%d]", path, k), "unknown host %q", h)
@@ -256,8 +256,8 @@ func podRangeOfCluster(a, b string) bool {
 	return false
 }
 
-// splitEndpoint splits "host:iface" (the interface is optional).
-func splitEndpoint(e string) (host, iface string) {
+// SplitEndpoint splits a link end, "HOST:IFACE" or "HOST" (iface is then empty).
+func SplitEndpoint(e string) (host, iface string) {
 	host, iface, _ = strings.Cut(e, ":")
 	return host, iface
 }

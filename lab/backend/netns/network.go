@@ -124,12 +124,11 @@ func (n *Network) sysctls(h topology.Node) error {
 
 // LinkInterface is the interface name of a link end: given as HOST:IFACE, or link<i>.
 func LinkInterface(endpoint string, li int) (host, iface string) {
-	for i := 0; i < len(endpoint); i++ {
-		if endpoint[i] == ':' {
-			return endpoint[:i], endpoint[i+1:]
-		}
+	host, iface = topology.SplitEndpoint(endpoint)
+	if iface == "" {
+		iface = "link" + strconv.Itoa(li)
 	}
-	return endpoint, "link" + strconv.Itoa(li)
+	return host, iface
 }
 
 // LinkAddrs returns the two addresses of a link: the first two of its subnet.

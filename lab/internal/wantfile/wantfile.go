@@ -60,3 +60,17 @@ func As[S ~[]P, P Problem](sentinel error) func(error) ([]P, bool) {
 		return s, true
 	}
 }
+
+// Fresh fails when the committed file at path differs from what gen produces now (run `make
+// generate`).
+func Fresh(t *testing.T, path string, gen func() ([]byte, error)) {
+	t.Helper()
+	want, err := gen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || strings.TrimSpace(string(got)) != strings.TrimSpace(string(want)) {
+		t.Errorf("%s is stale or missing (%v): run `make generate`", path, err)
+	}
+}
