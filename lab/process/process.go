@@ -23,7 +23,13 @@ type Spec struct {
 	Path string   // the binary
 	Args []string // arguments
 	Env  []string // extra environment, added to the CLI's own
-	Dir  string   // working directory; the state directory when empty
+	// CleanEnv starts the process with Env alone instead of the CLI's environment plus Env
+	// (process pods get exactly the environment their pod spec gives them).
+	CleanEnv bool
+	Dir      string // working directory; the state directory when empty
+	// NewMountNamespace starts the process in a mount namespace of its own (process pods mount
+	// their volumes there, out of the host's sight).
+	NewMountNamespace bool
 	// Wrap, when set, runs the process through another command (e.g. "ip netns exec NS"); the
 	// recorded PID is still the one of the started command.
 	Wrap []string
@@ -35,6 +41,31 @@ type Running struct {
 	PID     int
 	LogPath string
 	done    chan struct{}
+	state   *os.ProcessState // set when done is closed
+}
+
+// Done is closed when the process has exited (and was reaped).
+func (r *Running) Done() <-chan struct{} { return r.done }
+
+// ExitCode is the process's exit code once Done is closed: -1 when a signal ended it.
+func (r *Running) ExitCode() int {
+	<-r.done
+	if r.state == nil {
+		return -1
+	}
+	return r.state.ExitCode()
+}
+
+// Signal returns the signal that ended the process, once Done is closed (0 if none did).
+func (r *Running) Signal() syscall.Signal {
+	<-r.done
+	if r.state == nil {
+		return 0
+	}
+	if ws, ok := r.state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return ws.Signal()
+	}
+	return 0
 }
 
 // Alive reports whether the process has not exited.
@@ -67,18 +98,24 @@ func Start(stateDir, logDir string, spec Spec) (*Running, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), spec.Env...)
+	if spec.CleanEnv {
+		cmd.Env = append([]string{}, spec.Env...)
+	}
 	cmd.Dir = spec.Dir
 	if cmd.Dir == "" {
 		cmd.Dir = stateDir
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if spec.NewMountNamespace {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNS
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (%s): %w", spec.Name, spec.Path, err)
 	}
 	pid := cmd.Process.Pid
-	done := make(chan struct{})
+	r := &Running{Name: spec.Name, PID: pid, LogPath: logPath, done: make(chan struct{})}
 	// The CLI does not wait for it to finish, but reaps it if it exits while the CLI lives.
-	go func() { _ = cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); r.state = cmd.ProcessState; close(r.done) }()
 	wrapper := ""
 	if len(spec.Wrap) > 0 {
 		wrapper = spec.Wrap[0]
@@ -87,7 +124,7 @@ func Start(stateDir, logDir string, spec Spec) (*Running, error) {
 		_ = cmd.Process.Kill()
 		return nil, fmt.Errorf("start %s: record pid: %w", spec.Name, err)
 	}
-	return &Running{Name: spec.Name, PID: pid, LogPath: logPath, done: done}, nil
+	return r, nil
 }
 
 func pidFile(stateDir, name string) string { return filepath.Join(stateDir, name+".pid") }

@@ -75,3 +75,29 @@ func FuzzParse(f *testing.F) {
 func TestSchemaIsFresh(t *testing.T) {
 	wantfile.Fresh(t, "../../topologies/topology.schema.json", Schema)
 }
+
+func TestMatchImage(t *testing.T) {
+	images := []Image{
+		{Image: "quay.io/metallb/controller:v0.15.2", GoInstall: "go.universe.tf/metallb/controller@v0.15.2"},
+		{Image: "ghcr.io/ironlb/ironlb-controller", Path: "/bin/c"},
+		{Image: "localhost:5000/app", Path: "/bin/app"},
+	}
+	for _, tc := range []struct {
+		ref, want string
+	}{
+		{"quay.io/metallb/controller:v0.15.2", "go.universe.tf/metallb/controller@v0.15.2"},
+		{"quay.io/metallb/controller:v0.14.0", ""}, // a tagged entry matches that tag only
+		{"ghcr.io/ironlb/ironlb-controller:latest", "/bin/c"},
+		{"ghcr.io/ironlb/ironlb-controller@sha256:abcd", "/bin/c"},
+		{"ghcr.io/ironlb/ironlb-controller", "/bin/c"},
+		{"localhost:5000/app:1", "/bin/app"}, // the registry port is not a tag
+		{"localhost:5000/other", ""},
+		{"nginx", ""},
+	} {
+		im, ok := MatchImage(images, tc.ref)
+		got := im.Path + im.GoInstall
+		if ok != (tc.want != "") || got != tc.want {
+			t.Errorf("MatchImage(%q) = %q, %v; want %q", tc.ref, got, ok, tc.want)
+		}
+	}
+}

@@ -35,6 +35,15 @@ type Topology struct {
 	Links    []Link    `yaml:"links,omitempty" json:"links,omitempty" doc:"point-to-point links between two hosts"`
 	// LoadBalancerRanges are the addresses the lab leaves free for load-balancer pools.
 	LoadBalancerRanges []string `yaml:"loadBalancerRanges,omitempty" json:"loadBalancerRanges,omitempty" doc:"address ranges left free for IPAddressPools (a range or CIDR inside a network)"`
+	// Images maps container images to local binaries: pods with such an image run it as a process.
+	Images []Image `yaml:"images,omitempty" json:"images,omitempty" doc:"container images run as local binaries (process pods); other images get the echo server"`
+}
+
+// Image maps a container image to the local binary that stands in for its entrypoint.
+type Image struct {
+	Image     string `yaml:"image" json:"image" doc:"image reference, e.g. quay.io/metallb/controller:v0.15.2; without a tag it matches every tag"`
+	Path      string `yaml:"path,omitempty" json:"path,omitempty" doc:"a binary on this host (relative to the topology file)"`
+	GoInstall string `yaml:"goinstall,omitempty" json:"goinstall,omitempty" doc:"a Go command at a version, MODULE/PATH@VERSION, built once into the lab cache with go install"`
 }
 
 // Defaults are cluster-wide settings.

@@ -190,7 +190,58 @@ func Validate(t *Topology) Problems {
 			}
 		}
 	}
+	for i, im := range t.Images {
+		path := fmt.Sprintf("images[%d]", i)
+		if im.Image == "" || strings.ContainsAny(im.Image, " \t") {
+			v.add(path+".image", "%q is not an image reference", im.Image)
+		}
+		switch {
+		case (im.Path == "") == (im.GoInstall == ""):
+			v.add(path, "give exactly one of path and goinstall")
+		case im.GoInstall != "":
+			mod, ver, ok := strings.Cut(im.GoInstall, "@")
+			if !ok || mod == "" || ver == "" || strings.ContainsAny(im.GoInstall, " \t") {
+				v.add(path+".goinstall", "%q: want MODULE/PATH@VERSION, e.g. go.universe.tf/metallb/speaker@v0.15.2", im.GoInstall)
+			}
+		}
+		for j := range i {
+			if t.Images[j].Image == im.Image {
+				v.add(path+".image", "%q is mapped twice (also images[%d])", im.Image, j)
+			}
+		}
+	}
 	return v.ps
+}
+
+// MatchImage returns the entry for an image reference: the one naming it exactly, else one that
+// names its repository without a tag or digest (so "example.com/app" matches "example.com/app:v2").
+func MatchImage(images []Image, ref string) (Image, bool) {
+	repo := ImageRepository(ref)
+	var byRepo *Image
+	for i, im := range images {
+		if im.Image == ref {
+			return im, true
+		}
+		if byRepo == nil && im.Image == repo && repo != ref {
+			byRepo = &images[i]
+		}
+	}
+	if byRepo != nil {
+		return *byRepo, true
+	}
+	return Image{}, false
+}
+
+// ImageRepository is an image reference without its tag or digest.
+func ImageRepository(ref string) string {
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		ref = ref[:i]
+	}
+	// A tag follows the last ':' after the last '/' (a ':' before it is a registry port).
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		ref = ref[:i]
+	}
+	return ref
 }
 
 func (v *validator) checkAddress(path, s, subnet string, want4 bool, addrs map[netip.Addr]string, host string) {

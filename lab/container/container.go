@@ -1,0 +1,280 @@
+//go:build linux
+
+// Package container starts a process pod's container: a host binary run in the pod's network
+// namespace and in a mount namespace of its own, where the pod's volumes sit at their mount paths
+// and /tmp is private, without touching the host's file system. The node agent starts
+// `ironlab __container ARGS -- CMD...` in a fresh mount namespace; that helper calls Exec, which
+// makes the mounts, joins the network namespace and execs the command in place (same PID).
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Mount puts a host file or directory at a path inside the container.
+type Mount struct {
+	Source   string // host path (a volume's directory, or a file in it)
+	Target   string // absolute path in the container
+	ReadOnly bool
+}
+
+// Spec is what the helper needs.
+type Spec struct {
+	NetNS  string // network namespace path; empty keeps the caller's (hostNetwork pods)
+	Mounts []Mount
+	Dir    string // working directory in the container; "/" when empty
+	Argv   []string
+}
+
+// Args encodes a Spec as the helper's command line (after `ironlab __container`).
+func (s Spec) Args() []string {
+	var out []string
+	if s.NetNS != "" {
+		out = append(out, "--netns", s.NetNS)
+	}
+	for _, m := range s.Mounts {
+		mode := "rw"
+		if m.ReadOnly {
+			mode = "ro"
+		}
+		out = append(out, "--mount", mode+":"+m.Source+":"+m.Target)
+	}
+	if s.Dir != "" {
+		out = append(out, "--dir", s.Dir)
+	}
+	return append(append(out, "--"), s.Argv...)
+}
+
+// ParseArgs is the inverse of Args.
+func ParseArgs(args []string) (Spec, error) {
+	var s Spec
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			s.Argv = args[i+1:]
+			if len(s.Argv) == 0 {
+				return s, errors.New("container: no command after --")
+			}
+			return s, nil
+		}
+		if i+1 >= len(args) {
+			return s, fmt.Errorf("container: %s needs a value", a)
+		}
+		v := args[i+1]
+		i++
+		switch a {
+		case "--netns":
+			s.NetNS = v
+		case "--dir":
+			s.Dir = v
+		case "--mount":
+			mode, rest, ok1 := strings.Cut(v, ":")
+			src, dst, ok2 := strings.Cut(rest, ":")
+			if !ok1 || !ok2 || (mode != "ro" && mode != "rw") || !filepath.IsAbs(dst) || !filepath.IsAbs(src) {
+				return s, fmt.Errorf("container: --mount %q: want ro|rw:/host/path:/container/path", v)
+			}
+			s.Mounts = append(s.Mounts, Mount{Source: src, Target: dst, ReadOnly: mode == "ro"})
+		default:
+			return s, fmt.Errorf("container: unknown flag %s", a)
+		}
+	}
+	return s, errors.New("container: missing -- CMD")
+}
+
+// Exec sets up the container and replaces the current process with its command. It must run in a
+// mount namespace of its own (the node agent starts the helper with CLONE_NEWNS).
+func Exec(s Spec, env []string) error {
+	runtime.LockOSThread() // setns applies to this thread; execve keeps it
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("container: make mounts private: %w", err)
+	}
+	m := &mounter{writable: map[string]bool{}, src: map[string]*os.File{}}
+	// Hold every source open first: the private /tmp below would hide sources under /tmp.
+	for _, mt := range s.Mounts {
+		if _, ok := m.src[mt.Source]; ok {
+			continue
+		}
+		f, err := os.OpenFile(mt.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("container: volume %s: %w", mt.Source, err)
+		}
+		m.src[mt.Source] = f
+	}
+	if err := unix.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
+		return fmt.Errorf("container: private /tmp: %w", err)
+	}
+	m.writable["/tmp"] = true
+	mounts := slices.Clone(s.Mounts)
+	slices.SortStableFunc(mounts, func(a, b Mount) int { return strings.Count(a.Target, "/") - strings.Count(b.Target, "/") })
+	for _, mt := range mounts {
+		if err := m.bind(mt); err != nil {
+			return fmt.Errorf("container: mount %s at %s: %w", mt.Source, mt.Target, err)
+		}
+	}
+	if s.NetNS != "" {
+		fd, err := unix.Open(s.NetNS, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("container: open network namespace: %w", err)
+		}
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("container: join network namespace %s: %w", s.NetNS, err)
+		}
+		unix.Close(fd)
+	}
+	dir := s.Dir
+	if dir == "" {
+		dir = "/"
+	}
+	if err := os.Chdir(dir); err != nil {
+		return fmt.Errorf("container: working directory: %w", err)
+	}
+	return syscall.Exec(s.Argv[0], s.Argv, env)
+}
+
+// mounter places bind mounts, making room for targets that do not exist on the host by shadowing
+// their parent directory with a tmpfs that carries the parent's entries (bound through).
+type mounter struct {
+	writable map[string]bool     // directories (real paths) under which we may create entries
+	src      map[string]*os.File // sources, opened before anything was mounted
+	shadows  int
+}
+
+func (m *mounter) bind(mt Mount) error {
+	f := m.src[mt.Source]
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	target, err := m.ensure(mt.Target, st.IsDir())
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	if mt.ReadOnly {
+		return unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
+	}
+	return nil
+}
+
+// ensure returns the real path of target, creating it (and its missing parents) in this mount
+// namespace when it does not exist.
+func (m *mounter) ensure(target string, dir bool) (string, error) {
+	parts := strings.Split(strings.Trim(filepath.Clean(target), "/"), "/")
+	cur := "/"
+	for i, p := range parts {
+		next := filepath.Join(cur, p)
+		fi, err := os.Lstat(next)
+		switch {
+		case err == nil && fi.Mode()&os.ModeSymlink != 0:
+			real, err := filepath.EvalSymlinks(next)
+			if err != nil {
+				return "", fmt.Errorf("%s: %w", next, err)
+			}
+			cur = real
+			continue
+		case err == nil:
+			cur = next
+			continue
+		case !os.IsNotExist(err):
+			return "", err
+		}
+		// next is missing: create it and the rest under cur.
+		if !m.underWritable(cur) {
+			if err := m.shadow(cur); err != nil {
+				return "", err
+			}
+		}
+		rest := filepath.Join(append([]string{cur}, parts[i:]...)...)
+		if dir {
+			return rest, os.MkdirAll(rest, 0o755)
+		}
+		if err := os.MkdirAll(filepath.Dir(rest), 0o755); err != nil {
+			return "", err
+		}
+		f, err := os.OpenFile(rest, os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return "", err
+		}
+		return rest, f.Close()
+	}
+	return cur, nil
+}
+
+func (m *mounter) underWritable(p string) bool {
+	for d := p; ; d = filepath.Dir(d) {
+		if m.writable[d] {
+			return true
+		}
+		if d == "/" {
+			return false
+		}
+	}
+}
+
+// shadow covers dir with a tmpfs holding the same entries (directories and files bound from the
+// original, symbolic links copied), so that new entries can be made in it.
+func (m *mounter) shadow(dir string) error {
+	if dir == "/" {
+		return errors.New("cannot create a top-level directory (mount it somewhere that exists, or under /tmp, /etc, /var)")
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	m.shadows++
+	tmp := fmt.Sprintf("/tmp/.shadow-%d", m.shadows)
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("tmpfs", tmp, "tmpfs", 0, "mode=0755"); err != nil {
+		return fmt.Errorf("shadow %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		src, dst := filepath.Join(dir, e.Name()), filepath.Join(tmp, e.Name())
+		fi, err := os.Lstat(src)
+		if err != nil {
+			continue // vanished meanwhile
+		}
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			link, err := os.Readlink(src)
+			if err != nil {
+				return err
+			}
+			err = os.Symlink(link, dst)
+			if err != nil {
+				return err
+			}
+			continue
+		case fi.IsDir():
+			err = os.Mkdir(dst, fi.Mode().Perm())
+		default:
+			var f *os.File
+			if f, err = os.OpenFile(dst, os.O_CREATE|os.O_WRONLY, fi.Mode().Perm()); err == nil {
+				err = f.Close()
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("shadow %s: bind %s: %w", dir, e.Name(), err)
+		}
+	}
+	if err := unix.Mount(tmp, dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("shadow %s: %w", dir, err)
+	}
+	m.writable[dir] = true
+	return nil
+}

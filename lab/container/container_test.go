@@ -1,0 +1,92 @@
+//go:build linux
+
+package container
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestArgsRoundTrip(t *testing.T) {
+	s := Spec{NetNS: "/run/netns/x", Dir: "/work", Argv: []string{"/bin/app", "--flag", "--"},
+		Mounts: []Mount{{Source: "/a/b", Target: "/etc/x"}, {Source: "/c", Target: "/var/run/secrets/s", ReadOnly: true}}}
+	got, err := ParseArgs(s.Args())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.NetNS != s.NetNS || got.Dir != s.Dir || !slices.Equal(got.Argv, s.Argv) || !slices.Equal(got.Mounts, s.Mounts) {
+		t.Fatalf("round trip: got %+v, want %+v", got, s)
+	}
+}
+
+func TestParseArgsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--netns", "/x"}, "missing -- CMD"},
+		{[]string{"--"}, "no command"},
+		{[]string{"--mount", "rx:/a:/b", "--", "x"}, "want ro|rw"},
+		{[]string{"--mount", "ro:/a", "--", "x"}, "want ro|rw"},
+		{[]string{"--mount", "ro:a:/b", "--", "x"}, "want ro|rw"},
+		{[]string{"--what", "x", "--", "x"}, "unknown flag"},
+		{[]string{"--dir"}, "needs a value"},
+	} {
+		_, err := ParseArgs(tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseArgs(%q) = %v, want an error with %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestMain lets the test binary act as the helper: the test below starts it again in a new mount
+// namespace with IRONLAB_CONTAINER_ARGS set.
+func TestMain(m *testing.M) {
+	if a := os.Getenv("IRONLAB_CONTAINER_ARGS"); a != "" {
+		s, err := ParseArgs(strings.Split(a, "\x1f"))
+		if err == nil {
+			err = Exec(s, []string{"PATH=/usr/bin:/bin"})
+		}
+		os.Stderr.WriteString(err.Error() + "\n")
+		os.Exit(3)
+	}
+	os.Exit(m.Run())
+}
+
+// A secret-like volume is mounted at a path that does not exist on the host (under /etc, and under
+// /var/run whose /var/run is a symbolic link); the container sees it and the host does not change.
+func TestExecMountsVolumesPrivately(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (mount namespaces)")
+	}
+	vol := t.TempDir()
+	if err := os.WriteFile(filepath.Join(vol, "key"), []byte("s3cret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	etcTarget := "/etc/ironlab-test-" + filepath.Base(vol)
+	runTarget := "/var/run/secrets/ironlab-test-" + filepath.Base(vol)
+	s := Spec{Mounts: []Mount{{Source: vol, Target: etcTarget, ReadOnly: true}, {Source: vol, Target: runTarget}},
+		Argv: []string{"/bin/sh", "-c", "cat " + etcTarget + "/key; echo; cat " + runTarget + "/key; echo; ls /etc/hostname; " +
+			"touch " + etcTarget + "/new 2>/dev/null && echo writable || echo read-only; pwd"}}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "IRONLAB_CONTAINER_ARGS="+strings.Join(s.Args(), "\x1f"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	want := "s3cret\ns3cret\n/etc/hostname\nread-only\n/\n"
+	if string(out) != want {
+		t.Fatalf("container saw:\n%s\nwant:\n%s", out, want)
+	}
+	for _, p := range []string{etcTarget, runTarget} {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("%s exists on the host after the container ran (err %v)", p, err)
+		}
+	}
+}
