@@ -15,13 +15,17 @@ func BinDir() string {
 	if d := os.Getenv("KUBEBUILDER_ASSETS"); d != "" {
 		return d
 	}
-	cache := os.Getenv("IRONLAB_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			home = "/root"
-		}
-		cache = filepath.Join(home, ".cache", "ironlab")
+	return filepath.Join(CacheDir(), "k8s", KubernetesVersion)
+}
+
+// CacheDir is the lab's build cache, shared by all labs: $IRONLAB_CACHE, or ~/.cache/ironlab.
+func CacheDir() string {
+	if c := os.Getenv("IRONLAB_CACHE"); c != "" {
+		return c
 	}
-	return filepath.Join(cache, "k8s", KubernetesVersion)
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "/root"
+	}
+	return filepath.Join(home, ".cache", "ironlab")
 }

@@ -3,15 +3,19 @@
 // Package node is the lab's emulated kubelet. One agent runs per Kubernetes node, inside the
 // node's network namespace: it registers the Node (addresses, pod ranges, Ready), renews its Lease
 // (stopping makes the real node-lifecycle controller mark it NotReady), and runs each Pod bound
-// to the node as a network namespace with a real address from the node's pod range and an echo
-// server that answers with the pod's and the node's names, whatever the image. Pod status (IP,
-// Ready) is reported as the kubelet would.
+// to the node as a network namespace with a real address from the node's pod range (or in the
+// node's own namespace for hostNetwork pods). A container whose image the lab maps to a binary
+// runs that binary as a real process (a process pod: volumes, env, restarts, probes, logs); any
+// other container gets an echo server that answers with the pod's and the node's names. Pod
+// status (IPs, phase, conditions, container states and restart counts) is reported as the
+// kubelet would.
 package node
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -27,6 +31,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	labnet "github.com/ironlb/ironlb/lab/netns"
+	"github.com/ironlb/ironlb/lab/topology"
 )
 
 // Config describes one node.
@@ -42,6 +47,14 @@ type Config struct {
 	Log      *slog.Logger
 	// LeaseInterval is how often the Lease is renewed (default 2s).
 	LeaseInterval time.Duration
+	// Images maps container images to binaries (resolved paths): pods with such an image run it
+	// as a process (a process pod); other containers get the echo server.
+	Images []topology.Image
+	// StateDir is the lab's state directory: process pods' volumes go under pods/, their pid
+	// files under run/ and their logs under logs/ (as pod.NODE.NAMESPACE.POD.CONTAINER.log).
+	StateDir string
+	// Self is the ironlab binary, which starts containers (`ironlab __container`).
+	Self string
 }
 
 // Agent is a running emulated kubelet.
@@ -54,6 +67,8 @@ type Agent struct {
 	pods   map[types.UID]*pod
 	ips    *ipPool
 	ips6   *ipPool // nil without an IPv6 pod range
+
+	probeClient *http.Client
 }
 
 // New returns an agent; Run starts it.
@@ -65,7 +80,7 @@ func New(cs kubernetes.Interface, cfg Config) (*Agent, error) {
 	if cfg.LeaseInterval == 0 {
 		cfg.LeaseInterval = 2 * time.Second
 	}
-	a := &Agent{cfg: cfg, cs: cs, pods: map[types.UID]*pod{}, ips: ips}
+	a := &Agent{cfg: cfg, cs: cs, pods: map[types.UID]*pod{}, ips: ips, probeClient: newProbeClient()}
 	if cfg.PodCIDR6 != "" {
 		if a.ips6, err = newIPPool(cfg.PodCIDR6); err != nil {
 			return nil, fmt.Errorf("node %s: IPv6 pod CIDR: %w", cfg.Name, err)
@@ -90,7 +105,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			UpdateFunc: func(_, o any) { a.sync(ctx, o.(*corev1.Pod)) },
 			DeleteFunc: func(o any) {
 				if p, ok := o.(*corev1.Pod); ok {
-					a.stopPod(p.UID)
+					go a.stopPod(p.UID, podGrace(p))
 				}
 			},
 		},
@@ -102,9 +117,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		uids = append(uids, uid)
 	}
 	a.mu.Unlock()
+	// The agent is stopping (the lab goes down): stop every pod, briefly.
+	var wg sync.WaitGroup
 	for _, uid := range uids {
-		a.stopPod(uid)
+		wg.Add(1)
+		go func() { defer wg.Done(); a.stopPod(uid, 2*time.Second) }()
 	}
+	wg.Wait()
 	return nil
 }
 

@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -18,7 +21,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 
 	labnet "github.com/ironlb/ironlb/lab/netns"
 )
@@ -28,12 +30,55 @@ const DefaultEchoPort = 8080
 
 type pod struct {
 	key     string
+	uid     types.UID
 	ip      netip.Addr
 	ip6     netip.Addr // invalid without IPv6
+	hostNet bool       // hostNetwork: the node's namespace and addresses
 	host    string     // namespace host name under the lab prefix
 	veth    string     // node-side interface
 	servers []*http.Server
 	udp     []net.PacketConn
+
+	vols       *volumes
+	inits      []*ctr
+	containers []*ctr
+	cancel     context.CancelFunc // ends the containers (each with grace), probes and status updates
+	done       chan struct{}      // closed when every container has stopped
+	kick       chan struct{}      // asks for a status update
+
+	mu          sync.Mutex // guards the fields below and the containers' state
+	initialized bool
+	grace       time.Duration
+	terminating bool
+}
+
+func (rp *pod) kickStatus() {
+	select {
+	case rp.kick <- struct{}{}:
+	default:
+	}
+}
+
+// setWaitingAll marks every container that has not started as waiting for reason.
+func (rp *pod) setWaitingAll(reason, msg string) {
+	rp.mu.Lock()
+	for _, c := range append(slices.Clone(rp.inits), rp.containers...) {
+		if c.proc == nil && c.terminated == nil {
+			c.waiting = &corev1.ContainerStateWaiting{Reason: reason, Message: msg}
+		}
+	}
+	rp.mu.Unlock()
+	rp.kickStatus()
+}
+
+// processPod reports whether any container runs a mapped binary.
+func (rp *pod) processPod() bool {
+	for _, c := range append(slices.Clone(rp.inits), rp.containers...) {
+		if c.bin != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // podHost is the namespace of a pod: the lab prefix, then "pod-" and the start of its UID.
@@ -44,37 +89,46 @@ func podHost(uid types.UID) string { return "pod-" + string(uid)[:8] }
 func (a *Agent) sync(ctx context.Context, p *corev1.Pod) {
 	a.syncMu.Lock()
 	defer a.syncMu.Unlock()
-	if p.DeletionTimestamp != nil {
-		a.stopPod(p.UID)
-		zero := int64(0)
-		err := a.cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero,
-			Preconditions: &metav1.Preconditions{UID: &p.UID}})
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			a.cfg.Log.Warn("delete terminated pod", "pod", p.Namespace+"/"+p.Name, "error", err)
-		}
-		return
-	}
-	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-		return
-	}
 	a.mu.Lock()
 	rp, running := a.pods[p.UID]
 	a.mu.Unlock()
-	if !running {
-		var err error
-		if rp, err = a.startPod(p); err != nil {
-			a.cfg.Log.Error("start pod; retrying in 1s", "pod", p.Namespace+"/"+p.Name, "error", err)
-			time.AfterFunc(time.Second, func() { a.retry(ctx, p) })
+	if p.DeletionTimestamp != nil {
+		if !running {
+			a.deletePod(ctx, p)
 			return
 		}
+		rp.mu.Lock()
+		first := !rp.terminating
+		rp.terminating = true
+		rp.mu.Unlock()
+		if first {
+			// Stopping takes up to the grace period: not under syncMu.
+			go func() {
+				a.stopPod(p.UID, podGrace(p))
+				a.deletePod(ctx, p)
+			}()
+		}
+		return
 	}
-	if p.Status.Phase == corev1.PodRunning && p.Status.PodIP == rp.ip.String() {
-		return // already reported
+	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || running {
+		return
 	}
-	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error { return a.reportRunning(ctx, p, rp) })
+	rp, err := a.startPod(ctx, p)
 	if err != nil {
-		a.cfg.Log.Warn("report pod status; retrying in 1s", "pod", rp.key, "error", err)
+		a.cfg.Log.Error("start pod; retrying in 1s", "pod", p.Namespace+"/"+p.Name, "error", err)
 		time.AfterFunc(time.Second, func() { a.retry(ctx, p) })
+		return
+	}
+	rp.kickStatus()
+}
+
+// deletePod removes a terminated pod from the API, as the kubelet does once its containers stopped.
+func (a *Agent) deletePod(ctx context.Context, p *corev1.Pod) {
+	zero := int64(0)
+	err := a.cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero,
+		Preconditions: &metav1.Preconditions{UID: &p.UID}})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		a.cfg.Log.Warn("delete terminated pod", "pod", p.Namespace+"/"+p.Name, "error", err)
 	}
 }
 
@@ -90,14 +144,64 @@ func (a *Agent) retry(ctx context.Context, p *corev1.Pod) {
 	a.sync(ctx, cur)
 }
 
-func (a *Agent) startPod(p *corev1.Pod) (*pod, error) {
+func (a *Agent) startPod(ctx context.Context, p *corev1.Pod) (*pod, error) {
+	rp := &pod{key: p.Namespace + "/" + p.Name, uid: p.UID, host: podHost(p.UID), veth: "veth" + string(p.UID)[:8],
+		kick: make(chan struct{}, 1), done: make(chan struct{}), grace: podGrace(p),
+		vols: newVolumes(filepath.Join(a.cfg.StateDir, "pods", string(p.UID), "volumes"))}
+	rp.inits, rp.containers = a.containersOf(p)
+	if p.Spec.HostNetwork {
+		if err := a.startHostNetworkPod(p, rp); err != nil {
+			return nil, err
+		}
+	} else if err := a.startPodNetwork(p, rp); err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	rp.cancel = cancel
+	a.mu.Lock()
+	a.pods[p.UID] = rp
+	a.mu.Unlock()
+	go a.statusLoop(pctx, p, rp)
+	if rp.processPod() {
+		go a.run(pctx, p, rp)
+	} else {
+		// Echo pods: nothing to supervise.
+		for _, c := range rp.containers {
+			c.waiting, c.startedAt, c.ready = nil, time.Now(), true
+		}
+		rp.initialized = true
+		close(rp.done)
+	}
+	a.cfg.Log.Info("pod running", "pod", rp.key, "ip", rp.ip, "node", a.cfg.Name, "hostNetwork", rp.hostNet, "process", rp.processPod())
+	return rp, nil
+}
+
+// startHostNetworkPod runs a pod in the node's own namespace, with the node's addresses.
+func (a *Agent) startHostNetworkPod(p *corev1.Pod, rp *pod) error {
+	rp.hostNet, rp.host = true, a.nodeHost()
+	rp.ip, _ = netip.ParseAddr(a.cfg.Address)
+	if a.cfg.Address6 != "" {
+		rp.ip6, _ = netip.ParseAddr(a.cfg.Address6)
+	}
+	if err := a.serve(p, rp); err != nil {
+		a.closeServers(rp)
+		return fmt.Errorf("pod %s: %w", rp.key, err)
+	}
+	return nil
+}
+
+// startPodNetwork gives a pod its namespace, a veth to the node and addresses from the node's
+// pod ranges, and starts the echo server for its containers that do not run a binary.
+func (a *Agent) startPodNetwork(p *corev1.Pod, rp *pod) error {
+	// Leftovers of an earlier agent of this node (it was killed): start afresh.
+	a.teardownNet(rp)
 	a.mu.Lock()
 	ip, err := a.ips.get()
 	a.mu.Unlock()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	rp := &pod{key: p.Namespace + "/" + p.Name, ip: ip, host: podHost(p.UID), veth: "veth" + string(p.UID)[:8]}
+	rp.ip = ip
 	if a.ips6 != nil {
 		a.mu.Lock()
 		rp.ip6, err = a.ips6.get()
@@ -106,13 +210,14 @@ func (a *Agent) startPod(p *corev1.Pod) (*pod, error) {
 			a.mu.Lock()
 			a.ips.put(ip)
 			a.mu.Unlock()
-			return nil, err
+			return err
 		}
 	}
 	lab := a.cfg.Lab
-	fail := func(err error) (*pod, error) {
+	fail := func(err error) error {
+		a.closeServers(rp)
 		a.teardownNet(rp)
-		return nil, fmt.Errorf("pod %s: %w", rp.key, err)
+		return fmt.Errorf("pod %s: %w", rp.key, err)
 	}
 	if err := lab.CreateNS(rp.host); err != nil {
 		return fail(err)
@@ -173,11 +278,7 @@ func (a *Agent) startPod(p *corev1.Pod) (*pod, error) {
 	if err := a.serve(p, rp); err != nil {
 		return fail(err)
 	}
-	a.mu.Lock()
-	a.pods[p.UID] = rp
-	a.mu.Unlock()
-	a.cfg.Log.Info("pod running", "pod", rp.key, "ip", ip, "node", a.cfg.Name)
-	return rp, nil
+	return nil
 }
 
 func (a *Agent) nodeHost() string { return a.cfg.Name }
@@ -190,8 +291,11 @@ func (a *Agent) serve(p *corev1.Pod, rp *pod) error {
 		reply = fmt.Sprintf("pod=%s node=%s ip=%s ip6=%s\n", rp.key, a.cfg.Name, rp.ip, rp.ip6)
 	}
 	var tcp, udp []int32
-	for _, c := range p.Spec.Containers {
-		for _, port := range c.Ports {
+	for _, c := range rp.containers {
+		if c.bin != "" {
+			continue
+		}
+		for _, port := range c.spec.Ports {
 			if port.Protocol == corev1.ProtocolUDP {
 				udp = append(udp, port.ContainerPort)
 			} else {
@@ -199,7 +303,7 @@ func (a *Agent) serve(p *corev1.Pod, rp *pod) error {
 			}
 		}
 	}
-	if len(tcp) == 0 && len(udp) == 0 {
+	if len(tcp) == 0 && len(udp) == 0 && !rp.processPod() {
 		tcp, udp = []int32{DefaultEchoPort}, []int32{DefaultEchoPort}
 	}
 	return a.cfg.Lab.Do(rp.host, func() error {
@@ -233,55 +337,38 @@ func (a *Agent) serve(p *corev1.Pod, rp *pod) error {
 	})
 }
 
-func (a *Agent) reportRunning(ctx context.Context, p *corev1.Pod, rp *pod) error {
-	now := metav1.Now()
-	cur, err := a.cs.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	cond := func(t corev1.PodConditionType) corev1.PodCondition {
-		return corev1.PodCondition{Type: t, Status: corev1.ConditionTrue, LastTransitionTime: now}
-	}
-	cur.Status.Phase = corev1.PodRunning
-	cur.Status.HostIP = a.cfg.Address
-	cur.Status.HostIPs = []corev1.HostIP{{IP: a.cfg.Address}}
-	cur.Status.PodIP = rp.ip.String()
-	cur.Status.PodIPs = []corev1.PodIP{{IP: rp.ip.String()}}
-	if rp.ip6.IsValid() {
-		cur.Status.PodIPs = append(cur.Status.PodIPs, corev1.PodIP{IP: rp.ip6.String()})
-		cur.Status.HostIPs = append(cur.Status.HostIPs, corev1.HostIP{IP: a.cfg.Address6})
-	}
-	cur.Status.StartTime = &now
-	cur.Status.Conditions = []corev1.PodCondition{cond(corev1.PodScheduled), cond(corev1.PodInitialized),
-		cond(corev1.ContainersReady), cond(corev1.PodReady)}
-	cur.Status.ContainerStatuses = nil
-	for _, c := range cur.Spec.Containers {
-		started := true
-		cur.Status.ContainerStatuses = append(cur.Status.ContainerStatuses, corev1.ContainerStatus{
-			Name: c.Name, Image: c.Image, ImageID: "ironlab://echo", Ready: true, Started: &started,
-			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}})
-	}
-	_, err = a.cs.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-	return err
-}
-
-// stopPod closes a pod's servers and removes its namespace and address.
-func (a *Agent) stopPod(uid types.UID) {
+// stopPod stops a pod's containers (SIGTERM, then SIGKILL after grace), its servers, and removes
+// its namespace, addresses and volumes.
+func (a *Agent) stopPod(uid types.UID, grace time.Duration) {
 	a.mu.Lock()
 	rp, ok := a.pods[uid]
-	delete(a.pods, uid)
 	a.mu.Unlock()
 	if !ok {
 		return
 	}
+	rp.mu.Lock()
+	rp.grace = grace
+	rp.mu.Unlock()
+	rp.cancel()
+	<-rp.done
+	a.mu.Lock()
+	delete(a.pods, uid)
+	a.mu.Unlock()
+	a.closeServers(rp)
+	if !rp.hostNet {
+		a.teardownNet(rp)
+	}
+	a.removePodDir(rp)
+	a.cfg.Log.Info("pod stopped", "pod", rp.key, "node", a.cfg.Name)
+}
+
+func (a *Agent) closeServers(rp *pod) {
 	for _, s := range rp.servers {
 		_ = s.Close()
 	}
 	for _, u := range rp.udp {
 		_ = u.Close()
 	}
-	a.teardownNet(rp)
-	a.cfg.Log.Info("pod stopped", "pod", rp.key, "node", a.cfg.Name)
 }
 
 func (a *Agent) teardownNet(rp *pod) {
@@ -295,7 +382,9 @@ func (a *Agent) teardownNet(rp *pod) {
 		a.cfg.Log.Warn("remove pod namespace", "pod", rp.key, "error", err)
 	}
 	a.mu.Lock()
-	a.ips.put(rp.ip)
+	if rp.ip.IsValid() {
+		a.ips.put(rp.ip)
+	}
 	if rp.ip6.IsValid() {
 		a.ips6.put(rp.ip6)
 	}

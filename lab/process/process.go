@@ -127,6 +127,9 @@ func Start(stateDir, logDir string, spec Spec) (*Running, error) {
 	return r, nil
 }
 
+// Forget removes the pid file of a process that has exited.
+func Forget(stateDir, name string) { _ = os.Remove(pidFile(stateDir, name)) }
+
 func pidFile(stateDir, name string) string { return filepath.Join(stateDir, name+".pid") }
 
 // Record is what a pid file says.

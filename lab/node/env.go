@@ -1,0 +1,242 @@
+//go:build linux
+
+package node
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// defaultPath is the PATH a container gets when its spec sets none (the usual image default).
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// containerEnv resolves a container's environment as the kubelet does: image defaults, the
+// kubernetes Service variables, envFrom, then env in order with $(VAR) references expanded.
+func (a *Agent) containerEnv(ctx context.Context, p *corev1.Pod, rp *pod, c *corev1.Container) ([]string, map[string]string, error) {
+	env := map[string]string{"PATH": defaultPath, "HOSTNAME": p.Name}
+	if p.Spec.HostNetwork {
+		env["HOSTNAME"] = a.cfg.Name
+	}
+	order := []string{"PATH", "HOSTNAME"}
+	set := func(k, v string) {
+		if _, ok := env[k]; !ok {
+			order = append(order, k)
+		}
+		env[k] = v
+	}
+	svc, err := a.cs.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the kubernetes Service for KUBERNETES_SERVICE_HOST: %w", err)
+	}
+	host, port := svc.Spec.ClusterIP, "443"
+	if len(svc.Spec.Ports) > 0 {
+		port = strconv.Itoa(int(svc.Spec.Ports[0].Port))
+	}
+	url := "tcp://" + host + ":" + port
+	if strings.Contains(host, ":") {
+		url = "tcp://[" + host + "]:" + port
+	}
+	for _, kv := range [][2]string{{"KUBERNETES_SERVICE_HOST", host}, {"KUBERNETES_SERVICE_PORT", port},
+		{"KUBERNETES_SERVICE_PORT_HTTPS", port}, {"KUBERNETES_PORT", url}, {"KUBERNETES_PORT_" + port + "_TCP", url},
+		{"KUBERNETES_PORT_" + port + "_TCP_PROTO", "tcp"}, {"KUBERNETES_PORT_" + port + "_TCP_PORT", port},
+		{"KUBERNETES_PORT_" + port + "_TCP_ADDR", host}} {
+		set(kv[0], kv[1])
+	}
+	ns := p.Namespace
+	for i, ef := range c.EnvFrom {
+		var data map[string]string
+		switch {
+		case ef.ConfigMapRef != nil:
+			cm, err := a.cs.CoreV1().ConfigMaps(ns).Get(ctx, ef.ConfigMapRef.Name, metav1.GetOptions{})
+			if err != nil {
+				if apierrors.IsNotFound(err) && ef.ConfigMapRef.Optional != nil && *ef.ConfigMapRef.Optional {
+					continue
+				}
+				return nil, nil, fmt.Errorf("envFrom[%d].configMapRef %s: %w", i, ef.ConfigMapRef.Name, err)
+			}
+			data = cm.Data
+		case ef.SecretRef != nil:
+			s, err := a.cs.CoreV1().Secrets(ns).Get(ctx, ef.SecretRef.Name, metav1.GetOptions{})
+			if err != nil {
+				if apierrors.IsNotFound(err) && ef.SecretRef.Optional != nil && *ef.SecretRef.Optional {
+					continue
+				}
+				return nil, nil, fmt.Errorf("envFrom[%d].secretRef %s: %w", i, ef.SecretRef.Name, err)
+			}
+			data = map[string]string{}
+			for k, v := range s.Data {
+				data[k] = string(v)
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(data)) {
+			set(ef.Prefix+k, data[k])
+		}
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	for i, e := range c.Env {
+		if e.ValueFrom == nil {
+			set(e.Name, expand(e.Value, lookup))
+			continue
+		}
+		v, skip, err := a.envFrom(ctx, p, rp, c, e.ValueFrom)
+		if err != nil {
+			return nil, nil, fmt.Errorf("env[%d] %s: %w", i, e.Name, err)
+		}
+		if !skip {
+			set(e.Name, v)
+		}
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+env[k])
+	}
+	return out, env, nil
+}
+
+// envFrom resolves one valueFrom; skip is true for a missing optional key.
+func (a *Agent) envFrom(ctx context.Context, p *corev1.Pod, rp *pod, c *corev1.Container, src *corev1.EnvVarSource) (v string, skip bool, err error) {
+	switch {
+	case src.FieldRef != nil:
+		v, err = a.fieldValue(p, rp, src.FieldRef.FieldPath)
+		return v, false, err
+	case src.ResourceFieldRef != nil:
+		v, err = a.resourceValue(c, src.ResourceFieldRef)
+		return v, false, err
+	case src.SecretKeyRef != nil:
+		r := src.SecretKeyRef
+		optional := r.Optional != nil && *r.Optional
+		s, err := a.cs.CoreV1().Secrets(p.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+		if err != nil {
+			if apierrors.IsNotFound(err) && optional {
+				return "", true, nil
+			}
+			return "", false, fmt.Errorf("secretKeyRef %s: %w", r.Name, err)
+		}
+		b, ok := s.Data[r.Key]
+		if !ok {
+			if optional {
+				return "", true, nil
+			}
+			return "", false, fmt.Errorf("secretKeyRef: Secret %s has no key %q", r.Name, r.Key)
+		}
+		return string(b), false, nil
+	case src.ConfigMapKeyRef != nil:
+		r := src.ConfigMapKeyRef
+		optional := r.Optional != nil && *r.Optional
+		cm, err := a.cs.CoreV1().ConfigMaps(p.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+		if err != nil {
+			if apierrors.IsNotFound(err) && optional {
+				return "", true, nil
+			}
+			return "", false, fmt.Errorf("configMapKeyRef %s: %w", r.Name, err)
+		}
+		s, ok := cm.Data[r.Key]
+		if !ok {
+			if optional {
+				return "", true, nil
+			}
+			return "", false, fmt.Errorf("configMapKeyRef: ConfigMap %s has no key %q", r.Name, r.Key)
+		}
+		return s, false, nil
+	}
+	return "", false, fmt.Errorf("valueFrom: no source the lab knows")
+}
+
+// fieldValue is what the downward API gives for a field path.
+func (a *Agent) fieldValue(p *corev1.Pod, rp *pod, path string) (string, error) {
+	hostIPs := []string{a.cfg.Address}
+	if a.cfg.Address6 != "" {
+		hostIPs = append(hostIPs, a.cfg.Address6)
+	}
+	podIPs := []string{rp.ip.String()}
+	if rp.ip6.IsValid() {
+		podIPs = append(podIPs, rp.ip6.String())
+	}
+	switch path {
+	case "metadata.name":
+		return p.Name, nil
+	case "metadata.namespace":
+		return p.Namespace, nil
+	case "metadata.uid":
+		return string(p.UID), nil
+	case "metadata.labels":
+		return formatMap(p.Labels), nil
+	case "metadata.annotations":
+		return formatMap(p.Annotations), nil
+	case "spec.nodeName":
+		return a.cfg.Name, nil
+	case "spec.serviceAccountName":
+		return p.Spec.ServiceAccountName, nil
+	case "status.hostIP":
+		return a.cfg.Address, nil
+	case "status.hostIPs":
+		return strings.Join(hostIPs, ","), nil
+	case "status.podIP":
+		return rp.ip.String(), nil
+	case "status.podIPs":
+		return strings.Join(podIPs, ","), nil
+	}
+	for _, m := range []struct {
+		prefix string
+		from   map[string]string
+	}{{"metadata.labels['", p.Labels}, {"metadata.annotations['", p.Annotations}} {
+		if k, ok := strings.CutPrefix(path, m.prefix); ok && strings.HasSuffix(k, "']") {
+			return m.from[strings.TrimSuffix(k, "']")], nil
+		}
+	}
+	return "", fmt.Errorf("fieldRef %q is not supported", path)
+}
+
+// formatMap is the downward API's rendering of labels and annotations: key="value" lines, sorted.
+func formatMap(m map[string]string) string {
+	var b strings.Builder
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "%s=%q", k, m[k])
+	}
+	return b.String()
+}
+
+// resourceValue is a container's limit or request (the node's allocatable for an unset limit),
+// divided by the divisor and rounded up, as the kubelet does.
+func (a *Agent) resourceValue(c *corev1.Container, r *corev1.ResourceFieldSelector) (string, error) {
+	if c == nil {
+		return "", fmt.Errorf("resourceFieldRef needs a container")
+	}
+	kind, name, ok := strings.Cut(r.Resource, ".")
+	if !ok {
+		return "", fmt.Errorf("resourceFieldRef %q: want limits.NAME or requests.NAME", r.Resource)
+	}
+	list := c.Resources.Limits
+	if kind == "requests" {
+		list = c.Resources.Requests
+	}
+	q, ok := list[corev1.ResourceName(name)]
+	if !ok {
+		q, ok = a.nodeStatus().Allocatable[corev1.ResourceName(name)]
+		if kind == "requests" || !ok {
+			q = resource.Quantity{}
+		}
+	}
+	div := r.Divisor
+	if div.IsZero() {
+		div = resource.MustParse("1")
+	}
+	if name == "cpu" {
+		m, dm := q.MilliValue(), div.MilliValue()
+		return strconv.FormatInt((m+dm-1)/dm, 10), nil
+	}
+	v, dv := q.Value(), div.Value()
+	return strconv.FormatInt((v+dv-1)/dv, 10), nil
+}
