@@ -13,10 +13,13 @@ import (
 
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/ironlb/ironlb/impl/config/fromapi"
 	"github.com/ironlb/ironlb/impl/controller"
 	"github.com/ironlb/ironlb/impl/speaker"
 )
@@ -47,7 +50,11 @@ func main() {
 	if err != nil {
 		fail("%v", err)
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Logger: log,
+	byObject := map[client.Object]cache.ByObject{}
+	for _, o := range fromapi.NamespacedObjects() {
+		byObject[o] = cache.ByObject{Namespaces: map[string]cache.Config{ns: {}}}
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Logger: log, Cache: cache.Options{ByObject: byObject},
 		Metrics: metricsserver.Options{BindAddress: metricsAddr}})
 	if err != nil {
 		fail("create manager: %v", err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 	"github.com/ironlb/ironlb/impl/api/v1beta2"
+	"github.com/ironlb/ironlb/impl/config/fromapi"
 	ironwebhook "github.com/ironlb/ironlb/impl/webhook"
 )
 
@@ -102,14 +102,17 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 		}
 		hookServer = webhook.NewServer(webhook.Options{Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.WebhookCertDir})
 	}
+	// The configuration (and Secrets, for BGP passwords) is read only in our namespace, never
+	// cluster-wide: the Role grants no more.
+	byObject := map[client.Object]cache.ByObject{}
+	for _, o := range fromapi.NamespacedObjects() {
+		byObject[o] = cache.ByObject{Namespaces: only}
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		WebhookServer: hookServer,
 		Scheme:        scheme,
 		Logger:        o.Log,
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			// Secrets are read only in our namespace (BGP passwords), never cluster-wide.
-			&corev1.Secret{}: {Namespaces: only},
-		}},
+		Cache:         cache.Options{ByObject: byObject},
 		Metrics:                       metricsserver.Options{BindAddress: orDisabled(o.MetricsBindAddress)},
 		Controller:                    crconfig.Controller{SkipNameValidation: &o.SeveralInProcess},
 		HealthProbeBindAddress:        orDisabled(o.HealthBindAddress),

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"errors"
+	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ironlb/ironlb/lab/container"
 	"github.com/ironlb/ironlb/lab/netns"
 )
 
@@ -17,6 +19,23 @@ func newNSExecCommand() *cobra.Command {
 		Args:   cobra.MinimumNArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
 			return netns.ExecIn(args[0], args[1:])
+		},
+	}
+}
+
+// newContainerCommand is `ironlab __container [--netns P] [--mount ro|rw:SRC:DST]... [--dir D] -- CMD...`:
+// the node agent starts each container of a process pod through it, in a new mount namespace.
+func newContainerCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:                "__container ARGS -- CMD...",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(_ *cobra.Command, args []string) error {
+			spec, err := container.ParseArgs(args)
+			if err != nil {
+				return err
+			}
+			return container.Exec(spec, os.Environ())
 		},
 	}
 }

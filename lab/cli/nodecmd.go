@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,7 +25,7 @@ import (
 // node's namespace.
 func newNodeCommand() *cobra.Command {
 	var cfg node.Config
-	var kubeconfig, labels string
+	var kubeconfig, labels, imagesFile string
 	cmd := &cobra.Command{
 		Use:    "__node",
 		Hidden: true,
@@ -35,6 +36,21 @@ func newNodeCommand() *cobra.Command {
 				return err
 			}
 			cfg.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+			if imagesFile != "" {
+				data, err := os.ReadFile(imagesFile)
+				if err != nil {
+					return err
+				}
+				if err := json.Unmarshal(data, &cfg.Images); err != nil {
+					return fmt.Errorf("%s: %w", imagesFile, err)
+				}
+			}
+			if cfg.Self, err = os.Executable(); err != nil {
+				return err
+			}
+			if cfg.StateDir, err = filepath.Abs(cfg.StateDir); err != nil {
+				return err
+			}
 			cfg.Version = controlplane.KubernetesVersion
 			cfg.Labels = map[string]string{}
 			for _, kv := range strings.Split(labels, ",") {
@@ -63,11 +79,17 @@ func newNodeCommand() *cobra.Command {
 	f.StringVar(&cfg.PodCIDR6, "pod-cidr6", "", "IPv6 pod range")
 	f.StringVar(&cfg.Lab.Prefix, "lab", "", "lab name (namespace prefix)")
 	f.StringVar(&labels, "labels", "", "node labels, k=v,k=v")
+	f.StringVar(&imagesFile, "images", "", "the image map (JSON list of image and path)")
+	f.StringVar(&cfg.StateDir, "state", "", "the lab's state directory")
 	return cmd
 }
 
 // startNodes starts the emulated kubelet of every Kubernetes node of the lab.
 func startNodes(l labCtx) error {
+	absState, err := filepath.Abs(l.state)
+	if err != nil {
+		return err
+	}
 	for _, n := range l.top.Nodes {
 		if n.Kind != "control-plane" && n.Kind != "worker" {
 			continue
@@ -85,7 +107,7 @@ func startNodes(l labCtx) error {
 		}
 		a := n.Networks[0]
 		args := []string{"__node", "--kubeconfig", kc, "--name", n.Name, "--address", a.Address, "--pod-cidr", n.PodCIDR,
-			"--lab", l.top.Name, "--labels", strings.Join(labels, ",")}
+			"--lab", l.top.Name, "--labels", strings.Join(labels, ","), "--state", absState, "--images", l.images}
 		if a.Address6 != "" {
 			args = append(args, "--address6", a.Address6)
 		}

@@ -36,7 +36,7 @@ kube-scheduler, built from source by 'make k8s-bins') on this host, and tears it
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.AddCommand(NewUpCommand(s), NewDownCommand(s), NewStatusCommand(s), NewKubectlCommand(s), NewLogsCommand(s), NewSchemaCommand(s), NewFaultCommand(s), NewExecCommand(s),
-		newNSExecCommand(), newForwardCommand(), newNodeCommand())
+		newNSExecCommand(), newForwardCommand(), newNodeCommand(), newContainerCommand())
 	return root
 }
 

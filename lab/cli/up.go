@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/install"
 	"github.com/ironlb/ironlb/lab/process"
 )
 
@@ -19,6 +20,7 @@ type upFlags struct {
 	name     string
 	topology string
 	retain   bool
+	impl     string
 }
 
 // NewUpCommand returns `ironlab up`.
@@ -40,6 +42,7 @@ this host, listening on loopback, and writes a kubeconfig for it.`,
 	cmd.Flags().StringVar(&f.name, "name", "", "lab name (state in .ironlab/NAME; default: the topology's name, or "+DefaultLabName+")")
 	cmd.Flags().StringVarP(&f.topology, "topology", "t", "", "topology file: builds its network in namespaces (root) with the control plane in its control-plane node")
 	cmd.Flags().BoolVar(&f.retain, "retain", false, "keep what was started when up fails, for debugging")
+	cmd.Flags().StringVar(&f.impl, "impl", install.IronLB, "load balancer to install from its manifests (with -t): ironlb, metallb (v0.15.2) or none")
 	return cmd
 }
 

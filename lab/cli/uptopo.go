@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,6 +20,8 @@ import (
 
 	nsbackend "github.com/ironlb/ironlb/lab/backend/netns"
 	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/images"
+	"github.com/ironlb/ironlb/lab/install"
 	"github.com/ironlb/ironlb/lab/process"
 	"github.com/ironlb/ironlb/lab/topology"
 )
@@ -53,6 +57,35 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 	p := newProgress(s.Err)
 	nw.Progress = p.step
 	p.step(fmt.Sprintf("lab %q from %s: %d hosts on %d networks", f.name, f.topology, len(top.Nodes), len(top.Networks)))
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	// The implementation and the image map come first: building an image takes minutes the
+	// first time, and a missing binary should stop us before anything is created.
+	impl, err := install.Lookup(f.impl, filepath.Dir(self))
+	if err != nil {
+		return err
+	}
+	imageList := top.Images
+	if impl != nil {
+		imageList = append(slices.Clone(impl.Images), imageList...)
+	}
+	resolved, err := images.Resolve(ctx, imageList, filepath.Dir(f.topology), controlplane.CacheDir(), p.step)
+	if err != nil {
+		return fmt.Errorf("image map: %w", err)
+	}
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return err
+	}
+	imagesFile, err := filepath.Abs(filepath.Join(state, "images.json"))
+	if err != nil {
+		return err
+	}
+	data, _ := json.MarshalIndent(resolved, "", "  ")
+	if err := os.WriteFile(imagesFile, data, 0o644); err != nil {
+		return err
+	}
 	fail := func(err error) error {
 		if !f.retain {
 			_ = controlplane.Down(state)
@@ -64,10 +97,6 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 		return fail(err)
 	}
 	cp := controlPlaneNode(top)
-	self, err := os.Executable()
-	if err != nil {
-		return fail(err)
-	}
 	nsPath := nw.Lab.Path(cp.Name)
 	port, err := controlplane.FreePort("127.0.0.1")
 	if err != nil {
@@ -96,7 +125,7 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 	}
 	kc, _ := filepath.Abs(res.Kubeconfig)
 	p.step("control plane ready in " + cp.Name)
-	lc := labCtx{top: top, state: state, cpIP: cpIP, self: self, progress: p.step}
+	lc := labCtx{top: top, state: state, cpIP: cpIP, self: self, progress: p.step, images: imagesFile}
 	if err := startNodes(lc); err != nil {
 		return fail(err)
 	}
@@ -106,6 +135,17 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 	p.step("starting kube-proxy on every node")
 	if err := startKubeProxies(lc); err != nil {
 		return fail(err)
+	}
+	implNote := "no load balancer installed (--impl none)"
+	if impl != nil {
+		rc, err := clientcmd.BuildConfigFromFlags("", kc)
+		if err != nil {
+			return fail(err)
+		}
+		if err := install.Install(ctx, rc, impl, p.step); err != nil {
+			return fail(err)
+		}
+		implNote = fmt.Sprintf("%s installed from its manifests in namespace %s", impl.Name, impl.Namespace)
 	}
 	fmt.Fprintf(s.Out, "\nLab %q is up.\n\n", f.name)
 	tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
@@ -126,13 +166,14 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
   kubeconfig:  %s
   logs:        %s
   Pods run as namespaces with an echo server (reply: pod, node, IP); kube-proxy runs in every node.
+  Load balancer: %s (its pods run the mapped binaries: see ironlab status).
 
 Use it:
   export KUBECONFIG=%s
   ip netns exec %s ip addr          # look inside a host
 Tear it down:
   ironlab down --name %s
-`, res.Server, cp.Name, cpIP, kc, controlplane.LogDir(state), kc, nw.Lab.NSName(top.Nodes[len(top.Nodes)-1].Name), f.name)
+`, res.Server, cp.Name, cpIP, kc, controlplane.LogDir(state), implNote, kc, nw.Lab.NSName(top.Nodes[len(top.Nodes)-1].Name), f.name)
 	return nil
 }
 
@@ -152,6 +193,7 @@ type labCtx struct {
 	cpIP     string
 	self     string
 	progress func(string)
+	images   string // the resolved image map (JSON) for the node agents
 }
 
 func startProcess(l labCtx, name, bin string, args, wrap []string) (int, error) {

@@ -12,6 +12,13 @@ import (
 	"github.com/ironlb/ironlb/impl/config"
 )
 
+// NamespacedObjects are the objects List reads, which exist only in the implementation's
+// namespace: a cache of them must be restricted to it (the RBAC grants nothing cluster-wide).
+func NamespacedObjects() []client.Object {
+	return []client.Object{&v1beta1.IPAddressPool{}, &v1beta1.L2Advertisement{}, &v1beta1.BGPAdvertisement{},
+		&v1beta1.Community{}, &v1beta1.BFDProfile{}, &v1beta2.BGPPeer{}, &corev1.Secret{}, &v1beta1.ConfigurationState{}}
+}
+
 // List reads every configuration object of the namespace (and its Secrets, for BGP passwords)
 // into config.Input.
 func List(ctx context.Context, c client.Reader, ns string) (config.Input, error) {

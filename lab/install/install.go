@@ -1,0 +1,218 @@
+// Package install puts a load-balancer implementation into a lab the way a user installs it on a
+// real cluster: from its own manifests, with its images mapped to local binaries that the lab's
+// emulated kubelet runs as process pods. Known implementations: ironlb (this repository's
+// impl/deploy) and metallb (MetalLB v0.15.2's config/manifests/metallb-native.yaml, read from the
+// Go module cache, its images built with go install).
+package install
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/ironlb/ironlb/impl/deploy"
+	"github.com/ironlb/ironlb/lab/apply"
+	"github.com/ironlb/ironlb/lab/topology"
+)
+
+// Names of the implementations.
+const (
+	IronLB  = "ironlb"
+	MetalLB = "metallb"
+	None    = "none"
+)
+
+// MetalLBModule is the MetalLB release the lab installs for comparison.
+const MetalLBModule = "go.universe.tf/metallb@v0.15.2"
+
+// Implementation is what installing one needs.
+type Implementation struct {
+	Name      string
+	Namespace string
+	// Images maps the implementation's images to binaries (paths or goinstall entries).
+	Images []topology.Image
+	// Manifests returns the YAML stream to apply.
+	Manifests func(ctx context.Context) ([]byte, error)
+}
+
+// Lookup returns an implementation by name. binDir is where this repository's binaries are
+// (`make build` puts ironlab, ironlb-controller and ironlb-speaker together in bin/). None
+// returns nil.
+func Lookup(name, binDir string) (*Implementation, error) {
+	switch name {
+	case None, "":
+		return nil, nil
+	case IronLB:
+		im := &Implementation{Name: IronLB, Namespace: "metallb-system",
+			Manifests: func(context.Context) ([]byte, error) { return deploy.Manifests(), nil }}
+		for _, c := range []string{"controller", "speaker"} {
+			bin := filepath.Join(binDir, "ironlb-"+c)
+			if _, err := os.Stat(bin); err != nil {
+				return nil, fmt.Errorf("--impl ironlb runs IronLB's own binaries, expected next to ironlab in %s: run `make build` (or use --impl none)", binDir)
+			}
+			im.Images = append(im.Images, topology.Image{Image: "ghcr.io/ironlb/ironlb-" + c, Path: bin})
+		}
+		return im, nil
+	case MetalLB:
+		mod, version, _ := strings.Cut(MetalLBModule, "@")
+		im := &Implementation{Name: MetalLB, Namespace: "metallb-system", Manifests: metalLBManifest}
+		for _, c := range []string{"controller", "speaker"} {
+			im.Images = append(im.Images, topology.Image{Image: "quay.io/metallb/" + c + ":" + version,
+				GoInstall: mod + "/" + c + "@" + version})
+		}
+		return im, nil
+	}
+	return nil, fmt.Errorf("unknown implementation %q: use ironlb, metallb or none", name)
+}
+
+// metalLBManifest reads MetalLB's own native manifest from the Go module cache (downloading the
+// module through the Go proxy the first time): the lab applies it as released, not a copy.
+func metalLBManifest(ctx context.Context) ([]byte, error) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		return nil, errors.New("--impl metallb reads MetalLB's manifest from its Go module: it needs the go command (https://go.dev/dl)")
+	}
+	cmd := exec.CommandContext(ctx, gobin, "mod", "download", "-json", MetalLBModule)
+	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off")
+	cmd.Dir = os.TempDir()
+	out, err := cmd.Output()
+	var info struct{ Dir, Error string }
+	if jerr := json.Unmarshal(out, &info); err != nil || jerr != nil || info.Dir == "" {
+		return nil, fmt.Errorf("go mod download %s: %v %s", MetalLBModule, err, info.Error)
+	}
+	return os.ReadFile(filepath.Join(info.Dir, "config", "manifests", "metallb-native.yaml"))
+}
+
+// Install applies the implementation's manifests, waits for its Deployments and DaemonSets to be
+// available, and then for its validating webhook to answer through its Service (an invalid
+// IPAddressPool, sent as a dry run, must be denied by the webhook).
+func Install(ctx context.Context, rc *rest.Config, im *Implementation, progress func(string)) error {
+	data, err := im.Manifests(ctx)
+	if err != nil {
+		return err
+	}
+	objs, err := apply.Decode(data)
+	if err != nil {
+		return fmt.Errorf("%s manifests: %w", im.Name, err)
+	}
+	ap, err := apply.New(rc)
+	if err != nil {
+		return err
+	}
+	progress(fmt.Sprintf("installing %s: %d objects from its manifests", im.Name, len(objs)))
+	if err := ap.Apply(ctx, objs, progress); err != nil {
+		return fmt.Errorf("install %s: %w", im.Name, err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	if err := waitWorkloads(ctx, cs, im.Namespace, progress); err != nil {
+		return fmt.Errorf("install %s: %w", im.Name, err)
+	}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	if err := waitWebhook(ctx, dyn, im.Namespace, progress); err != nil {
+		return fmt.Errorf("install %s: %w", im.Name, err)
+	}
+	return nil
+}
+
+// waitWorkloads waits until every Deployment and DaemonSet of the namespace is available.
+func waitWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, progress func(string)) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	last := ""
+	for {
+		var pending []string
+		deps, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err == nil {
+			for _, d := range deps.Items {
+				want := int32(1)
+				if d.Spec.Replicas != nil {
+					want = *d.Spec.Replicas
+				}
+				if d.Status.ObservedGeneration < d.Generation || d.Status.AvailableReplicas < want {
+					pending = append(pending, fmt.Sprintf("deployment/%s %d/%d", d.Name, d.Status.AvailableReplicas, want))
+				}
+			}
+		}
+		dss, err2 := cs.AppsV1().DaemonSets(ns).List(ctx, metav1.ListOptions{})
+		if err2 == nil {
+			for _, d := range dss.Items {
+				if d.Status.ObservedGeneration < d.Generation || d.Status.DesiredNumberScheduled == 0 ||
+					d.Status.NumberAvailable < d.Status.DesiredNumberScheduled {
+					pending = append(pending, fmt.Sprintf("daemonset/%s %d/%d", d.Name, d.Status.NumberAvailable, d.Status.DesiredNumberScheduled))
+				}
+			}
+		}
+		if err == nil && err2 == nil && len(pending) == 0 {
+			progress(fmt.Sprintf("%d deployments and %d daemonsets available", len(deps.Items), len(dss.Items)))
+			return nil
+		}
+		if msg := strings.Join(pending, ", "); msg != last && msg != "" {
+			progress("waiting for " + msg)
+			last = msg
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not available after 3 minutes: %s (see `ironlab status` and the pod logs)", last)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+var poolGVR = schema.GroupVersionResource{Group: "metallb.io", Version: "v1beta1", Resource: "ipaddresspools"}
+
+// WebhookProbe is the IPAddressPool sent as a dry run to see the webhook at work: its range ends
+// before it starts, which passes the CRD schemas (both addresses are IPs) and every
+// MetalLB-compatible webhook rejects.
+func WebhookProbe(ns string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+		"metadata": map[string]any{"name": "ironlab-webhook-probe", "namespace": ns},
+		"spec":     map[string]any{"addresses": []any{"192.0.2.10-192.0.2.1"}},
+	}}
+}
+
+func waitWebhook(ctx context.Context, dyn dynamic.Interface, ns string, progress func(string)) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	progress("waiting for the validating webhook to answer through its Service")
+	var last error
+	for {
+		_, err := dyn.Resource(poolGVR).Namespace(ns).Create(ctx, WebhookProbe(ns), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		switch {
+		case err != nil && strings.Contains(err.Error(), "denied the request"):
+			progress("webhook answers")
+			return nil
+		case err == nil:
+			last = errors.New("an invalid IPAddressPool was accepted (webhook not registered yet?)")
+		case apierrors.IsInvalid(err):
+			return fmt.Errorf("the CRD schema rejected the webhook probe before the webhook could: %w", err)
+		default:
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the validating webhook does not answer after 2 minutes: %w", last)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
