@@ -109,10 +109,10 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 		byObject[o] = cache.ByObject{Namespaces: only}
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		WebhookServer: hookServer,
-		Scheme:        scheme,
-		Logger:        o.Log,
-		Cache:         cache.Options{ByObject: byObject},
+		WebhookServer:                 hookServer,
+		Scheme:                        scheme,
+		Logger:                        o.Log,
+		Cache:                         cache.Options{ByObject: byObject},
 		Metrics:                       metricsserver.Options{BindAddress: orDisabled(o.MetricsBindAddress)},
 		Controller:                    crconfig.Controller{SkipNameValidation: &o.SeveralInProcess},
 		HealthProbeBindAddress:        orDisabled(o.HealthBindAddress),
