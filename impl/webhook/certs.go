@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -46,19 +47,47 @@ func EnsureCerts(ctx context.Context, c client.Client, ns, dir string) error {
 	if err != nil {
 		return fmt.Errorf("webhook serving certificate (Secret %s/%s): %w", ns, CertSecretName, err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
 	for _, k := range []string{"tls.crt", "tls.key"} {
 		if len(sec.Data[k]) == 0 {
 			return fmt.Errorf("webhook certificate: secret %s/%s has no %s", ns, CertSecretName, k)
 		}
+	}
+	// The CA goes into the webhook configuration before the files are written: a restart after
+	// a failure here must not find the files and skip the injection.
+	if err := injectCAWhenPresent(ctx, c, sec.Data["ca.crt"]); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, k := range []string{"tls.crt", "tls.key"} {
 		if err := os.WriteFile(filepath.Join(dir, k), sec.Data[k], 0o600); err != nil {
 			return err
 		}
 	}
-	return injectCA(ctx, c, sec.Data["ca.crt"])
+	return nil
 }
+
+// CAWait is how long EnsureCerts waits for the ValidatingWebhookConfiguration to appear (it may be
+// applied after the Deployment, as in the manifest's own order).
+var CAWait = time.Minute
+
+func injectCAWhenPresent(ctx context.Context, c client.Client, caPEM []byte) error {
+	deadline := time.Now().Add(CAWait)
+	for {
+		err := injectCA(ctx, c, caPEM)
+		if !errors.Is(err, errNoConfiguration) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+var errNoConfiguration = errors.New("ValidatingWebhookConfiguration " + ConfigurationName + " is missing: apply impl/deploy/ironlb-native.yaml")
 
 func newCertSecret(ns string) (*corev1.Secret, error) {
 	ca, err := pki.NewCA("ironlb-webhook-ca")
@@ -81,7 +110,7 @@ func injectCA(ctx context.Context, c client.Client, caPEM []byte) error {
 	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
 	if err := c.Get(ctx, types.NamespacedName{Name: ConfigurationName}, vwc); err != nil {
 		if apierrors.IsNotFound(err) {
-			return errors.New("ValidatingWebhookConfiguration " + ConfigurationName + " is missing: apply impl/deploy/ironlb-native.yaml")
+			return errNoConfiguration
 		}
 		return err
 	}

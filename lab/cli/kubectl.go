@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -40,11 +41,25 @@ func NewKubectlCommand(s Streams) *cobra.Command {
 func NewLogsCommand(s Streams) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
-		Use:   "logs COMPONENT",
-		Short: "Print a lab component's log (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)",
+		Use:   "logs COMPONENT | NAMESPACE/POD[/CONTAINER]",
+		Short: "Print a lab component's log (etcd, kube-apiserver, node-worker, ...) or a process pod container's",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			path := filepath.Join(controlplane.LogDir(StateDir(name)), args[0]+".log")
+			if parts := strings.Split(args[0], "/"); len(parts) == 2 || len(parts) == 3 {
+				pattern := fmt.Sprintf("pod.*.%s.%s.*.log", parts[0], parts[1])
+				if len(parts) == 3 {
+					pattern = fmt.Sprintf("pod.*.%s.%s.%s.log", parts[0], parts[1], parts[2])
+				}
+				matches, _ := filepath.Glob(filepath.Join(controlplane.LogDir(StateDir(name)), pattern))
+				switch {
+				case len(matches) == 0:
+					return fmt.Errorf("no container log for %s in lab %q (only process pods have logs; echo pods log nothing)", args[0], name)
+				case len(matches) > 1:
+					return fmt.Errorf("pod %s has %d containers: name one, %s/CONTAINER", args[0], len(matches), args[0])
+				}
+				path = matches[0]
+			}
 			f, err := os.Open(path)
 			if err != nil {
 				files, _ := filepath.Glob(filepath.Join(controlplane.LogDir(StateDir(name)), "*.log"))

@@ -136,6 +136,10 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 	if err := startKubeProxies(lc); err != nil {
 		return fail(err)
 	}
+	// As Kind does: pods can be created once the default ServiceAccount exists.
+	if err := waitDefaultServiceAccount(ctx, kc); err != nil {
+		return fail(err)
+	}
 	implNote := "no load balancer installed (--impl none)"
 	if impl != nil {
 		rc, err := clientcmd.BuildConfigFromFlags("", kc)
@@ -249,4 +253,27 @@ func serviceCIDRs(t *topology.Topology) string {
 		return t.Defaults.ServiceCIDR + "," + t.Defaults.ServiceCIDR6
 	}
 	return t.Defaults.ServiceCIDR
+}
+
+// waitDefaultServiceAccount waits until kube-controller-manager created the default namespace's
+// default ServiceAccount: before it, every pod there is rejected.
+func waitDefaultServiceAccount(ctx context.Context, kubeconfig string) error {
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	cs := kubernetes.NewForConfigOrDie(rc)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		_, err := cs.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the default ServiceAccount was not created within 60s (see kube-controller-manager.log): %w", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

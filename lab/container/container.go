@@ -109,6 +109,11 @@ func Exec(s Spec, env []string) error {
 		}
 		m.src[mt.Source] = f
 	}
+	// The binary too (it may live under /tmp): exec'd through its descriptor below.
+	bin, err := os.OpenFile(s.Argv[0], unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("container: binary: %w", err)
+	}
 	if err := unix.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
 		return fmt.Errorf("container: private /tmp: %w", err)
 	}
@@ -137,7 +142,7 @@ func Exec(s Spec, env []string) error {
 	if err := os.Chdir(dir); err != nil {
 		return fmt.Errorf("container: working directory: %w", err)
 	}
-	return syscall.Exec(s.Argv[0], s.Argv, env)
+	return syscall.Exec(fmt.Sprintf("/proc/self/fd/%d", bin.Fd()), s.Argv, env)
 }
 
 // mounter places bind mounts, making room for targets that do not exist on the host by shadowing

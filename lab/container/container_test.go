@@ -70,8 +70,17 @@ func TestExecMountsVolumesPrivately(t *testing.T) {
 	}
 	etcTarget := "/etc/ironlab-test-" + filepath.Base(vol)
 	runTarget := "/var/run/secrets/ironlab-test-" + filepath.Base(vol)
+	// The binary lives under /tmp, which the container's private /tmp hides.
+	sh := filepath.Join(t.TempDir(), "sh")
+	data, err := os.ReadFile("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sh, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	s := Spec{Mounts: []Mount{{Source: vol, Target: etcTarget, ReadOnly: true}, {Source: vol, Target: runTarget}},
-		Argv: []string{"/bin/sh", "-c", "cat " + etcTarget + "/key; echo; cat " + runTarget + "/key; echo; ls /etc/hostname; " +
+		Argv: []string{sh, "-c", "cat " + etcTarget + "/key; echo; cat " + runTarget + "/key; echo; ls /etc/hostname; " +
 			"touch " + etcTarget + "/new 2>/dev/null && echo writable || echo read-only; pwd"}}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "IRONLAB_CONTAINER_ARGS="+strings.Join(s.Args(), "\x1f"))

@@ -27,8 +27,10 @@ var _ = BeforeSuite(func() {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		Skip("KUBEBUILDER_ASSETS is not set: run `make test`, which builds the control plane")
 	}
-	ironlab = filepath.Join(GinkgoT().TempDir(), "ironlab")
-	build := exec.Command("go", "build", "-o", ironlab, "./cmd/ironlab")
+	// ironlab with IronLB's binaries beside it, as `make build` lays them out (--impl ironlb).
+	bin := GinkgoT().TempDir()
+	ironlab = filepath.Join(bin, "ironlab")
+	build := exec.Command("go", "build", "-o", bin+"/", "./cmd/ironlab", "./cmd/ironlb-controller", "./cmd/ironlb-speaker")
 	build.Dir = filepath.Join("..", "..")
 	out, err := build.CombinedOutput()
 	Expect(err).NotTo(HaveOccurred(), string(out))

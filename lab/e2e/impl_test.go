@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// labCLI drives one lab of the suite through the ironlab and kubectl commands, as a user would.
+type labCLI struct {
+	name, dir string
+}
+
+func (l *labCLI) run(args ...string) string {
+	c := exec.Command(ironlab, append(args, "--name", l.name)...)
+	c.Dir = l.dir
+	out, err := c.CombinedOutput()
+	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "ironlab %s:\n%s", strings.Join(args, " "), out)
+	return string(out)
+}
+
+func (l *labCLI) kubectl(args ...string) string {
+	out, _ := l.kubectlErr("", args...)
+	return out
+}
+
+// kubectlErr runs kubectl with stdin, returning its output and error.
+func (l *labCLI) kubectlErr(stdin string, args ...string) (string, error) {
+	c := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), args...)
+	c.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(l.dir, ".ironlab", l.name, "kubeconfig"))
+	c.Stdin = strings.NewReader(stdin)
+	out, err := c.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+func (l *labCLI) apply(yaml string) {
+	out, err := l.kubectlErr(yaml, "apply", "-f", "-")
+	ExpectWithOffset(1, err).NotTo(HaveOccurred(), out)
+}
+
+// up brings the lab up from a topology file with extra args, and tears it down after the specs.
+func (l *labCLI) up(topology string, args ...string) {
+	l.dir = GinkgoT().TempDir()
+	DeferCleanup(func() {
+		c := exec.Command(ironlab, "down", "--name", l.name)
+		c.Dir = l.dir
+		_ = c.Run()
+	})
+	start := time.Now()
+	out := l.run(append([]string{"up", "-t", topology}, args...)...)
+	GinkgoWriter.Printf("up took %s\n%s", time.Since(start), out)
+}
+
+// dumpOnFailure prints pods and the node agents' and containers' logs after a failed spec.
+func (l *labCLI) dumpOnFailure() {
+	if !CurrentSpecReport().Failed() {
+		return
+	}
+	GinkgoWriter.Println(l.kubectl("get", "pods,nodes,endpointslices,svc", "-A", "-o", "wide"))
+	logs, _ := filepath.Glob(filepath.Join(l.dir, ".ironlab", l.name, "logs", "*.log"))
+	for _, f := range logs {
+		base := filepath.Base(f)
+		if b, err := os.ReadFile(f); err == nil && (strings.HasPrefix(base, "node-") || strings.HasPrefix(base, "pod.")) {
+			if len(b) > 3000 {
+				b = b[len(b)-3000:]
+			}
+			GinkgoWriter.Printf("--- %s\n%s\n", base, b)
+		}
+	}
+}
+
+const poolAndService = `
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: lab, namespace: metallb-system}
+spec: {addresses: ["172.18.255.200-172.18.255.250"]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+`
+
+const invalidPool = `
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: invalid, namespace: metallb-system}
+spec: {addresses: ["not-an-ip"]}
+`
+
+// The same checks for every implementation the lab installs from its manifests.
+var _ = Describe("an implementation installed from its own manifests", func() {
+	for _, impl := range []struct {
+		name, lab, rejection string
+	}{
+		// MetalLB's webhook parses the address; IronLB's CRD schema (CEL) rejects it even earlier,
+		// and its webhook is shown at work on a cross-object mistake below.
+		{"metallb", "e2emlb", `admission webhook "ipaddresspoolvalidationwebhook.metallb.io" denied the request`},
+		{"ironlb", "e2eilb", `spec.addresses: Invalid value: each address must be a CIDR`},
+	} {
+		Describe(impl.name, Ordered, func() {
+			l := &labCLI{name: impl.lab}
+			BeforeAll(func() {
+				topo, err := filepath.Abs(filepath.Join("..", "..", "topologies", "l2.yaml"))
+				Expect(err).NotTo(HaveOccurred())
+				l.up(topo, "--impl", impl.name)
+			})
+			AfterEach(l.dumpOnFailure)
+
+			It("runs its pods as processes, reaching the API through in-cluster config", func() {
+				st := l.run("status")
+				Expect(st).To(MatchRegexp(`metallb-system\s+\S*controller\S*\s+worker\d?\s+10\.244\.\S+\s+Running\s+1/1\s+0\s+\d+`))
+			})
+
+			It("rejects an invalid IPAddressPool", func() {
+				out, err := l.kubectlErr(invalidPool, "apply", "-f", "-")
+				Expect(err).To(HaveOccurred())
+				Expect(out).To(ContainSubstring(impl.rejection))
+			})
+
+			It("rejects through its webhook, called by the API server through its Service", func() {
+				l.apply(`{"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "one", "namespace": "metallb-system"},
+ "spec": {"addresses": ["192.0.2.0/28"]}}`)
+				out, err := l.kubectlErr(`{"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "two", "namespace": "metallb-system"},
+ "spec": {"addresses": ["192.0.2.8/29"]}}`, "apply", "-f", "-")
+				Expect(err).To(HaveOccurred())
+				Expect(out).To(And(ContainSubstring("denied the request"), ContainSubstring("overlap")))
+				l.kubectl("delete", "ipaddresspool", "-n", "metallb-system", "one")
+			})
+
+			It("gives a LoadBalancer Service an address from the pool", func() {
+				l.apply(poolAndService)
+				Eventually(func() string {
+					return l.kubectl("get", "svc", "web", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+				}).WithTimeout(30 * time.Second).Should(Equal("172.18.255.200"))
+			})
+		})
+	}
+})
