@@ -84,7 +84,7 @@ var _ = Describe("the l2 lab", Ordered, func() {
 		}).WithTimeout(30 * time.Second).Should(Equal(3))
 		Expect(pods).NotTo(ContainSubstring(",control-plane"), "the control plane is tainted NoSchedule")
 		Expect(kubectl("get", "pods", "-l", "app=echo", "-o", "jsonpath={.items[*].status.podIPs[1].ip}")).
-			To(MatchRegexp(`^fd00:10:244:[0-9a-f]+::2( fd00:10:244:[0-9a-f]+::2){2}$`), "dual-stack pods")
+			To(MatchRegexp(`^fd00:10:244:[0-9a-f]+::[0-9a-f]+( fd00:10:244:[0-9a-f]+::[0-9a-f]+){2}$`), "dual-stack pods")
 		for _, p := range strings.Fields(pods) {
 			f := strings.Split(p, ",")
 			Expect(get("client", "http://"+f[1]+":8080/")).To(BeEmpty(), "the client has no route to pods")
