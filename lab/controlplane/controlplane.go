@@ -188,6 +188,7 @@ func Up(ctx context.Context, c Config) (*Result, error) {
 		"--service-account-key-file=" + filepath.Join(p, "sa.pub"),
 		"--service-account-signing-key-file=" + filepath.Join(p, "sa.key"),
 		"--authorization-mode=Node,RBAC", "--allow-privileged=true", "--profiling=false",
+		"--kubelet-preferred-address-types=InternalIP,Hostname", // as Kind: node names do not resolve
 		"--enable-priority-and-fairness=false",
 	}})
 	if err != nil {

@@ -93,6 +93,7 @@ spec:
 		Expect(out).To(ContainSubstring("secret=first-value"))
 		Expect(l.run("status")).To(MatchRegexp(`default\s+reader\s+` + node + `\s+` + regexp.QuoteMeta(ip) + `\s+Running\s+1/1\s+0\s+\d+`))
 		Expect(l.run("logs", "default/reader")).To(ContainSubstring("secret=first-value"))
+		Expect(l.kubectl("logs", "reader", "--tail=1")).To(Equal("secret=first-value"), "kubectl logs, through the API server and the node agent")
 		_, err := os.Stat("/etc/lab-secret")
 		Expect(os.IsNotExist(err)).To(BeTrue(), "the mount is private to the container")
 

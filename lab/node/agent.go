@@ -95,6 +95,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.cfg.Log.Info("node registered", "node", a.cfg.Name, "address", a.cfg.Address, "podCIDR", a.cfg.PodCIDR)
+	if a.cfg.StateDir != "" {
+		if err := a.serveKubeletAPI(ctx); err != nil {
+			a.cfg.Log.Warn("kubelet API (kubectl logs) not served", "node", a.cfg.Name, "error", err)
+		}
+	}
 	go a.heartbeat(ctx)
 	lw := cache.NewListWatchFromClient(a.cs.CoreV1().RESTClient(), "pods", metav1.NamespaceAll,
 		fields.OneTermEqualSelector("spec.nodeName", a.cfg.Name))
@@ -166,6 +171,7 @@ func (a *Agent) nodeStatus() corev1.NodeStatus {
 			cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID"),
 			cond(corev1.NodeNetworkUnavailable, corev1.ConditionFalse, "RouteCreated"),
 		},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: KubeletPort}},
 		NodeInfo: corev1.NodeSystemInfo{KubeletVersion: a.cfg.Version, OperatingSystem: "linux", Architecture: "amd64",
 			ContainerRuntimeVersion: "ironlab://emulated"},
 	}
