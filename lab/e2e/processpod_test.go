@@ -83,7 +83,7 @@ spec:
     secret: {secretName: lab-secret}
 `)
 		Eventually(func() string { return podField("reader", "{.status.conditions[?(@.type=='Ready')].status}") }).
-			WithTimeout(30 * time.Second).Should(Equal("True"), "the exec readiness probe sees the file the container made in its private /tmp")
+			WithTimeout(30*time.Second).Should(Equal("True"), "the exec readiness probe sees the file the container made in its private /tmp")
 		node, ip := podField("reader", "{.spec.nodeName}"), podField("reader", "{.status.podIP}")
 		Expect(ip).To(HavePrefix("10.244."))
 		out := logs("reader")
@@ -99,7 +99,7 @@ spec:
 
 		l.apply(`{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "lab-secret", "namespace": "default"}, "stringData": {"key": "second-value"}}`)
 		updated := time.Now()
-		Eventually(func() string { return logs("reader") }).WithTimeout(15*time.Second).WithPolling(100*time.Millisecond).
+		Eventually(func() string { return logs("reader") }).WithTimeout(15 * time.Second).WithPolling(100 * time.Millisecond).
 			Should(ContainSubstring("secret=second-value"))
 		GinkgoWriter.Printf("Secret update reached the mounted file in %s\n", time.Since(updated))
 	})
@@ -115,9 +115,9 @@ spec:
 			l.run("fault", "kill-pod", "default/reader")
 			killed := time.Now()
 			Eventually(func() string { return podField("reader", "{.status.containerStatuses[0].state.waiting.reason}") }).
-				WithTimeout(5*time.Second).WithPolling(50*time.Millisecond).Should(Equal("CrashLoopBackOff"))
+				WithTimeout(5 * time.Second).WithPolling(50 * time.Millisecond).Should(Equal("CrashLoopBackOff"))
 			waits = append(waits, podField("reader", "{.status.containerStatuses[0].state.waiting.message}"))
-			Eventually(restarts).WithTimeout(30*time.Second).WithPolling(50*time.Millisecond).Should(Equal(i))
+			Eventually(restarts).WithTimeout(30 * time.Second).WithPolling(50 * time.Millisecond).Should(Equal(i))
 			gaps = append(gaps, time.Since(killed))
 			Eventually(func() string { return podField("reader", "{.status.conditions[?(@.type=='Ready')].status}") }).
 				WithTimeout(30 * time.Second).Should(Equal("True"))
@@ -149,7 +149,7 @@ spec:
 		start := time.Now()
 		_, err := l.kubectlErr("", "delete", "pod", "stubborn", "--wait=false")
 		Expect(err).NotTo(HaveOccurred())
-		Eventually(func() bool { return runningPID(pid) }).WithTimeout(10*time.Second).WithPolling(50*time.Millisecond).Should(BeFalse())
+		Eventually(func() bool { return runningPID(pid) }).WithTimeout(10 * time.Second).WithPolling(50 * time.Millisecond).Should(BeFalse())
 		took := time.Since(start)
 		GinkgoWriter.Printf("a container ignoring SIGTERM was killed %s after the delete (grace 3s)\n", took)
 		Expect(took).To(And(BeNumerically(">=", 2500*time.Millisecond), BeNumerically("<", 5*time.Second)))
