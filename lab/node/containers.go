@@ -48,7 +48,7 @@ type ctr struct {
 	done       bool                             // will not run again (or, for init, completed)
 }
 
-// processPod reports whether any container's image maps to a binary.
+// containersOf returns the pod's init and main containers, each with the binary its image maps to.
 func (a *Agent) containersOf(p *corev1.Pod) (inits, main []*ctr) {
 	mk := func(c corev1.Container, init bool) *ctr {
 		x := &ctr{spec: c, init: init, procName: fmt.Sprintf("pod.%s.%s.%s.%s", a.cfg.Name, p.Namespace, p.Name, c.Name)}
