@@ -158,6 +158,45 @@ spec:
 			Should(ContainSubstring("NotFound"))
 	})
 
+	It("stops a node's process pods when the node goes down, and runs them again when it comes back", func() {
+		l.apply(`
+apiVersion: v1
+kind: Pod
+metadata: {name: survivor, namespace: default}
+spec:
+  nodeName: worker3
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: main
+    image: lab.test/sh
+    args: ["-c", "trap 'echo got TERM' TERM; echo started; while true; do sleep 0.1; done"]
+`)
+		pidOf := func() string {
+			m := regexp.MustCompile(`default\s+survivor\s+.*\s(\d+)\n`).FindStringSubmatch(l.run("status"))
+			if m == nil {
+				return ""
+			}
+			return m[1]
+		}
+		Eventually(pidOf).WithTimeout(30 * time.Second).ShouldNot(BeEmpty())
+		for _, mode := range []string{"stop", "kill"} {
+			pid := pidOf()
+			terms := strings.Count(logs("survivor"), "got TERM")
+			start := time.Now()
+			l.run("fault", "node-down", "worker3", "--mode", mode)
+			Expect(runningPID(pid)).To(BeFalse(), "%s: the container process is gone when node-down returns", mode)
+			GinkgoWriter.Printf("node-down --mode %s took %s\n", mode, time.Since(start))
+			if mode == "stop" {
+				Expect(strings.Count(logs("survivor"), "got TERM")).To(Equal(terms+1), "a shutdown sends SIGTERM first")
+				Expect(time.Since(start)).To(BeNumerically(">=", 2*time.Second), "and waits the grace period")
+			} else {
+				Expect(strings.Count(logs("survivor"), "got TERM")).To(Equal(terms), "a hard failure sends no SIGTERM")
+			}
+			l.run("fault", "node-up", "worker3")
+			Eventually(pidOf).WithTimeout(30*time.Second).Should(And(Not(BeEmpty()), Not(Equal(pid))), "the agent runs the pod again")
+		}
+	})
+
 	It("stops every process pod with the lab", func() {
 		pids := recordedPIDs(filepath.Join(l.dir, ".ironlab", l.name, "run"))
 		Expect(strings.Join(pids, " ")).NotTo(BeEmpty())

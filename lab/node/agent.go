@@ -122,11 +122,20 @@ func (a *Agent) Run(ctx context.Context) error {
 		uids = append(uids, uid)
 	}
 	a.mu.Unlock()
-	// The agent is stopping (the lab goes down): stop every pod, briefly.
+	// The agent is stopping (the node shuts down, or the lab goes down): stop every pod, each
+	// with its own grace period, as the kubelet's graceful node shutdown does.
 	var wg sync.WaitGroup
 	for _, uid := range uids {
 		wg.Add(1)
-		go func() { defer wg.Done(); a.stopPod(uid, 2*time.Second) }()
+		go func() {
+			defer wg.Done()
+			a.mu.Lock()
+			rp := a.pods[uid]
+			a.mu.Unlock()
+			if rp != nil {
+				a.stopPod(uid, rp.grace)
+			}
+		}()
 	}
 	wg.Wait()
 	return nil

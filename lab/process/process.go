@@ -5,6 +5,7 @@ package process
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -124,11 +125,44 @@ func Start(stateDir, logDir string, spec Spec) (*Running, error) {
 		_ = cmd.Process.Kill()
 		return nil, fmt.Errorf("start %s: record pid: %w", spec.Name, err)
 	}
+	// The spec stays after the process is stopped, so that it can be started again (a node that
+	// comes back after a fault).
+	if data, err := json.Marshal(spec); err == nil {
+		_ = os.WriteFile(specFile(stateDir, spec.Name), data, 0o644)
+	}
 	return r, nil
 }
 
-// Forget removes the pid file of a process that has exited.
-func Forget(stateDir, name string) { _ = os.Remove(pidFile(stateDir, name)) }
+// Forget removes the pid file and spec of a process that has exited and will not be restarted.
+func Forget(stateDir, name string) {
+	_ = os.Remove(pidFile(stateDir, name))
+	_ = os.Remove(specFile(stateDir, name))
+}
+
+func specFile(stateDir, name string) string { return filepath.Join(stateDir, name+".spec") }
+
+// Restart starts again a process that was started before (by its saved spec) and is not running.
+func Restart(stateDir, logDir, name string) (*Running, error) {
+	data, err := os.ReadFile(specFile(stateDir, name))
+	if err != nil {
+		return nil, fmt.Errorf("restart %s: no saved spec: %w", name, err)
+	}
+	var spec Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return nil, fmt.Errorf("restart %s: %w", name, err)
+	}
+	for _, r := range mustList(stateDir) {
+		if r.Name == name && r.Alive() {
+			return nil, fmt.Errorf("restart %s: still running as pid %d", name, r.PID)
+		}
+	}
+	return Start(stateDir, logDir, spec)
+}
+
+func mustList(stateDir string) []Record {
+	recs, _ := List(stateDir)
+	return recs
+}
 
 func pidFile(stateDir, name string) string { return filepath.Join(stateDir, name+".pid") }
 
@@ -209,6 +243,22 @@ func Stop(stateDir string, r Record, grace time.Duration) error {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if err := syscall.Kill(r.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("kill %s (pid %d): %w", r.Name, r.PID, err)
+	}
+	for i := 0; i < 200 && !gone(r.PID); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// Kill ends the recorded process with SIGKILL at once (a hard failure: no SIGTERM first), waits
+// until it is gone and removes its pid file.
+func Kill(stateDir string, r Record) error {
+	defer os.Remove(pidFile(stateDir, r.Name))
+	if !r.Alive() {
+		return nil
 	}
 	if err := syscall.Kill(r.PID, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("kill %s (pid %d): %w", r.Name, r.PID, err)

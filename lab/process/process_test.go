@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -71,4 +72,38 @@ func TestLogCapturesOutput(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("the child's output did not reach its log")
+}
+
+func TestRestartFromSavedSpec(t *testing.T) {
+	dir := t.TempDir()
+	sleep, err := filepath.EvalSymlinks("/bin/sleep")
+	if err != nil {
+		t.Skip("no /bin/sleep")
+	}
+	r, err := Start(dir, filepath.Join(dir, "logs"), Spec{Name: "s", Path: sleep, Args: []string{"30"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restart(dir, filepath.Join(dir, "logs"), "s"); err == nil || !strings.Contains(err.Error(), "still running") {
+		t.Fatalf("Restart of a running process: %v", err)
+	}
+	recs, _ := List(dir)
+	if err := Stop(dir, recs[0], time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if r.ExitCode() != -1 || r.Signal().String() != "terminated" {
+		t.Errorf("exit %d, signal %v; want -1 and SIGTERM", r.ExitCode(), r.Signal())
+	}
+	r2, err := Restart(dir, filepath.Join(dir, "logs"), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.PID == r.PID || !r2.Alive() {
+		t.Fatalf("restarted process %d alive=%v", r2.PID, r2.Alive())
+	}
+	Forget(dir, "s")
+	if _, err := Restart(dir, filepath.Join(dir, "logs"), "s"); err == nil {
+		t.Error("Restart after Forget should fail: no saved spec")
+	}
+	_ = syscall.Kill(r2.PID, syscall.SIGKILL)
 }
