@@ -34,7 +34,7 @@ func NewFaultCommand(s Streams) *cobra.Command {
   node-up HOST     mend it: thaw frozen processes, or start the node agent and kube-proxy again
                    (the agent starts the node's pods again), and bring the links up.
   kill-pod NS/POD[/CONTAINER]  SIGKILL a process pod's containers (the agent restarts them).`,
-		Args:  cobra.ExactArgs(2),
+		Args: cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
 			if os.Geteuid() != 0 {
 				return fmt.Errorf("ironlab fault needs root")
