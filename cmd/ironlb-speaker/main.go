@@ -1,5 +1,6 @@
-// Command ironlb-speaker is the per-node agent. Today it validates the configuration and reports
-// it per node (ConfigurationState); Layer 2 and BGP announcement are being built on top.
+// Command ironlb-speaker is the per-node agent: it announces the load-balancer addresses its node
+// owns in layer 2 mode (ARP/NDP), with liveness from a gossip membership among the speakers, and
+// reports the configuration and its announcements per node.
 package main
 
 import (
@@ -9,65 +10,59 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/go-logr/logr"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/ironlb/ironlb/impl/config/fromapi"
-	"github.com/ironlb/ironlb/impl/controller"
 	"github.com/ironlb/ironlb/impl/speaker"
 )
 
 func main() {
-	var ns, node, logLevel, metricsAddr, lbClass string
-	flag.StringVar(&ns, "namespace", "metallb-system", "namespace of the configuration")
-	flag.StringVar(&node, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME)")
+	var o speaker.RunOptions
+	var logLevel, keyPath string
+	flag.StringVar(&o.Namespace, "namespace", "metallb-system", "namespace of the configuration")
+	flag.StringVar(&o.Node, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME)")
 	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":7472", "Prometheus metrics address (0 disables)")
-	flag.StringVar(&lbClass, "lb-class", "", "serve Services of this spec.loadBalancerClass")
+	flag.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":7472", "Prometheus metrics address (0 disables)")
+	flag.StringVar(&o.LBClass, "lb-class", "", "serve Services of this spec.loadBalancerClass")
+	flag.StringVar(&o.MemberBindAddr, "ml-bind-addr", os.Getenv("ML_BIND_ADDR"), "address the gossip membership binds to, the node's (default $ML_BIND_ADDR); empty disables the membership (liveness from Node conditions alone)")
+	flag.IntVar(&o.MemberPort, "ml-bind-port", 7946, "gossip membership port")
+	flag.StringVar(&keyPath, "ml-secret-key-path", os.Getenv("ML_SECRET_KEY_PATH"), "file with the membership's shared secret (default $ML_SECRET_KEY_PATH)")
+	flag.StringVar(&o.MemberLabels, "ml-labels", "app.kubernetes.io/name=ironlb,app.kubernetes.io/component=speaker", "labels of the speaker pods to join")
+	flag.DurationVar(&o.ProbeInterval, "ml-probe-interval", 100*time.Millisecond, "gossip probe interval: shorter detects dead nodes faster, with more false alarms under load")
+	flag.DurationVar(&o.ProbeTimeout, "ml-probe-timeout", 50*time.Millisecond, "gossip probe timeout")
+	flag.DurationVar(&o.GratuitousRefresh, "gratuitous-refresh", 0, "keep sending gratuitous ARP/NA at this period while an address is owned (0: only at takeover)")
+	flag.DurationVar(&o.Handover, "handover", time.Second, "on SIGTERM, keep answering this long after leaving the membership, while the next owner takes over")
 	flag.Parse()
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		fail("--log-level %q: %v", logLevel, err)
 	}
-	if node == "" {
+	if o.Node == "" {
 		fail("no node name: set --node-name or NODE_NAME (the DaemonSet sets it from spec.nodeName)")
 	}
 	log := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctrllog.SetLogger(log)
+	o.Log = log
+	if keyPath != "" {
+		key, err := os.ReadFile(keyPath)
+		if err != nil {
+			fail("--ml-secret-key-path: %v", err)
+		}
+		o.MemberKey = []byte(strings.TrimSpace(string(key)))
+	}
 	cfg, err := config.GetConfig()
 	if err != nil {
 		fail("no Kubernetes API to talk to (in-cluster config, --kubeconfig or $KUBECONFIG): %v", err)
 	}
-	scheme, err := controller.Scheme()
-	if err != nil {
-		fail("%v", err)
-	}
-	byObject := map[client.Object]cache.ByObject{}
-	for _, o := range fromapi.NamespacedObjects() {
-		byObject[o] = cache.ByObject{Namespaces: map[string]cache.Config{ns: {}}}
-	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Logger: log, Cache: cache.Options{ByObject: byObject},
-		Metrics: metricsserver.Options{BindAddress: metricsAddr}})
-	if err != nil {
-		fail("create manager: %v", err)
-	}
-	s := &speaker.Speaker{Client: mgr.GetClient(), Namespace: ns, Node: node, Log: log.WithName("speaker")}
-	if err := s.SetupWithManager(mgr); err != nil {
-		fail("%v", err)
-	}
-	log.Info("starting speaker", "node", node, "namespace", ns, "lbClass", lbClass,
-		"announcing", "none yet: this build validates and reports the configuration per node")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := mgr.Start(ctx); err != nil {
+	if err := speaker.Run(ctx, cfg, o); err != nil {
 		fail("%v", err)
 	}
 }

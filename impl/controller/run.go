@@ -85,6 +85,15 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 		return fmt.Errorf("webhook mode %q: want enabled, disabled or onlywebhook", o.WebhookMode)
 	}
 	withWebhook := o.WebhookMode == "enabled" || o.WebhookMode == "onlywebhook"
+	if o.WebhookMode != "onlywebhook" {
+		direct, err := client.New(cfg, client.Options{Scheme: scheme})
+		if err != nil {
+			return err
+		}
+		if err := EnsureMemberlistSecret(ctx, direct, o.Namespace); err != nil {
+			return err
+		}
+	}
 	var hookServer webhook.Server
 	if withWebhook {
 		if o.WebhookCertDir == "" {

@@ -1,38 +1,66 @@
-// Package speaker is the per-node agent. Today it does the part every announcement mode rests on:
-// it watches the metallb.io configuration, validates it with the same config.Build as the
-// controller and the webhook, and reports the verdict for its node in a ConfigurationState
-// (labels metallb.io/component-type=speaker, metallb.io/node-name=NODE). Layer 2 (ARP/NDP) and BGP
-// announcement come on top of this reconciler.
+// Package speaker is the per-node agent. It watches the metallb.io configuration (validated with
+// the same config.Build as the controller and the webhook, the verdict reported per node in a
+// ConfigurationState), the LoadBalancer Services, their EndpointSlices and the Nodes, and the
+// speakers' gossip membership; from them it computes which addresses this node announces in layer
+// 2 mode (impl/election), hands them to the announcer (impl/layer2), and reports them as
+// ServiceL2Status objects and nodeAssigned events. BGP comes on top of the same reconciler.
 package speaker
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 	"github.com/ironlb/ironlb/impl/api/v1beta2"
 	"github.com/ironlb/ironlb/impl/config"
 	"github.com/ironlb/ironlb/impl/config/fromapi"
 	"github.com/ironlb/ironlb/impl/configstate"
+	"github.com/ironlb/ironlb/impl/layer2"
 )
 
-// Speaker reconciles the configuration for one node.
+// Announcer announces the addresses this node owns (impl/layer2 on Linux).
+type Announcer interface {
+	SetOwned(ctx context.Context, owned map[netip.Addr]layer2.Announcement)
+}
+
+// Membership says which speakers are alive (impl/members).
+type Membership interface {
+	Alive() map[string]bool
+	Changes() <-chan struct{}
+}
+
+// Speaker reconciles one node's announcements.
 type Speaker struct {
 	Client    client.Client
 	Namespace string
 	Node      string
+	LBClass   string
 	Log       logr.Logger
+	// Announcer, when set, gets the layer 2 addresses this node owns.
+	Announcer Announcer
+	// Members, when set, is the gossip membership; without it liveness is the Node's Ready
+	// condition alone.
+	Members  Membership
+	Recorder events.EventRecorder
 
-	current *config.Config // last valid configuration
+	current   *config.Config // last valid configuration
+	announced map[types.NamespacedName][]string
 }
 
 // StateName is the name of a node's speaker ConfigurationState.
@@ -48,6 +76,22 @@ func (s *Speaker) SetupWithManager(mgr ctrl.Manager) error {
 		&v1beta1.Community{}, &v1beta1.BFDProfile{}, &v1beta2.BGPPeer{}, &corev1.Secret{}} {
 		b = b.Watches(o, toNode, inNS)
 	}
+	// What is announced where depends on the Services, their endpoints and the nodes too.
+	for _, o := range []client.Object{&corev1.Service{}, &discoveryv1.EndpointSlice{}, &corev1.Node{}} {
+		b = b.Watches(o, toNode)
+	}
+	if s.Members != nil {
+		ch := make(chan event.GenericEvent, 1)
+		go func() {
+			for range s.Members.Changes() {
+				select {
+				case ch <- event.GenericEvent{Object: &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: s.Node}}}:
+				default:
+				}
+			}
+		}()
+		b = b.WatchesRawSource(source.Channel(ch, toNode))
+	}
 	return b.Complete(s)
 }
 
@@ -60,11 +104,56 @@ func (s *Speaker) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile
 	cfg, err := config.Build(in)
 	if err != nil {
 		s.Log.Error(err, "configuration rejected; keeping the last valid one", "node", s.Node)
-		return reconcile.Result{}, s.report(ctx, v1beta1.ConfigurationInvalid, err.Error())
+		if rerr := s.report(ctx, v1beta1.ConfigurationInvalid, err.Error()); rerr != nil {
+			return reconcile.Result{}, rerr
+		}
+	} else {
+		if s.current != cfg {
+			s.Log.V(1).Info("configuration loaded", "node", s.Node, "pools", len(cfg.Pools), "peers", len(cfg.Peers))
+		}
+		s.current = cfg
+		if err := s.report(ctx, v1beta1.ConfigurationValid, ""); err != nil {
+			return reconcile.Result{}, err
+		}
 	}
-	s.current = cfg
-	s.Log.Info("configuration loaded", "node", s.Node, "pools", len(cfg.Pools), "peers", len(cfg.Peers))
-	return reconcile.Result{}, s.report(ctx, v1beta1.ConfigurationValid, "")
+	if s.current == nil || s.Announcer == nil {
+		return reconcile.Result{}, nil
+	}
+	return reconcile.Result{}, s.announceL2(ctx)
+}
+
+// announceL2 computes and applies this node's layer 2 announcements, and reports them.
+func (s *Speaker) announceL2(ctx context.Context) error {
+	var svcs corev1.ServiceList
+	var nodes corev1.NodeList
+	var eps discoveryv1.EndpointSliceList
+	for _, l := range []client.ObjectList{&svcs, &nodes, &eps} {
+		if err := s.Client.List(ctx, l); err != nil {
+			return fmt.Errorf("speaker %s: %w", s.Node, err)
+		}
+	}
+	var alive map[string]bool
+	if s.Members != nil {
+		alive = s.Members.Alive()
+	}
+	plan := planL2(s.Node, s.current, s.LBClass, svcs.Items, nodes.Items, eps.Items, alive)
+	owned := make(map[netip.Addr]layer2.Announcement, len(plan.owned))
+	for ip, ifaces := range plan.owned {
+		owned[ip] = layer2.Announcement{Interfaces: ifaces}
+	}
+	s.Announcer.SetOwned(ctx, owned)
+	byKey := map[types.NamespacedName]*corev1.Service{}
+	for i := range svcs.Items {
+		byKey[types.NamespacedName{Namespace: svcs.Items[i].Namespace, Name: svcs.Items[i].Name}] = &svcs.Items[i]
+	}
+	for key := range plan.services {
+		if _, had := s.announced[key]; !had && s.Recorder != nil {
+			s.Recorder.Eventf(byKey[key], nil, corev1.EventTypeNormal, "nodeAssigned", "Announce",
+				"announcing from node %q with protocol %q", s.Node, "layer2")
+		}
+	}
+	s.announced = plan.services
+	return s.reportL2(ctx, plan.services)
 }
 
 func (s *Speaker) report(ctx context.Context, result v1beta1.ConfigurationResult, lastError string) error {

@@ -1,0 +1,266 @@
+//go:build linux
+
+// Package layer2 answers ARP (IPv4) and neighbour solicitations (IPv6) for the load-balancer
+// addresses this node owns, and announces a newly owned address at once with gratuitous ARP and
+// unsolicited override neighbour advertisements, so that the segment's hosts and switches learn
+// where it lives. It never answers for an address it was not given, and stops answering for one
+// the moment it is taken away.
+package layer2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/netip"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vishvananda/netlink"
+)
+
+// DefaultExcluded matches interfaces never used unless an L2Advertisement names them: container,
+// bridge and tunnel devices (MetalLB's list).
+var DefaultExcluded = regexp.MustCompile(`^(lo|docker.*|cbr.*|dummy.*|virbr.*|lxcbr.*|veth.*|cilium.*|cni.*|flannel.*|vxlan.*|tunl.*|genev.*|kube-ipvs.*|kube-bridge|nodelocaldns|tap.*)$`)
+
+// Options tune an Announcer.
+type Options struct {
+	Log      logr.Logger
+	Registry prometheus.Registerer
+	// Gratuitous is when, after taking an address over, gratuitous ARP / unsolicited NA are sent
+	// (offsets from the takeover); default 0, 100 ms, 300 ms, 700 ms, 1.5 s.
+	Gratuitous []time.Duration
+	// Refresh, when not zero, repeats them at this period while the address is owned (for
+	// switches whose forwarding tables age out before the routers' ARP caches do).
+	Refresh time.Duration
+}
+
+// Announcer runs the responders of every suitable interface.
+type Announcer struct {
+	opts    Options
+	metrics *metrics
+
+	mu         sync.Mutex
+	owned      map[netip.Addr]Announcement
+	responders map[string]*responder // by interface name
+	rescan     chan struct{}
+	wg         sync.WaitGroup
+}
+
+// New returns an Announcer; Run starts it.
+func New(opts Options) (*Announcer, error) {
+	if opts.Gratuitous == nil {
+		opts.Gratuitous = []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond, 700 * time.Millisecond, 1500 * time.Millisecond}
+	}
+	m, err := newMetrics(opts.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return &Announcer{opts: opts, metrics: m, owned: map[netip.Addr]Announcement{}, responders: map[string]*responder{},
+		rescan: make(chan struct{}, 1)}, nil
+}
+
+// Run watches the node's interfaces (netlink notifications, no polling) and keeps a responder on
+// every suitable one until ctx ends.
+func (a *Announcer) Run(ctx context.Context) error {
+	links := make(chan netlink.LinkUpdate, 64)
+	addrs := make(chan netlink.AddrUpdate, 64)
+	done := make(chan struct{})
+	defer close(done)
+	if err := netlink.LinkSubscribe(links, done); err != nil {
+		return fmt.Errorf("layer2: watch interfaces: %w", err)
+	}
+	if err := netlink.AddrSubscribe(addrs, done); err != nil {
+		return fmt.Errorf("layer2: watch addresses: %w", err)
+	}
+	a.scan(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			a.mu.Lock()
+			for name, r := range a.responders {
+				r.close()
+				delete(a.responders, name)
+			}
+			a.mu.Unlock()
+			a.wg.Wait()
+			return nil
+		case <-links:
+		case <-addrs:
+		case <-a.rescan:
+		}
+		// Coalesce a burst of notifications into one scan.
+		time.Sleep(50 * time.Millisecond)
+	drain:
+		for {
+			select {
+			case <-links:
+			case <-addrs:
+			default:
+				break drain
+			}
+		}
+		a.scan(ctx)
+	}
+}
+
+// suitable reports whether an interface may carry announcements by default.
+func suitable(ifi net.Interface) bool {
+	return ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagLoopback == 0 && len(ifi.HardwareAddr) == 6 &&
+		!DefaultExcluded.MatchString(ifi.Name)
+}
+
+// scan starts responders on new suitable interfaces (and those an announcement names) and stops
+// those of interfaces that went away or down.
+func (a *Announcer) scan(ctx context.Context) {
+	ifis, err := net.Interfaces()
+	if err != nil {
+		a.opts.Log.Error(err, "list interfaces")
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	named := map[string]bool{}
+	for _, ann := range a.owned {
+		for _, n := range ann.Interfaces {
+			named[n] = true
+		}
+	}
+	want := map[string]net.Interface{}
+	for _, ifi := range ifis {
+		if suitable(ifi) || (named[ifi.Name] && ifi.Flags&net.FlagUp != 0 && len(ifi.HardwareAddr) == 6) {
+			want[ifi.Name] = ifi
+		}
+	}
+	for name, r := range a.responders {
+		if ifi, ok := want[name]; !ok || ifi.Index != r.ifi.Index {
+			a.opts.Log.Info("interface gone: not announcing on it", "interface", name)
+			r.close()
+			delete(a.responders, name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		if _, ok := a.responders[name]; ok {
+			continue
+		}
+		ifi := want[name]
+		r, err := newResponder(ctx, a, ifi)
+		if err != nil {
+			a.opts.Log.Info("interface not usable for announcements yet", "interface", name, "reason", err.Error())
+			continue
+		}
+		a.responders[name] = r
+		a.opts.Log.Info("announcing on interface", "interface", name, "arp", r.arp != nil, "ndp", r.ndp != nil)
+		// Addresses owned before this interface came: announce them here now.
+		for ip, ann := range a.owned {
+			if allowed(ann, name) {
+				a.gratuitous(ctx, r, ip)
+			}
+		}
+	}
+}
+
+func allowed(ann Announcement, iface string) bool {
+	if len(ann.Interfaces) == 0 {
+		return !DefaultExcluded.MatchString(iface)
+	}
+	return slices.Contains(ann.Interfaces, iface)
+}
+
+// SetOwned replaces the set of owned addresses: new ones are announced at once (gratuitous ARP /
+// unsolicited NA, repeated), removed ones are no longer answered from this moment.
+func (a *Announcer) SetOwned(ctx context.Context, owned map[netip.Addr]Announcement) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := a.owned
+	a.owned = maps.Clone(owned)
+	rescan := false
+	for ip, ann := range owned {
+		if _, had := old[ip]; had {
+			continue
+		}
+		a.opts.Log.Info("taking over address", "ip", ip, "interfaces", ann.Interfaces)
+		for name, r := range a.responders {
+			if allowed(ann, name) {
+				a.gratuitous(ctx, r, ip)
+			}
+		}
+		rescan = rescan || len(ann.Interfaces) > 0
+	}
+	for ip := range old {
+		if _, keep := owned[ip]; !keep {
+			a.opts.Log.Info("no longer announcing address", "ip", ip)
+			for _, r := range a.responders {
+				r.leave(ip)
+			}
+		}
+	}
+	if rescan {
+		select {
+		case a.rescan <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Owned returns the owned addresses.
+func (a *Announcer) Owned() []netip.Addr {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.SortedFunc(maps.Keys(a.owned), netip.Addr.Compare)
+}
+
+// owns reports whether ip is owned and may be answered on iface.
+func (a *Announcer) owns(ip netip.Addr, iface string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ann, ok := a.owned[ip]
+	return ok && allowed(ann, iface)
+}
+
+// gratuitous announces ip on r now and at the configured offsets (and periodically with
+// Refresh), for as long as ip stays owned. a.mu is held.
+func (a *Announcer) gratuitous(ctx context.Context, r *responder, ip netip.Addr) {
+	if ip.Is6() && r.ndp != nil {
+		r.join(ip)
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		start := time.Now()
+		next := append(slices.Clone(a.opts.Gratuitous), -1)
+		for i := 0; ; i++ {
+			var wait time.Duration
+			switch {
+			case next[i] >= 0:
+				wait = time.Until(start.Add(next[i]))
+			case a.opts.Refresh > 0:
+				wait, i = a.opts.Refresh, i-1
+			default:
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-r.closed:
+				return
+			case <-time.After(wait):
+			}
+			if !a.owns(ip, r.ifi.Name) {
+				return
+			}
+			if err := r.announce(ip); err != nil {
+				if !errors.Is(err, net.ErrClosed) {
+					a.opts.Log.Error(err, "gratuitous announcement", "ip", ip, "interface", r.ifi.Name)
+				}
+				return
+			}
+			a.metrics.gratuitous.WithLabelValues(ip.String()).Inc()
+		}
+	}()
+}

@@ -1,0 +1,151 @@
+//go:build linux
+
+package speaker
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/ironlb/ironlb/impl/api/v1beta1"
+	"github.com/ironlb/ironlb/impl/config/fromapi"
+	"github.com/ironlb/ironlb/impl/controller"
+	"github.com/ironlb/ironlb/impl/layer2"
+	"github.com/ironlb/ironlb/impl/members"
+)
+
+// RunOptions configure a speaker process.
+type RunOptions struct {
+	Namespace, Node, LBClass string
+	MetricsBindAddress       string
+	Log                      logr.Logger
+
+	// The gossip membership: bound to MemberBindAddr:MemberPort (no address: no membership),
+	// encrypted with MemberKey, joining the speaker pods with MemberLabels.
+	MemberBindAddr string
+	MemberPort     int
+	MemberKey      []byte
+	MemberLabels   string
+	ProbeInterval  time.Duration
+	ProbeTimeout   time.Duration
+
+	GratuitousRefresh time.Duration
+	// Handover is how long a stopping speaker keeps answering after it left the membership.
+	Handover time.Duration
+}
+
+// Run runs a speaker until ctx ends, then hands its addresses over: it leaves the membership
+// first, so that the next owners announce at once, keeps answering for Handover, and only then
+// goes quiet, so that a rolling restart loses no request.
+func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
+	scheme, err := controller.Scheme()
+	if err != nil {
+		return err
+	}
+	byObject := map[client.Object]cache.ByObject{}
+	for _, obj := range append(fromapi.NamespacedObjects(), &v1beta1.ServiceL2Status{}) {
+		byObject[obj] = cache.ByObject{Namespaces: map[string]cache.Config{o.Namespace: {}}}
+	}
+	metricsAddr := o.MetricsBindAddress
+	if metricsAddr == "" {
+		metricsAddr = "0"
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Logger: o.Log, Cache: cache.Options{ByObject: byObject},
+		Metrics: metricsserver.Options{BindAddress: metricsAddr}})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	ann, err := layer2.New(layer2.Options{Log: o.Log.WithName("layer2"), Registry: metrics.Registry, Refresh: o.GratuitousRefresh})
+	if err != nil {
+		return err
+	}
+	// The announcer and the manager outlive ctx by the handover.
+	life, end := context.WithCancel(context.Background())
+	defer end()
+	annDone := make(chan error, 1)
+	go func() { annDone <- ann.Run(life) }()
+
+	var mem *members.Members
+	if o.MemberBindAddr != "" {
+		mem, err = members.Start(members.Config{Node: o.Node, BindAddr: o.MemberBindAddr, Port: o.MemberPort, SecretKey: o.MemberKey,
+			ProbeInterval: o.ProbeInterval, ProbeTimeout: o.ProbeTimeout, Log: o.Log.WithName("members")})
+		if err != nil {
+			return err
+		}
+		sel, err := labels.Parse(o.MemberLabels)
+		if err != nil {
+			return fmt.Errorf("--ml-labels: %w", err)
+		}
+		go joinLoop(life, mgr.GetAPIReader(), mem, o, sel)
+	} else {
+		o.Log.Info("no membership address: liveness comes from the Node conditions alone (slower failover)")
+	}
+	s := &Speaker{Client: mgr.GetClient(), Namespace: o.Namespace, Node: o.Node, LBClass: o.LBClass, Log: o.Log.WithName("speaker"),
+		Announcer: ann, Recorder: mgr.GetEventRecorder("ironlb-speaker")}
+	if mem != nil {
+		s.Members = mem
+	}
+	if err := s.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- mgr.Start(life) }()
+	o.Log.Info("speaker running", "node", o.Node, "namespace", o.Namespace, "membership", o.MemberBindAddr != "", "mode", "layer2")
+	select {
+	case err := <-mgrDone:
+		return err
+	case err := <-annDone:
+		return err
+	case <-ctx.Done():
+	}
+	o.Log.Info("stopping: handing addresses over", "node", o.Node, "owned", ann.Owned(), "handover", o.Handover)
+	if mem != nil {
+		if err := mem.Leave(500 * time.Millisecond); err != nil {
+			o.Log.Error(err, "leave the membership")
+		}
+	}
+	time.Sleep(o.Handover)
+	end()
+	<-annDone
+	return nil
+}
+
+// joinLoop joins the other speakers (found by their pods' labels) now and every few seconds, so
+// that a speaker started first, or cut off for a while, finds the others again.
+func joinLoop(ctx context.Context, r client.Reader, mem *members.Members, o RunOptions, sel labels.Selector) {
+	for {
+		var pods corev1.PodList
+		if err := r.List(ctx, &pods, client.InNamespace(o.Namespace), client.MatchingLabelsSelector{Selector: sel}); err == nil {
+			alive := mem.Alive()
+			var addrs []string
+			for _, p := range pods.Items {
+				if p.Spec.NodeName == o.Node || alive[p.Spec.NodeName] || p.Status.PodIP == "" || p.Status.Phase != corev1.PodRunning {
+					continue
+				}
+				addrs = append(addrs, net.JoinHostPort(p.Status.PodIP, strconv.Itoa(o.MemberPort)))
+			}
+			if len(addrs) > 0 {
+				if n, err := mem.Join(addrs); err != nil && n == 0 {
+					o.Log.V(1).Info("join speakers", "addresses", addrs, "error", err.Error())
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(3 * time.Second):
+		}
+	}
+}
