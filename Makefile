@@ -52,6 +52,11 @@ bench: ## Go benchmarks of the hot paths (allocator, config); bench-e2e is the e
 bench-e2e: k8s-bins ## end to end: IRONLB_BENCH_SERVICES (10,000) Services in a burst against a real API server
 	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" $(GO) test -run '^$$' -bench BenchmarkBurst -benchtime 1x -timeout 60m ./impl/controller/
 
+.PHONY: bench-l2
+bench-l2: k8s-bins ## layer 2 failover gaps, IronLB and MetalLB v0.15.2, IRONLAB_FAILOVER_RUNS (20) runs each (root)
+	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" IRONLAB_FAILOVER_RUNS=$${IRONLAB_FAILOVER_RUNS:-20} IRONLAB_FAILOVER_IMPLS=ironlb,metallb \
+		$(GO) test -count=1 -v -timeout 120m ./lab/e2e/ -ginkgo.focus 'layer 2' -ginkgo.no-color | grep -E 'FAILOVER|run [0-9]+ \(|FAIL|ok'
+
 .PHONY: bench-lab
 bench-lab: k8s-bins ## the lab: up to 3 pods answering through a ClusterIP, memory, down (root)
 	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" $(GO) test -run '^$$' -bench BenchmarkLabUp -benchtime 3x -timeout 20m ./lab/cli/

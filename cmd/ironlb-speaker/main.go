@@ -33,10 +33,11 @@ func main() {
 	flag.IntVar(&o.MemberPort, "ml-bind-port", 7946, "gossip membership port")
 	flag.StringVar(&keyPath, "ml-secret-key-path", os.Getenv("ML_SECRET_KEY_PATH"), "file with the membership's shared secret (default $ML_SECRET_KEY_PATH)")
 	flag.StringVar(&o.MemberLabels, "ml-labels", "app.kubernetes.io/name=ironlb,app.kubernetes.io/component=speaker", "labels of the speaker pods to join")
-	flag.DurationVar(&o.ProbeInterval, "ml-probe-interval", 100*time.Millisecond, "gossip probe interval: shorter detects dead nodes faster, with more false alarms under load")
-	flag.DurationVar(&o.ProbeTimeout, "ml-probe-timeout", 50*time.Millisecond, "gossip probe timeout")
+	flag.DurationVar(&o.ProbeInterval, "ml-probe-interval", 50*time.Millisecond, "gossip probe interval: shorter detects dead nodes faster, with more false alarms under load")
+	flag.DurationVar(&o.ProbeTimeout, "ml-probe-timeout", 25*time.Millisecond, "gossip probe timeout (a LAN round trip is well under a millisecond)")
 	flag.DurationVar(&o.GratuitousRefresh, "gratuitous-refresh", 0, "keep sending gratuitous ARP/NA at this period while an address is owned (0: only at takeover)")
-	flag.DurationVar(&o.Handover, "handover", time.Second, "on SIGTERM, keep answering this long after leaving the membership, while the next owner takes over")
+	flag.DurationVar(&o.Handover, "handover", time.Second, "on SIGTERM, keep answering this long after leaving the membership")
+	flag.DurationVar(&o.LeftGrace, "ml-left-grace", 5*time.Second, "a speaker that left politely (restarting) keeps its addresses this long before the others take them over")
 	flag.Parse()
 
 	var level slog.Level

@@ -33,7 +33,8 @@ type Options struct {
 	Log      logr.Logger
 	Registry prometheus.Registerer
 	// Gratuitous is when, after taking an address over, gratuitous ARP / unsolicited NA are sent
-	// (offsets from the takeover); default 0, 100 ms, 300 ms, 700 ms, 1.5 s.
+	// (offsets from the takeover); default 0, 100 ms, 300 ms, 700 ms, 1.5 s, 3 s: Linux ignores a
+	// changed address for a second (locktime) after an update, so the tail outlasts it.
 	Gratuitous []time.Duration
 	// Refresh, when not zero, repeats them at this period while the address is owned (for
 	// switches whose forwarding tables age out before the routers' ARP caches do).
@@ -55,7 +56,7 @@ type Announcer struct {
 // New returns an Announcer; Run starts it.
 func New(opts Options) (*Announcer, error) {
 	if opts.Gratuitous == nil {
-		opts.Gratuitous = []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond, 700 * time.Millisecond, 1500 * time.Millisecond}
+		opts.Gratuitous = []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond, 700 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second}
 	}
 	m, err := newMetrics(opts.Registry)
 	if err != nil {

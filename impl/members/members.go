@@ -7,8 +7,9 @@
 // ProbeInterval (shrinking as other members confirm the suspicion). Shorter values detect faster
 // but make a busy or briefly partitioned node look dead: its addresses then move away and back
 // (each move costs the clients a gratuitous ARP round, no lost connections on a healthy node).
-// The defaults (probe every 100 ms, 50 ms timeout, suspicion 3 x 100 ms) detect a hard failure in
-// about 300-500 ms and tolerate a node that stalls for less than about 300 ms.
+// The defaults (probe every 50 ms, 25 ms timeout, suspicion 2 x 50 ms, at most twice that without
+// confirmations) detect a hard failure in about 200-300 ms and tolerate a node that stalls for
+// less than about 150 ms; Lifeguard lengthens the timeouts of a member that sees itself slow.
 package members
 
 import (
@@ -35,19 +36,44 @@ type Config struct {
 	// hashed down). Empty disables encryption (not recommended).
 	SecretKey []byte
 
-	ProbeInterval time.Duration // default 100ms
-	ProbeTimeout  time.Duration // default 50ms
-	SuspicionMult int           // default 3
-	Log           logr.Logger
+	ProbeInterval time.Duration // default 50ms
+	ProbeTimeout  time.Duration // default 25ms
+	SuspicionMult int           // default 2
+	// LeftGrace is how long a member that left politely (a speaker restarting) still counts as
+	// alive: when it is back within it, nothing moves, so clients see no change of MAC address
+	// (each change risks the connections in flight). Its node keeps serving meanwhile; a member
+	// that dies is not given this grace.
+	LeftGrace time.Duration
+	Log       logr.Logger
 }
 
 // Members is a running membership.
 type Members struct {
-	ml      *memberlist.Memberlist
-	changes chan struct{}
-	mu      sync.Mutex
-	log     logr.Logger
+	ml        *memberlist.Memberlist
+	changes   chan struct{}
+	leftGrace time.Duration
+	mu        sync.Mutex
+	left      map[string]time.Time // members that left politely, and when
+	leaving   map[string]bool      // members that announced they are leaving
+	meta      []byte               // this member's metadata: "leaving" once Leave started
+	log       logr.Logger
 }
+
+// metaLeaving is the metadata a member gossips before it leaves politely (memberlist itself does
+// not tell a leave from a death to the others' event handlers).
+const metaLeaving = "leaving"
+
+// NodeMeta, NotifyMsg, GetBroadcasts, LocalState and MergeRemoteState implement
+// memberlist.Delegate: only the metadata is used.
+func (m *Members) NodeMeta(int) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.meta
+}
+func (m *Members) NotifyMsg([]byte)                {}
+func (m *Members) GetBroadcasts(int, int) [][]byte { return nil }
+func (m *Members) LocalState(bool) []byte          { return nil }
+func (m *Members) MergeRemoteState([]byte, bool)   {}
 
 // Start joins nobody yet: it listens and waits for Join.
 func Start(c Config) (*Members, error) {
@@ -59,9 +85,9 @@ func Start(c Config) (*Members, error) {
 	if c.Port == 0 {
 		mc.BindPort, mc.AdvertisePort = 7946, 7946
 	}
-	mc.ProbeInterval = or(c.ProbeInterval, 100*time.Millisecond)
-	mc.ProbeTimeout = or(c.ProbeTimeout, 50*time.Millisecond)
-	mc.SuspicionMult = 3
+	mc.ProbeInterval = or(c.ProbeInterval, 50*time.Millisecond)
+	mc.ProbeTimeout = or(c.ProbeTimeout, 25*time.Millisecond)
+	mc.SuspicionMult = 2
 	if c.SuspicionMult > 0 {
 		mc.SuspicionMult = c.SuspicionMult
 	}
@@ -74,8 +100,9 @@ func Start(c Config) (*Members, error) {
 	if len(c.SecretKey) > 0 {
 		mc.SecretKey = normaliseKey(c.SecretKey)
 	}
-	m := &Members{changes: make(chan struct{}, 1), log: c.Log}
+	m := &Members{changes: make(chan struct{}, 1), log: c.Log, leftGrace: c.LeftGrace, left: map[string]time.Time{}, leaving: map[string]bool{}}
 	mc.Events = m
+	mc.Delegate = m
 	mc.Logger = log.New(logWriter{c.Log}, "", 0)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -111,12 +138,22 @@ func (m *Members) Join(addrs []string) (int, error) {
 	return m.ml.Join(addrs)
 }
 
-// Alive returns the names of the members that are alive, this node included.
+// Alive returns the names of the members that are alive, this node included, and of those that
+// left politely less than LeftGrace ago.
 func (m *Members) Alive() map[string]bool {
 	out := map[string]bool{}
 	for _, n := range m.ml.Members() {
 		if n.State == memberlist.StateAlive {
 			out[n.Name] = true
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, at := range m.left {
+		if time.Since(at) < m.leftGrace {
+			out[name] = true
+		} else {
+			delete(m.left, name)
 		}
 	}
 	return out
@@ -125,14 +162,23 @@ func (m *Members) Alive() map[string]bool {
 // Changes receives (coalesced) whenever a member joins, leaves, dies or changes.
 func (m *Members) Changes() <-chan struct{} { return m.changes }
 
-// Leave tells the others this node is going (they stop counting on it at once), then stops.
+// Leave tells the others this node is going, politely (they give it LeftGrace to come back),
+// then stops.
 func (m *Members) Leave(timeout time.Duration) error {
+	m.mu.Lock()
+	m.meta = []byte(metaLeaving)
+	m.mu.Unlock()
+	uerr := m.ml.UpdateNode(timeout)
 	err := m.ml.Leave(timeout)
-	return errors.Join(err, m.ml.Shutdown())
+	return errors.Join(uerr, err, m.ml.Shutdown())
 }
 
 func (m *Members) notify(what string, n *memberlist.Node) {
 	m.log.Info("member "+what, "member", n.Name, "address", n.Addr.String())
+	m.kick()
+}
+
+func (m *Members) kick() {
 	select {
 	case m.changes <- struct{}{}:
 	default:
@@ -140,9 +186,37 @@ func (m *Members) notify(what string, n *memberlist.Node) {
 }
 
 // NotifyJoin, NotifyLeave and NotifyUpdate implement memberlist.EventDelegate.
-func (m *Members) NotifyJoin(n *memberlist.Node)   { m.notify("joined", n) }
-func (m *Members) NotifyLeave(n *memberlist.Node)  { m.notify("left or died", n) }
-func (m *Members) NotifyUpdate(n *memberlist.Node) { m.notify("updated", n) }
+func (m *Members) NotifyJoin(n *memberlist.Node) {
+	m.mu.Lock()
+	delete(m.left, n.Name)
+	m.leaving[n.Name] = string(n.Meta) == metaLeaving
+	m.mu.Unlock()
+	m.notify("joined", n)
+}
+
+func (m *Members) NotifyLeave(n *memberlist.Node) {
+	m.mu.Lock()
+	polite := m.leaving[n.Name] || string(n.Meta) == metaLeaving
+	delete(m.leaving, n.Name)
+	if polite && m.leftGrace > 0 {
+		m.left[n.Name] = time.Now()
+	}
+	m.mu.Unlock()
+	if polite && m.leftGrace > 0 {
+		// Look again when the grace is over.
+		time.AfterFunc(m.leftGrace, m.kick)
+		m.notify(fmt.Sprintf("left (counted alive for %s, in case it comes back)", m.leftGrace), n)
+		return
+	}
+	m.notify("died", n)
+}
+
+func (m *Members) NotifyUpdate(n *memberlist.Node) {
+	m.mu.Lock()
+	m.leaving[n.Name] = string(n.Meta) == metaLeaving
+	m.mu.Unlock()
+	m.notify("updated", n)
+}
 
 // logWriter sends memberlist's own log lines to the structured logger.
 type logWriter struct{ log logr.Logger }

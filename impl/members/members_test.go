@@ -55,12 +55,17 @@ func TestMembership(t *testing.T) {
 		t.Error("no change notified")
 	}
 
-	// b leaves politely.
+	// b leaves politely: it still counts as alive during the grace, then is gone.
+	a.leftGrace = 500 * time.Millisecond
 	if err := b.Leave(time.Second); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(100 * time.Millisecond)
+	if !a.Alive()["b"] {
+		t.Error("a member that left politely is not given its grace")
+	}
 	took = waitAlive(t, a, 1, 2*time.Second)
-	t.Logf("a leaving member was gone after %s", took)
+	t.Logf("a leaving member was gone after %s (grace 500ms)", took)
 
 	// A speaker with another secret is not let in.
 	d := start(t, "d", 17949, "another-secret")

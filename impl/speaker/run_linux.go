@@ -40,15 +40,18 @@ type RunOptions struct {
 	MemberLabels   string
 	ProbeInterval  time.Duration
 	ProbeTimeout   time.Duration
+	LeftGrace      time.Duration
 
 	GratuitousRefresh time.Duration
 	// Handover is how long a stopping speaker keeps answering after it left the membership.
 	Handover time.Duration
 }
 
-// Run runs a speaker until ctx ends, then hands its addresses over: it leaves the membership
-// first, so that the next owners announce at once, keeps answering for Handover, and only then
-// goes quiet, so that a rolling restart loses no request.
+// Run runs a speaker until ctx ends, then leaves the membership politely and keeps answering for
+// Handover before it goes quiet. The others count a member that left as alive for LeftGrace: a
+// restarted speaker is back within it and nothing moves (no client sees another MAC address, so
+// no connection in flight is lost); a speaker that does not come back is taken over after it,
+// while its node, up and running kube-proxy, keeps serving the clients that know its address.
 func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	scheme, err := controller.Scheme()
 	if err != nil {
@@ -80,7 +83,7 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	var mem *members.Members
 	if o.MemberBindAddr != "" {
 		mem, err = members.Start(members.Config{Node: o.Node, BindAddr: o.MemberBindAddr, Port: o.MemberPort, SecretKey: o.MemberKey,
-			ProbeInterval: o.ProbeInterval, ProbeTimeout: o.ProbeTimeout, Log: o.Log.WithName("members")})
+			ProbeInterval: o.ProbeInterval, ProbeTimeout: o.ProbeTimeout, LeftGrace: o.LeftGrace, Log: o.Log.WithName("members")})
 		if err != nil {
 			return err
 		}

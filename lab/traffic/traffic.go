@@ -1,0 +1,120 @@
+//go:build linux
+
+// Package traffic is the lab's client side: a steady stream of requests from a client host to a
+// target, each recorded with its time, outcome and which pod and node answered. The timeline it
+// returns is what failover numbers are computed from.
+package traffic
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/ironlb/ironlb/lab/netns"
+)
+
+// Result is one request.
+type Result struct {
+	At      time.Time     // when it was sent
+	Latency time.Duration // until the reply (or the failure)
+	OK      bool
+	Pod     string // from the echo reply: pod=NS/NAME
+	Node    string // node=NAME
+	Err     string
+}
+
+// Stream sends one HTTP request every Interval from a lab host to Target (host:port), each on a
+// new TCP connection (so that every request meets ARP, routing and kube-proxy afresh), giving up
+// on one after Timeout.
+type Stream struct {
+	Lab      netns.Lab
+	From     string
+	Target   string
+	Interval time.Duration
+	Timeout  time.Duration
+	// OnResult, when set, sees each result as it comes (from the stream's goroutine).
+	OnResult func(Result)
+}
+
+// Run sends requests until ctx ends and returns them in order. Requests are sent from a thread in
+// the From host's network namespace; nothing leaves from the host's own.
+func (s Stream) Run(ctx context.Context) ([]Result, error) {
+	if s.Interval <= 0 {
+		s.Interval = 10 * time.Millisecond
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = 200 * time.Millisecond
+	}
+	var out []Result
+	err := s.Lab.Do(s.From, func() error {
+		tick := time.NewTicker(s.Interval)
+		defer tick.Stop()
+		for {
+			r := s.once()
+			out = append(out, r)
+			if s.OnResult != nil {
+				s.OnResult(r)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+		}
+	})
+	if err != nil {
+		return out, fmt.Errorf("traffic from %s: %w", s.From, err)
+	}
+	return out, nil
+}
+
+func (s Stream) once() Result {
+	r := Result{At: time.Now()}
+	d := net.Dialer{Timeout: s.Timeout}
+	c, err := d.Dial("tcp", s.Target)
+	if err == nil {
+		defer c.Close()
+		_ = c.SetDeadline(r.At.Add(s.Timeout))
+		host, _, _ := net.SplitHostPort(s.Target)
+		_, err = fmt.Fprintf(c, "GET / HTTP/1.0\r\nHost: %s\r\n\r\n", host)
+		var body []byte
+		if err == nil {
+			body, err = io.ReadAll(c)
+		}
+		if err == nil {
+			r.Pod, r.Node = parseReply(string(body))
+			if r.Pod == "" {
+				err = fmt.Errorf("unexpected reply %q", firstLine(string(body)))
+			}
+		}
+	}
+	r.Latency = time.Since(r.At)
+	r.OK = err == nil
+	if err != nil {
+		r.Err = err.Error()
+	}
+	return r
+}
+
+// parseReply reads pod= and node= from an echo server's reply.
+func parseReply(s string) (pod, node string) {
+	if i := strings.Index(s, "\r\n\r\n"); i >= 0 {
+		s = s[i+4:]
+	}
+	for _, f := range strings.Fields(s) {
+		if v, ok := strings.CutPrefix(f, "pod="); ok {
+			pod = v
+		} else if v, ok := strings.CutPrefix(f, "node="); ok {
+			node = v
+		}
+	}
+	return pod, node
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSpace(l)
+}
