@@ -94,6 +94,75 @@ var _ = Describe("layer 2 mode", func() {
 				Expect(out).To(ContainSubstring("lladdr"))
 			})
 
+			It("honours nodeSelectors and interfaces, and stops announcing an address its pool no longer has", func() {
+				if impl != "ironlb" {
+					Skip("IronLB's own behaviour")
+				}
+				l.apply(`
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: pinned, namespace: metallb-system}
+spec: {addresses: ["172.18.255.240-172.18.255.241"]}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: pinned, namespace: metallb-system}
+spec:
+  ipAddressPools: [pinned]
+  nodeSelectors: [{matchLabels: {kubernetes.io/hostname: worker2}}]
+  interfaces: [eth0]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: pinned, namespace: default, annotations: {metallb.io/address-pool: pinned}}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+`)
+				Eventually(func() []string { return arpOwner("172.18.255.240") }).WithTimeout(30*time.Second).Should(Equal([]string{"worker2"}),
+					"only the node the nodeSelector picks answers")
+				Expect(l.kubectl("get", "servicel2statuses", "-n", "metallb-system", "-l", "metallb.io/service-name=pinned",
+					"-o", "jsonpath={.items[*].status.interfaces[*].name}")).To(Equal("eth0"))
+				// An interface the node does not have: nobody answers.
+				l.apply(`{"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement", "metadata": {"name": "pinned", "namespace": "metallb-system"},
+ "spec": {"ipAddressPools": ["pinned"], "nodeSelectors": [{"matchLabels": {"kubernetes.io/hostname": "worker2"}}], "interfaces": ["eth9"]}}`)
+				Eventually(func() []string { return arpOwner("172.18.255.240") }).WithTimeout(30 * time.Second).Should(BeEmpty())
+				l.apply(`{"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement", "metadata": {"name": "pinned", "namespace": "metallb-system"},
+ "spec": {"ipAddressPools": ["pinned"], "nodeSelectors": [{"matchLabels": {"kubernetes.io/hostname": "worker2"}}]}}`)
+				Eventually(func() []string { return arpOwner("172.18.255.240") }).WithTimeout(30 * time.Second).Should(Equal([]string{"worker2"}))
+				// The pool loses the address: it is no longer announced.
+				l.apply(`{"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "pinned", "namespace": "metallb-system"},
+ "spec": {"addresses": ["172.18.255.241/32"]}}`)
+				Eventually(func() []string { return arpOwner("172.18.255.240") }).WithTimeout(30 * time.Second).Should(BeEmpty())
+				l.kubectl("delete", "svc", "pinned")
+			})
+
+			It("moves an externalTrafficPolicy Local address with the endpoints", func() {
+				if impl != "ironlb" {
+					Skip("IronLB's own behaviour")
+				}
+				l.apply(localExample)
+				Eventually(func() string { return l.kubectl("get", "deploy", "local", "-o", "jsonpath={.status.readyReplicas}") }).
+					WithTimeout(60 * time.Second).Should(Equal("3"))
+				var owner []string
+				Eventually(func() []string { owner = arpOwner("172.18.255.210"); return owner }).WithTimeout(30 * time.Second).Should(HaveLen(1))
+				// Keep the pods off the owner: its endpoint goes, and so must the address.
+				l.apply(fmt.Sprintf(`{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "local", "namespace": "default"},
+ "spec": {"replicas": 2, "template": {"spec": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution":
+   {"nodeSelectorTerms": [{"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "NotIn", "values": [%q, "control-plane"]}]}]}}}}}}}`, owner[0]))
+				Eventually(func() []string { return arpOwner("172.18.255.210") }).WithTimeout(60*time.Second).
+					Should(And(HaveLen(1), Not(ContainElement(owner[0]))), "the address follows the endpoints")
+				Eventually(func() string {
+					_, _ = inHost(lab, "client", "ip", "neigh", "flush", "to", "172.18.255.210")
+					out, _ := lab.HTTPGet("client", "http://172.18.255.210/", 2*time.Second)
+					return out
+				}).WithTimeout(30 * time.Second).Should(And(HavePrefix("pod=default/local-"), Not(ContainSubstring("node="+owner[0]+" "))))
+				// Back to one pod per worker for the failover specs.
+				l.kubectl("delete", "deploy", "local")
+				Eventually(func() string { return l.kubectl("get", "pods", "-l", "app=local", "-o", "name") }).WithTimeout(60 * time.Second).Should(BeEmpty())
+			})
+
 			type fault struct {
 				name string
 				do   func(owner string)
