@@ -153,7 +153,14 @@ func (s *Speaker) announceL2(ctx context.Context) error {
 		}
 	}
 	s.announced = plan.services
-	return s.reportL2(ctx, plan.services)
+	var live map[string]bool
+	if alive != nil {
+		live = map[string]bool{}
+		for _, n := range nodes.Items {
+			live[n.Name] = alive[n.Name] && nodeReady(n)
+		}
+	}
+	return s.reportL2(ctx, plan.services, live)
 }
 
 func (s *Speaker) report(ctx context.Context, result v1beta1.ConfigurationResult, lastError string) error {

@@ -28,8 +28,26 @@ func L2StatusName(svc types.NamespacedName, node string) string {
 }
 
 // reportL2 makes this node's ServiceL2Status objects say exactly which Services it announces, on
-// which interfaces: missing ones created, changed ones updated, stale ones deleted.
-func (s *Speaker) reportL2(ctx context.Context, services map[types.NamespacedName][]string) error {
+// which interfaces: missing ones created, changed ones updated, stale ones deleted. The statuses
+// that dead nodes left for the Services this node took over are deleted too (live says which
+// nodes are alive; nil: leave other nodes' statuses alone).
+func (s *Speaker) reportL2(ctx context.Context, services map[types.NamespacedName][]string, live map[string]bool) error {
+	if live != nil {
+		var all v1beta1.ServiceL2StatusList
+		if err := s.Client.List(ctx, &all, client.InNamespace(s.Namespace)); err != nil {
+			return fmt.Errorf("list ServiceL2Status: %w", err)
+		}
+		for i := range all.Items {
+			st := &all.Items[i]
+			n := st.Labels[v1beta1.LabelNodeName]
+			key := types.NamespacedName{Namespace: st.Status.ServiceNamespace, Name: st.Status.ServiceName}
+			if _, mine := services[key]; mine && n != s.Node && !live[n] {
+				if err := s.Client.Delete(ctx, st); err != nil && !apierrors.IsNotFound(err) {
+					return fmt.Errorf("delete ServiceL2Status %s left by node %s: %w", st.Name, n, err)
+				}
+			}
+		}
+	}
 	var have v1beta1.ServiceL2StatusList
 	if err := s.Client.List(ctx, &have, client.InNamespace(s.Namespace), client.MatchingLabels{v1beta1.LabelNodeName: s.Node}); err != nil {
 		return fmt.Errorf("list ServiceL2Status: %w", err)

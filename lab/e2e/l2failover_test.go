@@ -269,6 +269,13 @@ spec:
 						}
 						Expect(len(served)).To(BeNumerically(">=", 1))
 						Expect(out.Gap).To(BeNumerically("<", 15*time.Second), "traffic recovered")
+						if f.undo != nil && impl == "ironlb" {
+							// The status says who announces now: the new owner's, the dead node's gone.
+							Eventually(func() string {
+								return l.kubectl("get", "servicel2statuses", "-n", "metallb-system", "-l", "metallb.io/service-name=local",
+									"-o", "jsonpath={.items[*].status.node}")
+							}).WithTimeout(10*time.Second).Should(And(Not(BeEmpty()), Not(ContainSubstring(owner[0])), Not(ContainSubstring(" "))))
+						}
 						if f.undo != nil {
 							f.undo(owner[0])
 						}
