@@ -20,11 +20,11 @@ import (
 )
 
 // The seed's example in layer 2 mode, end to end, and failover measured by a client that sends a
-// request every 10 ms. IRONLAB_FAILOVER_RUNS (default 2) runs of each fault;
+// request every 10 ms. IRONLAB_FAILOVER_RUNS (default 1) runs of each fault;
 // IRONLAB_FAILOVER_IMPLS (default ironlb) the implementations; IRONLAB_FAILOVER_FAULTS a filter
 // (make bench-l2: 20 runs of ironlb and metallb; each prints a FAILOVER line with p50 and p99).
 var _ = Describe("layer 2 mode", func() {
-	runs := 2
+	runs := 1
 	if n, err := strconv.Atoi(os.Getenv("IRONLAB_FAILOVER_RUNS")); err == nil && n > 0 {
 		runs = n
 	}
@@ -51,7 +51,7 @@ var _ = Describe("layer 2 mode", func() {
 			AfterEach(l.dumpOnFailure)
 
 			arpOwner := func(ip string) []string {
-				out, _ := inHost(lab, "client", "arping", "-c", "2", "-w", "2", "-I", "eth0", ip)
+				out, _ := inHost(lab, "client", "arping", "-b", "-c", "2", "-w", "2", "-I", "eth0", ip)
 				var nodes []string
 				for _, line := range strings.Split(out, "\n") {
 					if i := strings.Index(line, "["); i >= 0 && strings.Contains(line, "reply from "+ip) {
@@ -282,7 +282,7 @@ spec:
 						// Back to a settled cluster: every speaker running again.
 						Eventually(func() string {
 							return l.kubectl("get", "ds", "-n", "metallb-system", "-o", "jsonpath={.items[0].status.numberReady}")
-						}).WithTimeout(90 * time.Second).Should(Equal("4"))
+						}).WithTimeout(180 * time.Second).Should(Equal("4"))
 						Eventually(func() string { return l.kubectl("get", "nodes", "--no-headers") }).WithTimeout(60 * time.Second).
 							ShouldNot(ContainSubstring("NotReady"))
 					}
