@@ -102,7 +102,7 @@ var _ = Describe("layer 2 mode", func() {
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata: {name: pinned, namespace: metallb-system}
-spec: {addresses: ["172.18.255.240-172.18.255.241"]}
+spec: {addresses: ["172.18.254.10-172.18.254.11"]}
 ---
 apiVersion: metallb.io/v1beta1
 kind: L2Advertisement
@@ -120,21 +120,21 @@ spec:
   selector: {app: web}
   ports: [{port: 80, targetPort: 8080}]
 `)
-				Eventually(func() []string { return arpOwner("172.18.255.240") }).WithTimeout(30*time.Second).Should(Equal([]string{"worker2"}),
+				Eventually(func() []string { return arpOwner("172.18.254.10") }).WithTimeout(30*time.Second).Should(Equal([]string{"worker2"}),
 					"only the node the nodeSelector picks answers")
 				Expect(l.kubectl("get", "servicel2statuses", "-n", "metallb-system", "-l", "metallb.io/service-name=pinned",
 					"-o", "jsonpath={.items[*].status.interfaces[*].name}")).To(Equal("eth0"))
 				// An interface the node does not have: nobody answers.
 				l.apply(`{"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement", "metadata": {"name": "pinned", "namespace": "metallb-system"},
  "spec": {"ipAddressPools": ["pinned"], "nodeSelectors": [{"matchLabels": {"kubernetes.io/hostname": "worker2"}}], "interfaces": ["eth9"]}}`)
-				Eventually(func() []string { return arpOwner("172.18.255.240") }).WithTimeout(30 * time.Second).Should(BeEmpty())
+				Eventually(func() []string { return arpOwner("172.18.254.10") }).WithTimeout(30 * time.Second).Should(BeEmpty())
 				l.apply(`{"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement", "metadata": {"name": "pinned", "namespace": "metallb-system"},
  "spec": {"ipAddressPools": ["pinned"], "nodeSelectors": [{"matchLabels": {"kubernetes.io/hostname": "worker2"}}]}}`)
-				Eventually(func() []string { return arpOwner("172.18.255.240") }).WithTimeout(30 * time.Second).Should(Equal([]string{"worker2"}))
+				Eventually(func() []string { return arpOwner("172.18.254.10") }).WithTimeout(30 * time.Second).Should(Equal([]string{"worker2"}))
 				// The pool loses the address: it is no longer announced.
 				l.apply(`{"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "pinned", "namespace": "metallb-system"},
- "spec": {"addresses": ["172.18.255.241/32"]}}`)
-				Eventually(func() []string { return arpOwner("172.18.255.240") }).WithTimeout(30 * time.Second).Should(BeEmpty())
+ "spec": {"addresses": ["172.18.254.11/32"]}}`)
+				Eventually(func() []string { return arpOwner("172.18.254.10") }).WithTimeout(30 * time.Second).Should(BeEmpty())
 				l.kubectl("delete", "svc", "pinned")
 			})
 
