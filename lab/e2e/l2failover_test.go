@@ -120,6 +120,8 @@ spec:
   selector: {app: web}
   ports: [{port: 80, targetPort: 8080}]
 `)
+				Eventually(func() string { return l.kubectl("get", "svc", "pinned", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}") }).
+					WithTimeout(30 * time.Second).Should(Equal("172.18.254.10"))
 				Eventually(func() []string { return arpOwner("172.18.254.10") }).WithTimeout(30*time.Second).Should(Equal([]string{"worker2"}),
 					"only the node the nodeSelector picks answers")
 				Expect(l.kubectl("get", "servicel2statuses", "-n", "metallb-system", "-l", "metallb.io/service-name=pinned",
