@@ -120,7 +120,9 @@ spec:
   selector: {app: web}
   ports: [{port: 80, targetPort: 8080}]
 `)
-				Eventually(func() string { return l.kubectl("get", "svc", "pinned", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}") }).
+				Eventually(func() string {
+					return l.kubectl("get", "svc", "pinned", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+				}).
 					WithTimeout(30 * time.Second).Should(Equal("172.18.254.10"))
 				Eventually(func() []string { return arpOwner("172.18.254.10") }).WithTimeout(30*time.Second).Should(Equal([]string{"worker2"}),
 					"only the node the nodeSelector picks answers")
@@ -276,7 +278,7 @@ spec:
 							Eventually(func() string {
 								return l.kubectl("get", "servicel2statuses", "-n", "metallb-system", "-l", "metallb.io/service-name=local",
 									"-o", "jsonpath={.items[*].status.node}")
-							}).WithTimeout(10*time.Second).Should(And(Not(BeEmpty()), Not(ContainSubstring(owner[0])), Not(ContainSubstring(" "))))
+							}).WithTimeout(10 * time.Second).Should(And(Not(BeEmpty()), Not(ContainSubstring(owner[0])), Not(ContainSubstring(" "))))
 						}
 						if f.undo != nil {
 							f.undo(owner[0])
@@ -314,6 +316,7 @@ spec: {addresses: ["172.18.255.200-172.18.255.250", "fc00:f853:ccd:e793::c8-fc00
 apiVersion: metallb.io/v1beta1
 kind: L2Advertisement
 metadata: {name: example, namespace: metallb-system}
+spec: {ipAddressPools: [first-pool]}
 ---
 apiVersion: apps/v1
 kind: Deployment

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/ironlb/ironlb/lab/netns"
+	"github.com/ironlb/ironlb/lab/traffic"
 )
 
 // The speaker's cost at scale and ARP latency under a flood: run by make bench-l2
@@ -84,21 +86,13 @@ var _ = Describe("layer 2 at scale", Ordered, func() {
 		ip := l.kubectl("get", "svc", "s500", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
 		Expect(ip).To(HavePrefix("172.18.2"))
 
-		// ARP latency under a flood: 3,000 broadcast requests at 1 ms intervals.
-		flood, _ := inHost(lab, "client", "arping", "-b", "-c", "3000", "-i", "0.001", "-I", "eth0", ip)
-		var rtts []float64
-		for _, m := range regexp.MustCompile(`reply from \S+ \[[0-9A-F:]+\]\s+([0-9.]+)ms`).FindAllStringSubmatch(flood, -1) {
-			v, _ := strconv.ParseFloat(m[1], 64)
-			rtts = append(rtts, v)
-		}
-		Expect(rtts).NotTo(BeEmpty(), "requests answered under the flood:\n%s", tail(flood, 5))
+		// ARP latency under a flood: 5,000 requests at 0.2 ms intervals (5,000/s).
+		rtts, macs, err := traffic.ARPFlood(lab, "client", "eth0", netip.MustParseAddr(ip), 5000, 200*time.Microsecond)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rtts).NotTo(BeEmpty())
+		Expect(macs).To(HaveLen(1), "one MAC answers")
 		slices.Sort(rtts)
-		GinkgoWriter.Printf("ARPFLOOD %d of 3000 requests answered at 1 ms intervals: RTT p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+		GinkgoWriter.Printf("ARPFLOOD %d of 5000 requests (5,000/s) answered: RTT p50 %s, p99 %s, max %s\n",
 			len(rtts), rtts[len(rtts)/2], rtts[len(rtts)*99/100], rtts[len(rtts)-1])
 	})
 })
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
