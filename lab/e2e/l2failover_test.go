@@ -152,9 +152,10 @@ spec:
 				var owner []string
 				Eventually(func() []string { owner = arpOwner("172.18.255.210"); return owner }).WithTimeout(30 * time.Second).Should(HaveLen(1))
 				// Keep the pods off the owner: its endpoint goes, and so must the address.
-				l.apply(fmt.Sprintf(`{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "local", "namespace": "default"},
- "spec": {"replicas": 2, "template": {"spec": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution":
-   {"nodeSelectorTerms": [{"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "NotIn", "values": [%q, "control-plane"]}]}]}}}}}}}`, owner[0]))
+				patch := fmt.Sprintf(`{"spec": {"replicas": 2, "template": {"spec": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution":
+   {"nodeSelectorTerms": [{"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "NotIn", "values": [%q, "control-plane"]}]}]}}}}}}}`, owner[0])
+				out, err := l.kubectlErr("", "patch", "deploy", "local", "--type=merge", "-p", patch)
+				Expect(err).NotTo(HaveOccurred(), out)
 				Eventually(func() []string { return arpOwner("172.18.255.210") }).WithTimeout(60*time.Second).
 					Should(And(HaveLen(1), Not(ContainElement(owner[0]))), "the address follows the endpoints")
 				Eventually(func() string {
