@@ -55,7 +55,7 @@ bench-e2e: k8s-bins ## end to end: IRONLB_BENCH_SERVICES (10,000) Services in a 
 .PHONY: bench-l2
 bench-l2: k8s-bins ## layer 2: failover gaps of IronLB and MetalLB v0.15.2 (IRONLAB_FAILOVER_RUNS, 20, runs each), speakers with 1,000 Services, ARP under a flood (root)
 	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" IRONLAB_FAILOVER_RUNS=$${IRONLAB_FAILOVER_RUNS:-20} IRONLAB_FAILOVER_IMPLS=ironlb,metallb IRONLAB_L2_SCALE=1 \
-		$(GO) test -count=1 -v -timeout 180m ./lab/e2e/ -ginkgo.focus 'layer 2' -ginkgo.no-color | grep --line-buffered -E 'FAILOVER|SCALE|ARPFLOOD|run [0-9]+ \(|FAIL|ok'
+		$(GO) test -count=1 -v -timeout 180m ./lab/e2e/ -ginkgo.focus 'layer 2' -ginkgo.v -ginkgo.no-color | grep --line-buffered -E 'FAILOVER|SCALE|ARPFLOOD|run [0-9]+ \(|FAIL|ok'
 
 
 .PHONY: bench-lab

@@ -279,7 +279,7 @@ spec:
 							Eventually(func() string {
 								return l.kubectl("get", "servicel2statuses", "-n", "metallb-system", "-l", "metallb.io/service-name=local",
 									"-o", "jsonpath={.items[*].status.node}")
-							}).WithTimeout(10 * time.Second).Should(And(Not(BeEmpty()), Not(ContainSubstring(owner[0])), Not(ContainSubstring(" "))))
+							}).WithTimeout(10 * time.Second).Should(And(Not(BeEmpty()), Not(Equal(owner[0])), Not(ContainSubstring(" "))))
 						}
 						if f.undo != nil {
 							f.undo(owner[0])
