@@ -124,7 +124,7 @@ func (c *Controller) configChanged(ctx context.Context, _ client.Object) []recon
 		return reqs
 	}
 	for i := range svcs.Items {
-		if wantsAddress(&svcs.Items[i], c.opts.LBClass) || svcs.Items[i].Annotations[AnnotationAllocatedFromPool] != "" {
+		if WantsAddress(&svcs.Items[i], c.opts.LBClass) || svcs.Items[i].Annotations[AnnotationAllocatedFromPool] != "" {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&svcs.Items[i])})
 		}
 	}
@@ -139,7 +139,7 @@ func (c *Controller) namespaceChanged(ctx context.Context, ns client.Object) []r
 	}
 	var reqs []reconcile.Request
 	for i := range svcs.Items {
-		if wantsAddress(&svcs.Items[i], c.opts.LBClass) {
+		if WantsAddress(&svcs.Items[i], c.opts.LBClass) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&svcs.Items[i])})
 		}
 	}
@@ -164,7 +164,7 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 		return reconcile.Result{}, err
 	}
-	if !wantsAddress(svc, c.opts.LBClass) {
+	if !WantsAddress(svc, c.opts.LBClass) {
 		c.release(key)
 		return reconcile.Result{}, c.clearIfOurs(ctx, svc)
 	}
@@ -249,7 +249,7 @@ func (c *Controller) restoreAll(ctx context.Context) error {
 	for i := range items {
 		svc := &items[i]
 		ips := statusIPs(svc)
-		if !wantsAddress(svc, c.opts.LBClass) || len(ips) == 0 {
+		if !WantsAddress(svc, c.opts.LBClass) || len(ips) == 0 {
 			continue
 		}
 		sr, err := buildRequest(svc)

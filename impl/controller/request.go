@@ -35,9 +35,10 @@ func annotation(svc *corev1.Service, key string) (value string, deprecated bool)
 	return "", false
 }
 
-// wantsAddress says whether this controller serves the Service: type LoadBalancer, and the
-// class matches (no class for the default controller, the flag's class otherwise).
-func wantsAddress(svc *corev1.Service, lbClass string) bool {
+// WantsAddress says whether IronLB serves the Service: type LoadBalancer, and the
+// class matches (no class for the default controller, the flag's class otherwise). The speaker
+// announces exactly the Services the controller serves.
+func WantsAddress(svc *corev1.Service, lbClass string) bool {
 	if svc.DeletionTimestamp != nil || svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
 		return false
 	}

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ironlb/ironlb/impl/config"
+	"github.com/ironlb/ironlb/impl/controller"
 	"github.com/ironlb/ironlb/impl/election"
 )
 
@@ -40,7 +41,7 @@ func planL2(me string, cfg *config.Config, lbClass string, svcs []corev1.Service
 	}
 	endpoints := readyEndpointNodes(slices_)
 	for _, svc := range svcs {
-		if !served(&svc, lbClass) {
+		if !controller.WantsAddress(&svc, lbClass) {
 			continue
 		}
 		key := types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
@@ -99,18 +100,6 @@ func firstIngressIP(svc *corev1.Service) string {
 		}
 	}
 	return first.String()
-}
-
-// served: a LoadBalancer Service of our class.
-func served(svc *corev1.Service, lbClass string) bool {
-	if svc.DeletionTimestamp != nil || svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
-		return false
-	}
-	class := ""
-	if svc.Spec.LoadBalancerClass != nil {
-		class = *svc.Spec.LoadBalancerClass
-	}
-	return class == lbClass
 }
 
 func nodeReady(n corev1.Node) bool {
