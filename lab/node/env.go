@@ -53,32 +53,24 @@ func (a *Agent) containerEnv(ctx context.Context, p *corev1.Pod, rp *pod, c *cor
 	}
 	ns := p.Namespace
 	for i, ef := range c.EnvFrom {
-		var data map[string]string
+		kind, name, optional := "ConfigMap", "", false
 		switch {
 		case ef.ConfigMapRef != nil:
-			cm, err := a.cs.CoreV1().ConfigMaps(ns).Get(ctx, ef.ConfigMapRef.Name, metav1.GetOptions{})
-			if err != nil {
-				if apierrors.IsNotFound(err) && ef.ConfigMapRef.Optional != nil && *ef.ConfigMapRef.Optional {
-					continue
-				}
-				return nil, nil, fmt.Errorf("envFrom[%d].configMapRef %s: %w", i, ef.ConfigMapRef.Name, err)
-			}
-			data = cm.Data
+			name, optional = ef.ConfigMapRef.Name, ef.ConfigMapRef.Optional != nil && *ef.ConfigMapRef.Optional
 		case ef.SecretRef != nil:
-			s, err := a.cs.CoreV1().Secrets(ns).Get(ctx, ef.SecretRef.Name, metav1.GetOptions{})
-			if err != nil {
-				if apierrors.IsNotFound(err) && ef.SecretRef.Optional != nil && *ef.SecretRef.Optional {
-					continue
-				}
-				return nil, nil, fmt.Errorf("envFrom[%d].secretRef %s: %w", i, ef.SecretRef.Name, err)
-			}
-			data = map[string]string{}
-			for k, v := range s.Data {
-				data[k] = string(v)
-			}
+			kind, name, optional = "Secret", ef.SecretRef.Name, ef.SecretRef.Optional != nil && *ef.SecretRef.Optional
+		default:
+			continue
+		}
+		data, err := a.objectData(ctx, ns, kind, name, false)
+		if apierrors.IsNotFound(err) && optional {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("envFrom[%d]: %w", i, err)
 		}
 		for _, k := range slices.Sorted(maps.Keys(data)) {
-			set(ef.Prefix+k, data[k])
+			set(ef.Prefix+k, string(data[k]))
 		}
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
@@ -113,42 +105,57 @@ func (a *Agent) envFrom(ctx context.Context, p *corev1.Pod, rp *pod, c *corev1.C
 		return v, false, err
 	case src.SecretKeyRef != nil:
 		r := src.SecretKeyRef
-		optional := r.Optional != nil && *r.Optional
-		s, err := a.cs.CoreV1().Secrets(p.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
-		if err != nil {
-			if apierrors.IsNotFound(err) && optional {
-				return "", true, nil
-			}
-			return "", false, fmt.Errorf("secretKeyRef %s: %w", r.Name, err)
-		}
-		b, ok := s.Data[r.Key]
-		if !ok {
-			if optional {
-				return "", true, nil
-			}
-			return "", false, fmt.Errorf("secretKeyRef: Secret %s has no key %q", r.Name, r.Key)
-		}
-		return string(b), false, nil
+		return a.keyValue(ctx, p.Namespace, "Secret", r.Name, r.Key, r.Optional != nil && *r.Optional)
 	case src.ConfigMapKeyRef != nil:
 		r := src.ConfigMapKeyRef
-		optional := r.Optional != nil && *r.Optional
-		cm, err := a.cs.CoreV1().ConfigMaps(p.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
-		if err != nil {
-			if apierrors.IsNotFound(err) && optional {
-				return "", true, nil
-			}
-			return "", false, fmt.Errorf("configMapKeyRef %s: %w", r.Name, err)
-		}
-		s, ok := cm.Data[r.Key]
-		if !ok {
-			if optional {
-				return "", true, nil
-			}
-			return "", false, fmt.Errorf("configMapKeyRef: ConfigMap %s has no key %q", r.Name, r.Key)
-		}
-		return s, false, nil
+		return a.keyValue(ctx, p.Namespace, "ConfigMap", r.Name, r.Key, r.Optional != nil && *r.Optional)
 	}
 	return "", false, fmt.Errorf("valueFrom: no source the lab knows")
+}
+
+// objectData reads a Secret's data, or a ConfigMap's (with its binaryData when binary is set,
+// as volumes have it; env takes string data only). A missing object's error satisfies
+// apierrors.IsNotFound.
+func (a *Agent) objectData(ctx context.Context, ns, kind, name string, binary bool) (map[string][]byte, error) {
+	if kind == "Secret" {
+		s, err := a.cs.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("Secret %s: %w", name, err)
+		}
+		return s.Data, nil
+	}
+	cm, err := a.cs.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("ConfigMap %s: %w", name, err)
+	}
+	data := make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
+	for k, v := range cm.Data {
+		data[k] = []byte(v)
+	}
+	if binary {
+		maps.Copy(data, cm.BinaryData)
+	}
+	return data, nil
+}
+
+// keyValue is one key of a Secret or ConfigMap (secretKeyRef, configMapKeyRef); skip is true
+// when it is optional and missing.
+func (a *Agent) keyValue(ctx context.Context, ns, kind, name, key string, optional bool) (v string, skip bool, err error) {
+	data, err := a.objectData(ctx, ns, kind, name, false)
+	if apierrors.IsNotFound(err) && optional {
+		return "", true, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	b, ok := data[key]
+	if !ok {
+		if optional {
+			return "", true, nil
+		}
+		return "", false, fmt.Errorf("%s %s has no key %q", kind, name, key)
+	}
+	return string(b), false, nil
 }
 
 // fieldValue is what the downward API gives for a field path.

@@ -137,10 +137,11 @@ func (a *Agent) volumeFiles(ctx context.Context, p *corev1.Pod, rp *pod, v corev
 	return files, nil
 }
 
-func pick[V any](data map[string]V, items []corev1.KeyToPath, def os.FileMode, files map[string]file, conv func(V) []byte, what string) error {
+// pick adds the keys of data (all, or those the items name, at their paths) as files.
+func pick(data map[string][]byte, items []corev1.KeyToPath, def os.FileMode, files map[string]file, what string) error {
 	if len(items) == 0 {
 		for k, v := range data {
-			files[k] = file{conv(v), def}
+			files[k] = file{v, def}
 		}
 		return nil
 	}
@@ -153,36 +154,29 @@ func pick[V any](data map[string]V, items []corev1.KeyToPath, def os.FileMode, f
 		if it.Mode != nil {
 			m = os.FileMode(*it.Mode) & 0o777
 		}
-		files[it.Path] = file{conv(v), m}
+		files[it.Path] = file{v, m}
 	}
 	return nil
 }
 
 func (a *Agent) secretFiles(ctx context.Context, ns, name string, items []corev1.KeyToPath, optional *bool, def os.FileMode, files map[string]file) error {
-	s, err := a.cs.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) && optional != nil && *optional {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("secret %s: %w", name, err)
-	}
-	return pick(s.Data, items, def, files, func(b []byte) []byte { return b }, "Secret "+name)
+	return a.objectFiles(ctx, ns, "Secret", name, items, optional, def, files)
 }
 
 func (a *Agent) configMapFiles(ctx context.Context, ns, name string, items []corev1.KeyToPath, optional *bool, def os.FileMode, files map[string]file) error {
-	cm, err := a.cs.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+	return a.objectFiles(ctx, ns, "ConfigMap", name, items, optional, def, files)
+}
+
+// objectFiles adds a Secret's or ConfigMap's keys (all, or the items) as files.
+func (a *Agent) objectFiles(ctx context.Context, ns, kind, name string, items []corev1.KeyToPath, optional *bool, def os.FileMode, files map[string]file) error {
+	data, err := a.objectData(ctx, ns, kind, name, true)
 	if apierrors.IsNotFound(err) && optional != nil && *optional {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("configMap %s: %w", name, err)
+		return err
 	}
-	all := map[string][]byte{}
-	for k, v := range cm.Data {
-		all[k] = []byte(v)
-	}
-	maps.Copy(all, cm.BinaryData)
-	return pick(all, items, def, files, func(b []byte) []byte { return b }, "ConfigMap "+name)
+	return pick(data, items, def, files, kind+" "+name)
 }
 
 func (a *Agent) downwardFiles(p *corev1.Pod, rp *pod, items []corev1.DownwardAPIVolumeFile, def os.FileMode, files map[string]file) error {
