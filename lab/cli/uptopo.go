@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -129,7 +130,15 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 	if err := startNodes(lc); err != nil {
 		return fail(err)
 	}
-	if err := waitNodesReady(ctx, kc, top, p); err != nil {
+	rc, err := clientcmd.BuildConfigFromFlags("", kc)
+	if err != nil {
+		return fail(err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return fail(err)
+	}
+	if err := waitNodesReady(ctx, cs, top, p); err != nil {
 		return fail(err)
 	}
 	p.step("starting kube-proxy on every node")
@@ -137,15 +146,11 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 		return fail(err)
 	}
 	// As Kind does: pods can be created once the default ServiceAccount exists.
-	if err := waitDefaultServiceAccount(ctx, kc); err != nil {
+	if err := waitDefaultServiceAccount(ctx, cs); err != nil {
 		return fail(err)
 	}
 	implNote := "no load balancer installed (--impl none)"
 	if impl != nil {
-		rc, err := clientcmd.BuildConfigFromFlags("", kc)
-		if err != nil {
-			return fail(err)
-		}
 		if err := install.Install(ctx, rc, impl, p.step); err != nil {
 			return fail(err)
 		}
@@ -209,7 +214,7 @@ func startProcess(l labCtx, name, bin string, args, wrap []string) (int, error) 
 }
 
 // waitNodesReady waits until every Kubernetes node of the topology is registered and Ready.
-func waitNodesReady(ctx context.Context, kubeconfig string, top *topology.Topology, p *progress) error {
+func waitNodesReady(ctx context.Context, cs kubernetes.Interface, top *topology.Topology, p *progress) error {
 	want := 0
 	for _, n := range top.Nodes {
 		if topology.IsKubernetes(n.Kind) {
@@ -217,11 +222,6 @@ func waitNodesReady(ctx context.Context, kubeconfig string, top *topology.Topolo
 		}
 	}
 	p.step(fmt.Sprintf("waiting for %d nodes to be Ready", want))
-	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return err
-	}
-	cs := kubernetes.NewForConfigOrDie(rc)
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for {
@@ -257,23 +257,14 @@ func serviceCIDRs(t *topology.Topology) string {
 
 // waitDefaultServiceAccount waits until kube-controller-manager created the default namespace's
 // default ServiceAccount: before it, every pod there is rejected.
-func waitDefaultServiceAccount(ctx context.Context, kubeconfig string) error {
-	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+func waitDefaultServiceAccount(ctx context.Context, cs kubernetes.Interface) error {
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, last = cs.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
+		return last == nil, nil
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("the default ServiceAccount was not created within 60s (see kube-controller-manager.log): %w", errors.Join(err, last))
 	}
-	cs := kubernetes.NewForConfigOrDie(rc)
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	for {
-		_, err := cs.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the default ServiceAccount was not created within 60s (see kube-controller-manager.log): %w", err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return nil
 }

@@ -120,13 +120,13 @@ func (a *Agent) objectData(ctx context.Context, ns, kind, name string, binary bo
 	if kind == "Secret" {
 		s, err := a.cs.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("Secret %s: %w", name, err)
+			return nil, fmt.Errorf("read Secret %s: %w", name, err)
 		}
 		return s.Data, nil
 	}
 	cm, err := a.cs.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("ConfigMap %s: %w", name, err)
+		return nil, fmt.Errorf("read ConfigMap %s: %w", name, err)
 	}
 	data := make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
 	for k, v := range cm.Data {
