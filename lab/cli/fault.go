@@ -1,260 +1,200 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/vishvananda/netlink"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
-	nsbackend "github.com/ironlb/ironlb/lab/backend/netns"
 	"github.com/ironlb/ironlb/lab/controlplane"
-	"github.com/ironlb/ironlb/lab/netns"
-	"github.com/ironlb/ironlb/lab/process"
+	"github.com/ironlb/ironlb/lab/faults"
 )
 
 // NewFaultCommand returns `ironlab fault KIND TARGET`.
 func NewFaultCommand(s Streams) *cobra.Command {
-	var name, mode string
+	var name, mode, loss, delay, period string
+	var flaps int
 	cmd := &cobra.Command{
-		Use:   "fault node-down|node-up HOST | kill-pod NAMESPACE/POD[/CONTAINER]",
-		Short: "Break or mend part of a lab, by hand (node-down: its links cut and its processes frozen, stopped or killed; kill-pod: SIGKILL a process pod's containers)",
-		Long: `Break or mend part of a lab.
+		Use:   "fault KIND [TARGET...]",
+		Short: "Break or mend part of a lab by hand: nodes, links, netem, partitions, speakers, the controller, the API server",
+		Long: `Break or mend part of a lab, by hand (the scenario runner uses the same faults).
 
-  node-down HOST   cut the host's switch ports, and with --mode
-                     freeze (default): freeze its node agent, kube-proxy and process pods (SIGSTOP),
-                                       as a hung machine;
-                     stop:   shut the node down: its pods' containers get SIGTERM and their grace
-                             period, then the agent and kube-proxy stop; then the links go down;
-                     kill:   a hard failure: links down and every process of the node SIGKILLed.
-  node-up HOST     mend it: thaw frozen processes, or start the node agent and kube-proxy again
-                   (the agent starts the node's pods again), and bring the links up.
-  kill-pod NS/POD[/CONTAINER]  SIGKILL a process pod's containers (the agent restarts them).`,
-		Args: cobra.ExactArgs(2),
-		RunE: func(_ *cobra.Command, args []string) error {
+  node-down HOST          cut the host's switch ports, and with --mode
+                            freeze (default): its node agent, kube-proxy and process pods frozen
+                                    (SIGSTOP), as a hung machine;
+                            kill:   every process of the node SIGKILLed (a hard failure);
+                            stop:   a clean shutdown: pods get SIGTERM and their grace period.
+  node-up HOST            mend it: thaw, or start the node agent and kube-proxy again (the agent
+                          starts the node's pods), and bring the links up.
+  router-down|router-up HOST   the same for a router (its daemons, when it runs any).
+  link-down|link-up HOST[:IFACE]   one host's switch port(s) down or up (the cable pulled).
+  link-flap HOST[:IFACE]  down and up --flaps times, each cycle --period long.
+  netem HOST[:IFACE]      --loss 10% and/or --delay 50ms on the host's links, both ways.
+  netem-clear HOST[:IFACE]
+  partition A,B C,D       hosts A and B stop reaching C and D (and back) on the switch.
+  partition-heal          remove every partition.
+  kill-pod NS/POD[/CONTAINER]   SIGKILL a process pod's containers (the agent restarts them).
+  kill-speaker NODE       SIGKILL the speaker on NODE; restart-speaker NODE: SIGTERM it (the
+                          process restarts in its pod); graceful-restart-speaker NODE: delete its pod.
+  restart-controller      delete the controller pod(s) (the Deployment makes new ones).
+  restart-apiserver       stop the API server (SIGTERM) and start it again.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if os.Geteuid() != 0 {
 				return fmt.Errorf("ironlab fault needs root")
 			}
-			kind, host := args[0], args[1]
-			l := netns.Lab{Prefix: name}
-			recs, err := process.List(controlplane.RunDir(StateDir(name)))
-			if err != nil || len(recs) == 0 {
-				return fmt.Errorf("lab %q is not up", name)
+			f := faults.New(name, StateDir(name))
+			ctx := cmd.Context()
+			target := func() (string, error) {
+				if len(args) < 2 {
+					return "", fmt.Errorf("fault %s needs a target: see ironlab fault --help", args[0])
+				}
+				return args[1], nil
 			}
-			switch kind {
-			case "node-down":
-				if err := nodeDown(l, StateDir(name), recs, host, mode); err != nil {
-					return err
-				}
-				fmt.Fprintf(s.Out, "%s is down (%s): links cut, node agent, kube-proxy and process pods %s\n", host, mode,
-					map[string]string{"freeze": "frozen", "stop": "stopped", "kill": "killed"}[mode])
-			case "node-up":
-				restarted, err := nodeUp(l, StateDir(name), recs, host)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(s.Out, "%s is up again%s\n", host, restarted)
-			case "kill-pod":
-				n, err := killPod(recs, host)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(s.Out, "killed %d container process(es) of %s (SIGKILL); the node agent restarts them with back-off\n", n, host)
-			default:
-				return fmt.Errorf("unknown fault %q: known faults: node-down, node-up, kill-pod", kind)
+			msg, err := runFault(ctx, f, args[0], target, args, faultOptions{mode: mode, loss: loss, delay: delay, period: period, flaps: flaps})
+			if err != nil {
+				return err
 			}
+			fmt.Fprintln(s.Out, msg)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", DefaultLabName, "lab name")
-	cmd.Flags().StringVar(&mode, "mode", "freeze", "node-down: freeze, stop or kill the node's processes")
+	cmd.Flags().StringVar(&mode, "mode", "freeze", "node-down, router-down: freeze, stop or kill")
+	cmd.Flags().StringVar(&loss, "loss", "", "netem: packet loss, e.g. 10%")
+	cmd.Flags().StringVar(&delay, "delay", "", "netem: added delay, e.g. 50ms")
+	cmd.Flags().StringVar(&period, "period", "2s", "link-flap: one down/up cycle")
+	cmd.Flags().IntVar(&flaps, "flaps", 3, "link-flap: cycles")
 	return cmd
 }
 
-// nodeProcess reports whether a recorded process runs in a host: its node agent, kube-proxy, or
-// a container of its process pods.
-func nodeProcess(r process.Record, host string) bool {
-	return r.Name == "node-"+host || r.Name == "kube-proxy-"+host || strings.HasPrefix(r.Name, "pod."+host+".")
+type faultOptions struct {
+	mode, loss, delay, period string
+	flaps                     int
 }
 
-func nodeDown(l netns.Lab, state string, recs []process.Record, host, mode string) error {
-	run := controlplane.RunDir(state)
-	switch mode {
-	case "freeze":
-		if err := setLinks(l, host, false); err != nil {
-			return err
-		}
-		return signalHost(recs, host, syscall.SIGSTOP)
-	case "kill":
-		if err := setLinks(l, host, false); err != nil {
-			return err
-		}
-		// The agent first, so that it does not restart the containers killed after it.
-		slices.SortStableFunc(recs, func(a, b process.Record) int {
-			return boolRank(b.Name == "node-"+host) - boolRank(a.Name == "node-"+host)
-		})
-		n := 0
-		for _, r := range recs {
-			if nodeProcess(r, host) && r.Alive() {
-				if strings.HasPrefix(r.Name, "pod.") {
-					_ = syscall.Kill(-r.PID, syscall.SIGKILL) // the container's whole process group
-				}
-				if err := process.Kill(run, r); err != nil {
-					return err
-				}
-				n++
-			}
-		}
-		if n == 0 {
-			return fmt.Errorf("no running node processes of %q", host)
-		}
-		return nil
-	case "stop":
-		// The agent stops its pods with their grace periods before it exits.
-		for _, r := range recs {
-			if r.Name == "node-"+host {
-				if err := process.Stop(run, r, 2*time.Minute); err != nil {
-					return err
-				}
-			}
-		}
-		after, _ := process.List(run)
-		for _, r := range after {
-			if nodeProcess(r, host) {
-				if err := process.Stop(run, r, 5*time.Second); err != nil {
-					return err
-				}
-			}
-		}
-		return setLinks(l, host, false)
+func runFault(ctx context.Context, f faults.Lab, kind string, target func() (string, error), args []string, o faultOptions) (string, error) {
+	hostIface := func() (string, string, error) {
+		t, err := target()
+		host, iface, _ := strings.Cut(t, ":")
+		return host, iface, err
 	}
-	return fmt.Errorf("--mode %q: want freeze, stop or kill", mode)
-}
-
-func boolRank(b bool) int {
-	if b {
-		return 1
+	clientset := func() (kubernetes.Interface, error) {
+		rc, err := clientcmd.BuildConfigFromFlags("", controlplane.KubeconfigPath(f.State))
+		if err != nil {
+			return nil, fmt.Errorf("lab %q: %w", f.Net.Prefix, err)
+		}
+		return kubernetes.NewForConfig(rc)
 	}
-	return 0
-}
-
-// nodeUp thaws a frozen node, or starts a stopped one's agent and kube-proxy again.
-func nodeUp(l netns.Lab, state string, recs []process.Record, host string) (string, error) {
-	run, logs := controlplane.RunDir(state), controlplane.LogDir(state)
-	alive := false
-	for _, r := range recs {
-		alive = alive || (r.Name == "node-"+host && r.Alive())
-	}
-	msg := ""
-	if alive {
-		if err := signalHost(recs, host, syscall.SIGCONT); err != nil {
+	switch kind {
+	case "node-down", "router-down":
+		host, err := target()
+		if err != nil {
 			return "", err
 		}
-	} else {
-		for _, n := range []string{"node-" + host, "kube-proxy-" + host} {
-			if _, err := process.Restart(run, logs, n); err != nil {
+		if err := f.HostDown(host, o.mode); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s is down (%s): links cut, processes %s", host, o.mode,
+			map[string]string{"freeze": "frozen", "stop": "stopped", "kill": "killed"}[o.mode]), nil
+	case "node-up", "router-up":
+		host, err := target()
+		if err != nil {
+			return "", err
+		}
+		m, err := f.HostUp(host)
+		return host + " is up again" + m, err
+	case "link-down", "link-up":
+		host, iface, err := hostIface()
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s: links %s", args[1], strings.TrimPrefix(kind, "link-")), f.Links(host, iface, kind == "link-up")
+	case "link-flap":
+		host, iface, err := hostIface()
+		if err != nil {
+			return "", err
+		}
+		p, err := time.ParseDuration(o.period)
+		if err != nil {
+			return "", fmt.Errorf("--period: %w", err)
+		}
+		return fmt.Sprintf("%s flapped %d times", args[1], o.flaps), f.Flap(ctx, host, iface, o.flaps, p)
+	case "netem":
+		host, iface, err := hostIface()
+		if err != nil {
+			return "", err
+		}
+		loss, delay, err := faults.ParseNetem(o.loss, o.delay)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s: loss %.1f%%, delay %s", args[1], loss, delay), f.Netem(host, iface, loss, delay)
+	case "netem-clear":
+		host, iface, err := hostIface()
+		if err != nil {
+			return "", err
+		}
+		return args[1] + ": netem removed", f.NetemClear(host, iface)
+	case "partition":
+		if len(args) != 3 {
+			return "", fmt.Errorf("partition takes two groups: partition A,B C,D")
+		}
+		return fmt.Sprintf("partitioned %s from %s", args[1], args[2]), f.Partition(ctx, strings.Split(args[1], ","), strings.Split(args[2], ","))
+	case "partition-heal":
+		return "partitions healed", f.Heal(ctx)
+	case "kill-pod":
+		t, err := target()
+		if err != nil {
+			return "", err
+		}
+		n, err := f.SignalPod(t, syscall.SIGKILL)
+		return fmt.Sprintf("killed %d container process(es) of %s (SIGKILL); the node agent restarts them with back-off", n, t), err
+	case "kill-speaker", "restart-speaker", "graceful-restart-speaker":
+		node, err := target()
+		if err != nil {
+			return "", err
+		}
+		cs, err := clientset()
+		if err != nil {
+			return "", err
+		}
+		p, err := faults.SpeakerPod(ctx, cs, node)
+		if err != nil {
+			return "", err
+		}
+		switch kind {
+		case "kill-speaker":
+			_, err = f.SignalPod(p.Namespace+"/"+p.Name, syscall.SIGKILL)
+		case "restart-speaker":
+			_, err = f.SignalPod(p.Namespace+"/"+p.Name, syscall.SIGTERM)
+		default:
+			err = faults.DeletePod(ctx, cs, p)
+		}
+		return fmt.Sprintf("%s: %s/%s on %s", kind, p.Namespace, p.Name, node), err
+	case "restart-controller":
+		cs, err := clientset()
+		if err != nil {
+			return "", err
+		}
+		pods, err := faults.ControllerPods(ctx, cs)
+		if err != nil {
+			return "", err
+		}
+		for i := range pods {
+			if err := faults.DeletePod(ctx, cs, &pods[i]); err != nil {
 				return "", err
 			}
 		}
-		msg = ": node agent and kube-proxy started again (the agent starts the node's pods)"
+		return fmt.Sprintf("deleted %d controller pod(s)", len(pods)), nil
+	case "restart-apiserver":
+		return "kube-apiserver restarted", f.RestartAPIServer()
 	}
-	return msg, setLinks(l, host, true)
-}
-
-// setLinks brings every switch port of a host down or up (the host's side stays as it is, as
-// when a cable is pulled). Switch ports carry the alias HOST:IFACE.
-func setLinks(l netns.Lab, host string, up bool) error {
-	if _, err := os.Stat(l.Path(host)); err != nil {
-		return fmt.Errorf("no host %q in lab %q", host, l.Prefix)
-	}
-	n := 0
-	err := l.Do(nsbackend.SwitchHost, func() error {
-		links, err := netlink.LinkList()
-		if err != nil {
-			return err
-		}
-		for _, link := range links {
-			if !strings.HasPrefix(link.Attrs().Alias, host+":") {
-				continue
-			}
-			if up {
-				err = netlink.LinkSetUp(link)
-			} else {
-				err = netlink.LinkSetDown(link)
-			}
-			if err != nil {
-				return fmt.Errorf("set %s (%s): %w", link.Attrs().Name, link.Attrs().Alias, err)
-			}
-			n++
-		}
-		return nil
-	})
-	if err == nil && n == 0 {
-		err = fmt.Errorf("host %q has no switch ports", host)
-	}
-	return err
-}
-
-// signalHost signals the lab processes that run in a host: its node agent, kube-proxy and the
-// containers of its process pods.
-func signalHost(recs []process.Record, host string, sig syscall.Signal) error {
-	n := 0
-	for _, r := range recs {
-		if nodeProcess(r, host) && r.Alive() {
-			if err := syscall.Kill(r.PID, sig); err != nil {
-				return fmt.Errorf("signal %s: %w", r.Name, err)
-			}
-			n++
-		}
-	}
-	if n == 0 {
-		return fmt.Errorf("no running node processes of %q", host)
-	}
-	return nil
-}
-
-// killPod sends SIGKILL to the running container processes of a process pod, given as
-// NAMESPACE/POD or NAMESPACE/POD/CONTAINER.
-func killPod(recs []process.Record, target string) (int, error) {
-	parts := strings.Split(target, "/")
-	if len(parts) < 2 || len(parts) > 3 {
-		return 0, fmt.Errorf("kill-pod %q: want NAMESPACE/POD or NAMESPACE/POD/CONTAINER", target)
-	}
-	n := 0
-	for _, r := range recs {
-		c, ok := parseContainerRecord(r.Name)
-		if !ok || c.namespace != parts[0] || c.pod != parts[1] || (len(parts) == 3 && c.container != parts[2]) || !r.Alive() {
-			continue
-		}
-		if err := syscall.Kill(-r.PID, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
-			return n, fmt.Errorf("kill %s: %w", r.Name, err)
-		}
-		n++
-	}
-	if n == 0 {
-		return 0, fmt.Errorf("no running container process of %s (only process pods have processes; see ironlab status)", target)
-	}
-	return n, nil
-}
-
-// containerRecord is what the name of a process pod container's record says.
-type containerRecord struct{ node, namespace, pod, container string }
-
-// parseContainerRecord reads pod.NODE.NAMESPACE.POD.CONTAINER (node, namespace and container
-// names have no dots; a pod name may).
-func parseContainerRecord(name string) (containerRecord, bool) {
-	rest, ok := strings.CutPrefix(name, "pod.")
-	if !ok {
-		return containerRecord{}, false
-	}
-	f := strings.SplitN(rest, ".", 3)
-	i := strings.LastIndexByte(rest, '.')
-	if len(f) != 3 || i <= len(f[0])+len(f[1])+2 {
-		return containerRecord{}, false
-	}
-	return containerRecord{node: f[0], namespace: f[1], pod: rest[len(f[0])+len(f[1])+2 : i], container: rest[i+1:]}, true
+	return "", fmt.Errorf("unknown fault %q: see ironlab fault --help", kind)
 }

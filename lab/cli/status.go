@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/faults"
 	"github.com/ironlb/ironlb/lab/process"
 )
 
@@ -35,8 +36,8 @@ func printPods(w io.Writer, pods []corev1.Pod, containers []process.Record) {
 		}
 		var pids []string
 		for _, r := range containers {
-			c, ok := parseContainerRecord(r.Name)
-			if ok && c.node == p.Spec.NodeName && c.namespace == p.Namespace && c.pod == p.Name && r.Alive() {
+			c, ok := faults.ParseContainerRecord(r.Name)
+			if ok && c.Node == p.Spec.NodeName && c.Namespace == p.Namespace && c.Pod == p.Name && r.Alive() {
 				pids = append(pids, strconv.Itoa(r.PID))
 			}
 		}

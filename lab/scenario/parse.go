@@ -2,9 +2,11 @@ package scenario
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -85,6 +87,45 @@ func Default(s *Scenario) {
 		if st.Name == "" {
 			st.Name = fmt.Sprintf("%d-%s", i+1, st.kind())
 		}
+		if sv := st.Service; sv != nil {
+			if sv.Replicas == 0 {
+				sv.Replicas = 3
+			}
+			if sv.Port == 0 {
+				sv.Port = 80
+			}
+			if sv.Protocol == "" {
+				sv.Protocol = "TCP"
+			}
+			if sv.ExternalTrafficPolicy == "" {
+				sv.ExternalTrafficPolicy = "Cluster"
+			}
+			if sv.IPFamilyPolicy == "" {
+				sv.IPFamilyPolicy = "SingleStack"
+			}
+			if len(sv.IPFamilies) == 0 {
+				sv.IPFamilies = []string{"IPv4"}
+				if sv.IPFamilyPolicy != "SingleStack" {
+					sv.IPFamilies = []string{"IPv4", "IPv6"}
+				}
+			}
+		}
+		if f := st.Fault; f != nil {
+			if f.Mode == "" && (f.Kind == FaultNodeDown || f.Kind == FaultRouterDown) {
+				f.Mode = "kill"
+			}
+			if f.Kind == FaultLinkFlap {
+				if f.Flaps == 0 {
+					f.Flaps = 3
+				}
+				if f.Period == "" {
+					f.Period = "2s"
+				}
+			}
+		}
+		if r := st.Expect; r != nil && r.Route != nil && r.Route.Service != "" && r.Route.Family == "" {
+			r.Route.Family = "ipv4"
+		}
 		if t := st.Traffic; t != nil && t.Start != nil {
 			if t.Start.Family == "" {
 				t.Start.Family = "ipv4"
@@ -102,7 +143,9 @@ func Default(s *Scenario) {
 	}
 }
 
-// kind names the action of a step (the first one set).
+// Kind names what a step does (the first of its fields that is set).
+func (st *Step) Kind() string { return st.kind() }
+
 func (st *Step) kind() string {
 	kinds := st.kinds()
 	if len(kinds) == 0 {
@@ -120,7 +163,10 @@ func (st *Step) kinds() []string {
 	}
 	add(st.Apply != nil, "apply")
 	add(st.Delete != nil, "delete")
+	add(st.Service != nil, "service")
+	add(st.DeleteService != "", "deleteService")
 	add(st.Scale != nil, "scale")
+	add(st.Patch != nil, "patch")
 	add(st.Traffic != nil, "traffic")
 	add(st.Wait != "", "wait")
 	add(st.Fault != nil, "fault")
@@ -175,7 +221,7 @@ func Validate(s *Scenario) Problems {
 		stepNames[st.Name] = i
 		v.duration(p+".timeout", st.Timeout)
 		if k := st.kinds(); len(k) != 1 {
-			v.add(p, "a step does exactly one thing (apply, delete, scale, traffic, wait, fault, expect or measure), found %d: %v", len(k), k)
+			v.add(p, "a step does exactly one thing (apply, delete, service, deleteService, scale, patch, traffic, wait, fault, expect or measure), found %d: %v", len(k), k)
 			continue
 		}
 		v.step(p, st, streams, stepNames)
@@ -194,6 +240,18 @@ func (v *validator) step(p string, st *Step, streams map[string]bool, steps map[
 		v.add(p+".apply.file", "names a manifest file")
 	case st.Delete != nil && st.Delete.File == "":
 		v.add(p+".delete.file", "names a manifest file")
+	case st.Service != nil:
+		v.service(p+".service", st.Service)
+	case st.DeleteService != "":
+		v.namespacedName(p+".deleteService", st.DeleteService)
+	case st.Patch != nil:
+		parts := strings.Split(st.Patch.Object, "/")
+		if len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") {
+			v.add(p+".patch.object", "%q: want RESOURCE/NAMESPACE/NAME or RESOURCE/NAME", st.Patch.Object)
+		}
+		if len(st.Patch.Merge) == 0 {
+			v.add(p+".patch.merge", "an empty patch changes nothing")
+		}
 	case st.Scale != nil:
 		v.namespacedName(p+".scale.deployment", st.Scale.Deployment)
 		if st.Scale.Replicas < 0 {
@@ -242,7 +300,7 @@ func (v *validator) step(p string, st *Step, streams map[string]bool, steps map[
 			if len(f.Groups) != 2 || len(f.Groups[0]) == 0 || len(f.Groups[1]) == 0 {
 				v.add(p+".fault.groups", "a partition has two non-empty groups of hosts")
 			}
-		case FaultRestartController, FaultRestartAPIServer:
+		case FaultRestartController, FaultRestartAPIServer, FaultPartitionHeal:
 		default:
 			if f.Target == "" {
 				v.add(p+".fault.target", "fault %s needs a target host (or owner-of:NAMESPACE/NAME)", f.Kind)
@@ -256,6 +314,24 @@ func (v *validator) step(p string, st *Step, streams map[string]bool, steps map[
 		if f.Delay != "" {
 			v.duration(p+".fault.delay", f.Delay)
 		}
+		if f.Loss != "" {
+			if pct, ok := strings.CutSuffix(f.Loss, "%"); !ok || !isPercent(pct) {
+				v.add(p+".fault.loss", "%q: want a percentage such as 10%%", f.Loss)
+			}
+		}
+		if f.Mode != "" {
+			if f.Kind != FaultNodeDown && f.Kind != FaultRouterDown {
+				v.add(p+".fault.mode", "only node-down and router-down take a mode")
+			} else if !slices.Contains([]string{"kill", "freeze", "stop"}, f.Mode) {
+				v.add(p+".fault.mode", "%q: want kill, freeze or stop", f.Mode)
+			}
+		}
+		if f.Kind == FaultLinkFlap {
+			if f.Flaps < 1 || f.Flaps > 1000 {
+				v.add(p+".fault.flaps", "%d: want 1 to 1000", f.Flaps)
+			}
+			v.duration(p+".fault.period", f.Period)
+		}
 	case st.Expect != nil:
 		v.expect(p+".expect", st.Expect, known)
 	case st.Measure != nil:
@@ -263,8 +339,35 @@ func (v *validator) step(p string, st *Step, streams map[string]bool, steps map[
 		if m.Name == "" {
 			v.add(p+".measure.name", "a measurement needs a name")
 		}
-		if (m.Gap == nil) == (m.Lost == "") {
-			v.add(p+".measure", "measure either a gap or lost requests")
+		n := 0
+		for _, set := range []bool{m.Gap != nil, m.Lost != "", m.Served != "", m.Between != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			v.add(p+".measure", "measure exactly one of gap, lost, served or between, found %d", n)
+		}
+		if m.Served != "" {
+			known(p+".measure.served", m.Served)
+		}
+		if b := m.Between; b != nil {
+			if _, ok := steps[b.From]; !ok {
+				v.add(p+".measure.between.from", "no earlier step named %q", b.From)
+			}
+			kind, ref, _ := strings.Cut(b.To, ":")
+			switch kind {
+			case "step":
+				if _, ok := steps[ref]; !ok {
+					v.add(p+".measure.between.to", "no earlier step named %q", ref)
+				}
+			case "owner":
+				v.namespacedName(p+".measure.between.to", ref)
+			case "recovered":
+				known(p+".measure.between.to", ref)
+			default:
+				v.add(p+".measure.between.to", "%q: want step:NAME, owner:NAMESPACE/NAME or recovered:STREAM", b.To)
+			}
 		}
 		if m.Gap != nil {
 			known(p+".measure.gap.stream", m.Gap.Stream)
@@ -278,11 +381,102 @@ func (v *validator) step(p string, st *Step, streams map[string]bool, steps map[
 	}
 }
 
+func (v *validator) service(p string, sv *Service) {
+	v.namespacedName(p+".name", sv.Name)
+	if sv.Replicas < 0 {
+		v.add(p+".replicas", "must not be negative")
+	}
+	if sv.Port < 1 || sv.Port > 65535 {
+		v.add(p+".port", "%d is not a port", sv.Port)
+	}
+	if sv.Protocol != "TCP" && sv.Protocol != "UDP" {
+		v.add(p+".protocol", "%q: want TCP or UDP", sv.Protocol)
+	}
+	if sv.ExternalTrafficPolicy != "Cluster" && sv.ExternalTrafficPolicy != "Local" {
+		v.add(p+".externalTrafficPolicy", "%q: want Cluster or Local", sv.ExternalTrafficPolicy)
+	}
+	if !slices.Contains([]string{"SingleStack", "PreferDualStack", "RequireDualStack"}, sv.IPFamilyPolicy) {
+		v.add(p+".ipFamilyPolicy", "%q: want SingleStack, PreferDualStack or RequireDualStack", sv.IPFamilyPolicy)
+	}
+	for i, f := range sv.IPFamilies {
+		if f != "IPv4" && f != "IPv6" {
+			v.add(fmt.Sprintf("%s.ipFamilies[%d]", p, i), "%q: want IPv4 or IPv6", f)
+		}
+	}
+	for i, a := range sv.Addresses {
+		if _, err := netip.ParseAddr(a); err != nil {
+			v.add(fmt.Sprintf("%s.addresses[%d]", p, i), "%q is not an IP address", a)
+		}
+	}
+}
+
+func isPercent(s string) bool {
+	f, err := strconv.ParseFloat(s, 64)
+	return err == nil && f >= 0 && f <= 100
+}
+
 func (v *validator) expect(p string, e *Expect, known func(string, string)) {
 	n := 0
-	if e.ServiceAddress != nil {
+	if sa := e.ServiceAddress; sa != nil {
 		n++
-		v.namespacedName(p+".serviceAddress.service", e.ServiceAddress.Service)
+		v.namespacedName(p+".serviceAddress.service", sa.Service)
+		if sa.SameAs != "" {
+			v.namespacedName(p+".serviceAddress.sameAs", sa.SameAs)
+		}
+		if sa.Address != "" {
+			if _, err := netip.ParseAddr(sa.Address); err != nil {
+				v.add(p+".serviceAddress.address", "%q is not an IP address", sa.Address)
+			}
+		}
+		if sa.Pending && (sa.Pool != "" || sa.Address != "" || sa.SameAs != "") {
+			v.add(p+".serviceAddress.pending", "a pending Service has no pool, address or sharing to check")
+		}
+	}
+	if r := e.Route; r != nil {
+		n++
+		if r.Router == "" {
+			v.add(p+".route.router", "names the router host")
+		}
+		switch {
+		case (r.Service == "") == (r.Prefix == ""):
+			v.add(p+".route", "names either a service or a prefix")
+		case r.Service != "":
+			v.namespacedName(p+".route.service", r.Service)
+			if r.Family != "ipv4" && r.Family != "ipv6" {
+				v.add(p+".route.family", "%q: want ipv4 or ipv6", r.Family)
+			}
+		default:
+			if _, err := netip.ParsePrefix(r.Prefix); err != nil {
+				v.add(p+".route.prefix", "%q is not a prefix such as 172.18.255.200/32", r.Prefix)
+			}
+		}
+		if r.Absent && len(r.NextHops) > 0 {
+			v.add(p+".route.nextHops", "an absent route has no next hops")
+		}
+	}
+	if ev := e.Event; ev != nil {
+		n++
+		if parts := strings.Split(ev.Object, "/"); len(parts) != 3 || slices.Contains(parts, "") {
+			v.add(p+".event.object", "%q: want KIND/NAMESPACE/NAME, e.g. Service/default/echo", ev.Object)
+		}
+		if ev.Reason == "" {
+			v.add(p+".event.reason", "names the event reason")
+		}
+	}
+	if st := e.Status; st != nil {
+		n++
+		if st.Resource == "" {
+			v.add(p+".status.resource", "names a resource, e.g. services")
+		}
+		if st.JSONPath == "" || !strings.HasPrefix(st.JSONPath, "{") {
+			v.add(p+".status.jsonPath", "%q: want a JSONPath in braces, e.g. {.status.loadBalancer.ingress[0].ip}", st.JSONPath)
+		}
+		if (st.Equals == nil) == (st.Contains == "") {
+			v.add(p+".status", "set either equals or contains")
+		}
+		if st.Name != "" && (st.Namespace != "" || st.Selector != "") {
+			v.add(p+".status.name", "a named object takes no namespace or selector (write NAMESPACE/NAME)")
+		}
 	}
 	if e.ARPOwner != nil {
 		n++

@@ -34,19 +34,54 @@ type Step struct {
 	Name    string `yaml:"name,omitempty" json:"name,omitempty" doc:"step name (default: its kind and index)"`
 	Timeout string `yaml:"timeout,omitempty" json:"timeout,omitempty" doc:"bound for this step (default 60s)"`
 
-	Apply   *Apply   `yaml:"apply,omitempty" json:"apply,omitempty" doc:"apply a manifest file"`
-	Delete  *Apply   `yaml:"delete,omitempty" json:"delete,omitempty" doc:"delete the objects of a manifest file"`
-	Scale   *Scale   `yaml:"scale,omitempty" json:"scale,omitempty" doc:"scale a Deployment"`
-	Traffic *Traffic `yaml:"traffic,omitempty" json:"traffic,omitempty" doc:"start or stop a traffic stream"`
-	Wait    string   `yaml:"wait,omitempty" json:"wait,omitempty" doc:"let time pass, e.g. 2s"`
-	Fault   *Fault   `yaml:"fault,omitempty" json:"fault,omitempty" doc:"break or mend part of the lab"`
-	Expect  *Expect  `yaml:"expect,omitempty" json:"expect,omitempty" doc:"what must be seen, within the step's timeout"`
-	Measure *Measure `yaml:"measure,omitempty" json:"measure,omitempty" doc:"a named duration or count from the timeline"`
+	Apply         *Apply   `yaml:"apply,omitempty" json:"apply,omitempty" doc:"apply a manifest file"`
+	Delete        *Apply   `yaml:"delete,omitempty" json:"delete,omitempty" doc:"delete the objects of a manifest file"`
+	Service       *Service `yaml:"service,omitempty" json:"service,omitempty" doc:"create (or update) an echo Deployment and its LoadBalancer Service"`
+	DeleteService string   `yaml:"deleteService,omitempty" json:"deleteService,omitempty" doc:"NAMESPACE/NAME: delete a Service made by a service step, and its Deployment"`
+	Scale         *Scale   `yaml:"scale,omitempty" json:"scale,omitempty" doc:"scale a Deployment"`
+	Patch         *Patch   `yaml:"patch,omitempty" json:"patch,omitempty" doc:"merge-patch an object"`
+	Traffic       *Traffic `yaml:"traffic,omitempty" json:"traffic,omitempty" doc:"start or stop a traffic stream"`
+	Wait          string   `yaml:"wait,omitempty" json:"wait,omitempty" doc:"let time pass, e.g. 2s"`
+	Fault         *Fault   `yaml:"fault,omitempty" json:"fault,omitempty" doc:"break or mend part of the lab"`
+	Expect        *Expect  `yaml:"expect,omitempty" json:"expect,omitempty" doc:"what must be seen, within the step's timeout"`
+	Measure       *Measure `yaml:"measure,omitempty" json:"measure,omitempty" doc:"a named duration or count from the timeline"`
 }
 
 // Apply names a manifest file (relative to the scenario file).
 type Apply struct {
 	File string `yaml:"file" json:"file" doc:"manifest file, relative to this file"`
+}
+
+// Service is a workload and its LoadBalancer Service, made in one step: a Deployment of the lab's
+// echo server (each reply names its pod and node) and a Service selecting it.
+type Service struct {
+	Name     string `yaml:"name" json:"name" doc:"NAMESPACE/NAME of the Service (and of its Deployment)"`
+	Replicas int32  `yaml:"replicas,omitempty" json:"replicas,omitempty" doc:"echo pods (default 3)"`
+	Port     int32  `yaml:"port,omitempty" json:"port,omitempty" doc:"Service port (default 80); the pods listen on 8080"`
+	Protocol string `yaml:"protocol,omitempty" json:"protocol,omitempty" doc:"TCP (default) or UDP"`
+	// Pool asks for an address from this IPAddressPool (metallb.io/address-pool).
+	Pool string `yaml:"pool,omitempty" json:"pool,omitempty" doc:"IPAddressPool to take the address from (annotation metallb.io/address-pool)"`
+	// Addresses asks for these addresses (metallb.io/loadBalancerIPs).
+	Addresses []string `yaml:"addresses,omitempty" json:"addresses,omitempty" doc:"exact addresses (annotation metallb.io/loadBalancerIPs)"`
+	// SharingKey lets Services share an address (metallb.io/allow-shared-ip).
+	SharingKey string `yaml:"sharingKey,omitempty" json:"sharingKey,omitempty" doc:"annotation metallb.io/allow-shared-ip"`
+	// ExternalTrafficPolicy is Cluster (default) or Local.
+	ExternalTrafficPolicy string `yaml:"externalTrafficPolicy,omitempty" json:"externalTrafficPolicy,omitempty" doc:"Cluster (default) or Local"`
+	// IPFamilyPolicy is SingleStack (default), PreferDualStack or RequireDualStack.
+	IPFamilyPolicy string `yaml:"ipFamilyPolicy,omitempty" json:"ipFamilyPolicy,omitempty" doc:"SingleStack (default), PreferDualStack or RequireDualStack"`
+	// IPFamilies orders the families (default [IPv4]).
+	IPFamilies []string `yaml:"ipFamilies,omitempty" json:"ipFamilies,omitempty" doc:"IPv4, IPv6 (default [IPv4]; [IPv6] for an IPv6-only Service)"`
+	// NodeSelector places the echo pods.
+	NodeSelector map[string]string `yaml:"nodeSelector,omitempty" json:"nodeSelector,omitempty" doc:"node labels the echo pods must have"`
+}
+
+// Patch merge-patches one object.
+type Patch struct {
+	// Object is KIND/NAMESPACE/NAME (or KIND/NAME for cluster-scoped objects); KIND is a
+	// resource name as kubectl takes it (service, ipaddresspools.metallb.io, ...).
+	Object string `yaml:"object" json:"object" doc:"RESOURCE/NAMESPACE/NAME or RESOURCE/NAME, e.g. ipaddresspools.metallb.io/metallb-system/default"`
+	// Merge is the JSON merge patch, written as YAML.
+	Merge map[string]any `yaml:"merge" json:"merge" doc:"JSON merge patch, as YAML"`
 }
 
 // Scale sets a Deployment's replicas.
@@ -80,6 +115,7 @@ const (
 	FaultLinkUp            = "link-up"
 	FaultLinkFlap          = "link-flap"
 	FaultNetem             = "netem"
+	FaultNetemClear        = "netem-clear"
 	FaultKillSpeaker       = "kill-speaker"
 	FaultRestartSpeaker    = "restart-speaker"
 	FaultGracefulSpeaker   = "graceful-restart-speaker"
@@ -88,18 +124,25 @@ const (
 	FaultRouterDown        = "router-down"
 	FaultRouterUp          = "router-up"
 	FaultPartition         = "partition"
+	FaultPartitionHeal     = "partition-heal"
 )
 
 // FaultKinds lists every fault a scenario may use.
-var FaultKinds = []string{FaultNodeDown, FaultNodeUp, FaultLinkDown, FaultLinkUp, FaultLinkFlap, FaultNetem,
+var FaultKinds = []string{FaultNodeDown, FaultNodeUp, FaultLinkDown, FaultLinkUp, FaultLinkFlap, FaultNetem, FaultNetemClear,
 	FaultKillSpeaker, FaultRestartSpeaker, FaultGracefulSpeaker, FaultRestartController, FaultRestartAPIServer,
-	FaultRouterDown, FaultRouterUp, FaultPartition}
+	FaultRouterDown, FaultRouterUp, FaultPartition, FaultPartitionHeal}
 
 // Fault breaks or mends part of the lab.
 type Fault struct {
-	Kind string `yaml:"kind" json:"kind" doc:"node-down, node-up, link-down, link-up, link-flap, netem, kill-speaker, restart-speaker, graceful-restart-speaker, restart-controller, restart-apiserver, router-down, router-up, partition"`
+	Kind string `yaml:"kind" json:"kind" doc:"node-down, node-up, link-down, link-up, link-flap, netem, netem-clear, kill-speaker, restart-speaker, graceful-restart-speaker, restart-controller, restart-apiserver, router-down, router-up, partition, partition-heal"`
 	// Target is a host, or "owner-of:NAMESPACE/NAME": the node that answers ARP/NDP for a Service.
-	Target string `yaml:"target,omitempty" json:"target,omitempty" doc:"host, or owner-of:NAMESPACE/NAME (the node announcing a Service)"`
+	// Link faults take HOST or HOST:IFACE.
+	Target string `yaml:"target,omitempty" json:"target,omitempty" doc:"host (HOST:IFACE for one link), or owner-of:NAMESPACE/NAME (the node answering ARP/NDP for a Service)"`
+	// Mode is how node-down and router-down stop the host's processes.
+	Mode string `yaml:"mode,omitempty" json:"mode,omitempty" doc:"node-down, router-down: kill (default: links cut, every process SIGKILLed), freeze (SIGSTOP) or stop (graceful shutdown)"`
+	// Flaps and Period are for link-flap.
+	Flaps  int    `yaml:"flaps,omitempty" json:"flaps,omitempty" doc:"link-flap: how many down/up cycles (default 3)"`
+	Period string `yaml:"period,omitempty" json:"period,omitempty" doc:"link-flap: length of one down/up cycle (default 2s)"`
 	// Loss and Delay are for netem.
 	Loss  string `yaml:"loss,omitempty" json:"loss,omitempty" doc:"netem: packet loss, e.g. 10%"`
 	Delay string `yaml:"delay,omitempty" json:"delay,omitempty" doc:"netem: added delay, e.g. 50ms"`
@@ -114,6 +157,42 @@ type Expect struct {
 	TrafficRecovered *StreamBound    `yaml:"trafficRecovered,omitempty" json:"trafficRecovered,omitempty" doc:"a stream gets good replies again"`
 	NoReplyFrom      *NoReplyFrom    `yaml:"noReplyFrom,omitempty" json:"noReplyFrom,omitempty" doc:"no reply of a stream comes from a node from now on"`
 	Never            *Never          `yaml:"never,omitempty" json:"never,omitempty" doc:"something never happens during the rest of the scenario"`
+	Route            *Route          `yaml:"route,omitempty" json:"route,omitempty" doc:"a router's kernel table has a route with the given next hops (or none)"`
+	Event            *Event          `yaml:"event,omitempty" json:"event,omitempty" doc:"a Kubernetes event about an object"`
+	Status           *Status         `yaml:"status,omitempty" json:"status,omitempty" doc:"a field of an object (or of a list of objects) has a value"`
+}
+
+// Route expects a route at a router, read from the router namespace's kernel table.
+type Route struct {
+	Router string `yaml:"router" json:"router" doc:"router host"`
+	// Service or Prefix names the destination.
+	Service string `yaml:"service,omitempty" json:"service,omitempty" doc:"NAMESPACE/NAME: the route to the Service's address (/32 or /128)"`
+	Family  string `yaml:"family,omitempty" json:"family,omitempty" doc:"with service: ipv4 (default) or ipv6"`
+	Prefix  string `yaml:"prefix,omitempty" json:"prefix,omitempty" doc:"destination prefix, e.g. 172.18.255.200/32"`
+	// NextHops are hosts (the address each has on the router's network) or addresses; the route
+	// must have exactly these.
+	NextHops []string `yaml:"nextHops,omitempty" json:"nextHops,omitempty" doc:"exactly these next hops: host names or addresses"`
+	Absent   bool     `yaml:"absent,omitempty" json:"absent,omitempty" doc:"the router has no route to the destination"`
+}
+
+// Event expects a Kubernetes event.
+type Event struct {
+	Object  string `yaml:"object" json:"object" doc:"KIND/NAMESPACE/NAME of the involved object, e.g. Service/default/echo"`
+	Reason  string `yaml:"reason" json:"reason" doc:"event reason, e.g. nodeAssigned"`
+	Message string `yaml:"message,omitempty" json:"message,omitempty" doc:"a substring of the message"`
+}
+
+// Status expects a field of an object, or of every object a label selector picks, read with a
+// kubectl-style JSONPath.
+type Status struct {
+	Resource string `yaml:"resource" json:"resource" doc:"resource as kubectl names it, e.g. services, servicel2statuses.metallb.io"`
+	// Name is NAMESPACE/NAME (or NAME); empty with Namespace lists objects.
+	Name      string  `yaml:"name,omitempty" json:"name,omitempty" doc:"NAMESPACE/NAME (or NAME, cluster-scoped); empty: a list"`
+	Namespace string  `yaml:"namespace,omitempty" json:"namespace,omitempty" doc:"list: the namespace"`
+	Selector  string  `yaml:"selector,omitempty" json:"selector,omitempty" doc:"list: label selector"`
+	JSONPath  string  `yaml:"jsonPath" json:"jsonPath" doc:"kubectl JSONPath, e.g. {.status.loadBalancer.ingress[0].ip}; a list is read as {.items[*]...}"`
+	Equals    *string `yaml:"equals,omitempty" json:"equals,omitempty" doc:"the value is exactly this (may be empty)"`
+	Contains  string  `yaml:"contains,omitempty" json:"contains,omitempty" doc:"the value contains this"`
 }
 
 // ServiceAddress expects a Service's load-balancer address.
@@ -121,6 +200,9 @@ type ServiceAddress struct {
 	Service string `yaml:"service" json:"service" doc:"NAMESPACE/NAME"`
 	Pool    string `yaml:"pool,omitempty" json:"pool,omitempty" doc:"the address comes from this pool"`
 	Address string `yaml:"address,omitempty" json:"address,omitempty" doc:"exactly this address"`
+	SameAs  string `yaml:"sameAs,omitempty" json:"sameAs,omitempty" doc:"NAMESPACE/NAME: the same address as this Service (IP sharing)"`
+	// Pending expects no address: checked once, after the step's timeout has passed without one.
+	Pending bool `yaml:"pending,omitempty" json:"pending,omitempty" doc:"the Service gets no address (checked for the step's whole timeout)"`
 }
 
 // ARPOwner expects the node answering for a Service's address.
@@ -145,7 +227,7 @@ type NoReplyFrom struct {
 
 // Never expects something not to happen from this step on.
 type Never struct {
-	FailedRequest  string `yaml:"failedRequest,omitempty" json:"failedRequest,omitempty" doc:"stream name: no request of it fails"`
+	FailedRequest  string `yaml:"failedRequest,omitempty" json:"failedRequest,omitempty" doc:"stream name: no request of it fails (until the stream stops)"`
 	AddressChanges string `yaml:"addressChanges,omitempty" json:"addressChanges,omitempty" doc:"NAMESPACE/NAME: the Service's address never changes"`
 }
 
@@ -156,6 +238,18 @@ type Measure struct {
 	Gap *Gap `yaml:"gap,omitempty" json:"gap,omitempty" doc:"the outage of a stream around a step"`
 	// Lost counts failed requests of a stream.
 	Lost string `yaml:"lost,omitempty" json:"lost,omitempty" doc:"stream name: failed requests so far"`
+	// Served counts a stream's good replies per node.
+	Served string `yaml:"served,omitempty" json:"served,omitempty" doc:"stream name: good replies so far, per serving node"`
+	// Between is the time from the start of a step to an observed event.
+	Between *Between `yaml:"between,omitempty" json:"between,omitempty" doc:"time from a step to an observed change"`
+}
+
+// Between measures from the start of a step to the first matching observation after it.
+type Between struct {
+	From string `yaml:"from" json:"from" doc:"step name"`
+	// To is step:NAME (that step's start), owner:NAMESPACE/NAME (the first change of the node
+	// answering ARP/NDP for the Service), recovered:STREAM (its first good reply after a failure).
+	To string `yaml:"to" json:"to" doc:"step:NAME, owner:NAMESPACE/NAME or recovered:STREAM"`
 }
 
 // Gap is the outage of a stream around a step.

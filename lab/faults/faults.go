@@ -1,0 +1,430 @@
+//go:build linux
+
+// Package faults breaks and mends parts of a running lab: cut a host's switch ports, freeze, stop
+// or kill its processes, flap a link, add loss and delay (netem), partition groups of hosts on
+// the switch (nftables bridge rules), kill a process pod, restart the API server. `ironlab fault`
+// and the scenario runner both use it; it acts only on namespaces and processes of its own lab.
+package faults
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	nsbackend "github.com/ironlb/ironlb/lab/backend/netns"
+	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/netns"
+	"github.com/ironlb/ironlb/lab/process"
+)
+
+// Lab is one running lab, named and found by its state directory.
+type Lab struct {
+	Net   netns.Lab
+	State string // the lab's state directory (.ironlab/NAME)
+}
+
+// New returns the faults of lab name whose state sits in state.
+func New(name, state string) Lab { return Lab{Net: netns.Lab{Prefix: name}, State: state} }
+
+func (l Lab) run() string { return controlplane.RunDir(l.State) }
+
+func (l Lab) records() ([]process.Record, error) {
+	recs, err := process.List(l.run())
+	if err != nil || len(recs) == 0 {
+		return nil, fmt.Errorf("lab %q is not up (no processes recorded in %s)", l.Net.Prefix, l.run())
+	}
+	return recs, nil
+}
+
+// HostProcess reports whether a recorded process runs in a host: its node agent, kube-proxy, a
+// container of its process pods, or a router daemon.
+func HostProcess(r process.Record, host string) bool {
+	return r.Name == "node-"+host || r.Name == "kube-proxy-"+host || strings.HasPrefix(r.Name, "pod."+host+".") ||
+		r.Name == "router-"+host || strings.HasPrefix(r.Name, "router-"+host+".")
+}
+
+// Modes of HostDown.
+const (
+	ModeKill   = "kill"
+	ModeFreeze = "freeze"
+	ModeStop   = "stop"
+)
+
+// HostDown takes a host off the network and, by mode, freezes (SIGSTOP), stops (graceful:
+// the node agent stops its pods with their grace periods) or kills (SIGKILL) its processes.
+// A host without processes (a plain router or client) just loses its links.
+func (l Lab) HostDown(host, mode string) error {
+	recs, err := l.records()
+	if err != nil {
+		return err
+	}
+	switch mode {
+	case ModeFreeze:
+		if err := l.Links(host, "", false); err != nil {
+			return err
+		}
+		return signalHost(recs, host, syscall.SIGSTOP)
+	case ModeKill:
+		if err := l.Links(host, "", false); err != nil {
+			return err
+		}
+		// The agent first, so that it does not restart the containers killed after it.
+		slices.SortStableFunc(recs, func(a, b process.Record) int {
+			return boolRank(b.Name == "node-"+host) - boolRank(a.Name == "node-"+host)
+		})
+		for _, r := range recs {
+			if HostProcess(r, host) && r.Alive() {
+				if strings.HasPrefix(r.Name, "pod.") {
+					_ = syscall.Kill(-r.PID, syscall.SIGKILL) // the container's whole process group
+				}
+				if err := process.Kill(l.run(), r); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	case ModeStop:
+		for _, r := range recs {
+			if r.Name == "node-"+host {
+				if err := process.Stop(l.run(), r, 2*time.Minute); err != nil {
+					return err
+				}
+			}
+		}
+		after, _ := process.List(l.run())
+		for _, r := range after {
+			if HostProcess(r, host) {
+				if err := process.Stop(l.run(), r, 5*time.Second); err != nil {
+					return err
+				}
+			}
+		}
+		return l.Links(host, "", false)
+	}
+	return fmt.Errorf("mode %q: want freeze, stop or kill", mode)
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// HostUp mends HostDown: it thaws frozen processes, or starts a stopped or killed host's
+// processes again from their saved specs (a node's agent starts its pods again), then brings
+// its links up. It says what it restarted.
+func (l Lab) HostUp(host string) (string, error) {
+	recs, err := l.records()
+	if err != nil {
+		return "", err
+	}
+	var frozen, restart []string
+	for _, r := range recs {
+		if !HostProcess(r, host) || strings.HasPrefix(r.Name, "pod.") {
+			continue
+		}
+		if r.Alive() {
+			frozen = append(frozen, r.Name)
+		} else {
+			restart = append(restart, r.Name)
+		}
+	}
+	if len(frozen) > 0 {
+		_ = signalHost(recs, host, syscall.SIGCONT)
+	}
+	for _, n := range restart {
+		if _, err := process.Restart(l.run(), controlplane.LogDir(l.State), n); err != nil {
+			return "", err
+		}
+	}
+	msg := ""
+	if len(restart) > 0 {
+		msg = ": started again: " + strings.Join(restart, ", ")
+	}
+	return msg, l.Links(host, "", true)
+}
+
+// signalHost signals the lab processes that run in a host.
+func signalHost(recs []process.Record, host string, sig syscall.Signal) error {
+	n := 0
+	for _, r := range recs {
+		if HostProcess(r, host) && r.Alive() {
+			if err := syscall.Kill(r.PID, sig); err != nil {
+				return fmt.Errorf("signal %s: %w", r.Name, err)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("no running processes of %q", host)
+	}
+	return nil
+}
+
+// ports returns the switch ports of a host (all, or the one of iface), by their aliases HOST:IFACE.
+func (l Lab) ports(host, iface string) ([]netlink.Link, error) {
+	if _, err := os.Stat(l.Net.Path(host)); err != nil {
+		return nil, fmt.Errorf("no host %q in lab %q", host, l.Net.Prefix)
+	}
+	var out []netlink.Link
+	err := l.Net.Do(nsbackend.SwitchHost, func() error {
+		links, err := netlink.LinkList()
+		if err != nil {
+			return err
+		}
+		for _, link := range links {
+			a := link.Attrs().Alias
+			if (iface == "" && strings.HasPrefix(a, host+":")) || a == nsbackend.PortAlias(host, iface) {
+				out = append(out, link)
+			}
+		}
+		return nil
+	})
+	if err == nil && len(out) == 0 {
+		if iface != "" {
+			err = fmt.Errorf("host %q has no interface %q on the lab's switch", host, iface)
+		} else {
+			err = fmt.Errorf("host %q has no switch ports", host)
+		}
+	}
+	return out, err
+}
+
+// Links brings a host's switch ports (all, or iface's) down or up: the host's side stays as it
+// is, as when a cable is pulled.
+func (l Lab) Links(host, iface string, up bool) error {
+	ports, err := l.ports(host, iface)
+	if err != nil {
+		return err
+	}
+	return l.Net.Do(nsbackend.SwitchHost, func() error {
+		for _, link := range ports {
+			var err error
+			if up {
+				err = netlink.LinkSetUp(link)
+			} else {
+				err = netlink.LinkSetDown(link)
+			}
+			if err != nil {
+				return fmt.Errorf("set %s (%s): %w", link.Attrs().Name, link.Attrs().Alias, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Flap takes a host's links down and up flaps times, each cycle lasting period (half down).
+func (l Lab) Flap(ctx context.Context, host, iface string, flaps int, period time.Duration) error {
+	for i := 0; i < flaps; i++ {
+		if err := l.Links(host, iface, false); err != nil {
+			return err
+		}
+		if err := sleep(ctx, period/2); err != nil {
+			_ = l.Links(host, iface, true)
+			return err
+		}
+		if err := l.Links(host, iface, true); err != nil {
+			return err
+		}
+		if err := sleep(ctx, period-period/2); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Netem adds packet loss (percent) and delay to both directions of a host's links: on the switch
+// ports (towards the host) and on the host's own interfaces (from it). It replaces earlier netem
+// settings of those links.
+func (l Lab) Netem(host, iface string, lossPercent float64, delay time.Duration) error {
+	ports, err := l.ports(host, iface)
+	if err != nil {
+		return err
+	}
+	set := func(links []netlink.Link) error {
+		for _, link := range links {
+			q := netlink.NewNetem(netlink.QdiscAttrs{LinkIndex: link.Attrs().Index, Handle: netlink.MakeHandle(0xfe1b, 0), Parent: netlink.HANDLE_ROOT},
+				netlink.NetemQdiscAttrs{Loss: float32(lossPercent), Latency: uint32(delay / time.Microsecond), Limit: 10000})
+			if err := netlink.QdiscReplace(q); err != nil {
+				return fmt.Errorf("netem on %s: %w", link.Attrs().Name, err)
+			}
+		}
+		return nil
+	}
+	if err := l.Net.Do(nsbackend.SwitchHost, func() error { return set(ports) }); err != nil {
+		return err
+	}
+	return l.Net.Do(host, func() error { return set(hostLinks(ports)) })
+}
+
+// hostLinks are the host-side interfaces of switch ports (named by their aliases).
+func hostLinks(ports []netlink.Link) []netlink.Link {
+	var out []netlink.Link
+	for _, p := range ports {
+		_, iface, _ := strings.Cut(p.Attrs().Alias, ":")
+		if link, err := netlink.LinkByName(iface); err == nil {
+			out = append(out, link)
+		}
+	}
+	return out
+}
+
+// NetemClear removes netem from a host's links (both sides).
+func (l Lab) NetemClear(host, iface string) error {
+	ports, err := l.ports(host, iface)
+	if err != nil {
+		return err
+	}
+	clear := func(links []netlink.Link) error {
+		for _, link := range links {
+			qs, err := netlink.QdiscList(link)
+			if err != nil {
+				return err
+			}
+			for _, q := range qs {
+				if q.Type() == "netem" {
+					if err := netlink.QdiscDel(q); err != nil {
+						return fmt.Errorf("remove netem from %s: %w", link.Attrs().Name, err)
+					}
+				}
+			}
+		}
+		return nil
+	}
+	if err := l.Net.Do(nsbackend.SwitchHost, func() error { return clear(ports) }); err != nil {
+		return err
+	}
+	return l.Net.Do(host, func() error { return clear(hostLinks(ports)) })
+}
+
+// partitionTable holds the partition rules in the switch namespace.
+const partitionTable = "ironlab_partition"
+
+// Partition stops every frame between the switch ports of two groups of hosts (both ways,
+// broadcasts included), with an nftables bridge-family table in the switch namespace. Hosts keep
+// reaching everyone outside the other group. Partitions add up until Heal.
+func (l Lab) Partition(ctx context.Context, a, b []string) error {
+	names := func(hosts []string) (string, error) {
+		var out []string
+		for _, h := range hosts {
+			ports, err := l.ports(h, "")
+			if err != nil {
+				return "", err
+			}
+			for _, p := range ports {
+				out = append(out, `"`+p.Attrs().Name+`"`)
+			}
+		}
+		return "{ " + strings.Join(out, ", ") + " }", nil
+	}
+	pa, err := names(a)
+	if err != nil {
+		return err
+	}
+	pb, err := names(b)
+	if err != nil {
+		return err
+	}
+	rules := fmt.Sprintf(`table bridge %[1]s {
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		iifname %[2]s oifname %[3]s drop
+		iifname %[3]s oifname %[2]s drop
+	}
+}
+`, partitionTable, pa, pb)
+	return l.nft(ctx, rules, "-f", "-")
+}
+
+// Heal removes every partition.
+func (l Lab) Heal(ctx context.Context) error {
+	if err := l.nft(ctx, "", "list", "table", "bridge", partitionTable); err != nil {
+		return nil // no partition
+	}
+	return l.nft(ctx, "", "delete", "table", "bridge", partitionTable)
+}
+
+// nft runs nft inside the switch namespace.
+func (l Lab) nft(ctx context.Context, stdin string, args ...string) error {
+	nft, err := exec.LookPath("nft")
+	if err != nil {
+		return fmt.Errorf("partition needs nft: apt-get install nftables")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	argv := append([]string{"__nsexec", l.Net.Path(nsbackend.SwitchHost), "--", nft}, args...)
+	cmd := exec.CommandContext(ctx, self, argv...)
+	cmd.Stdin = strings.NewReader(stdin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("nft %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// SignalPod signals the running container processes (their process groups) of a process pod,
+// given as NAMESPACE/POD or NAMESPACE/POD/CONTAINER, and returns how many it signalled.
+func (l Lab) SignalPod(target string, sig syscall.Signal) (int, error) {
+	parts := strings.Split(target, "/")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0, fmt.Errorf("pod %q: want NAMESPACE/POD or NAMESPACE/POD/CONTAINER", target)
+	}
+	recs, err := l.records()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range recs {
+		c, ok := ParseContainerRecord(r.Name)
+		if !ok || c.Namespace != parts[0] || c.Pod != parts[1] || (len(parts) == 3 && c.Container != parts[2]) || !r.Alive() {
+			continue
+		}
+		if err := syscall.Kill(-r.PID, sig); err != nil && err != syscall.ESRCH {
+			return n, fmt.Errorf("signal %s: %w", r.Name, err)
+		}
+		n++
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("no running container process of %s (only process pods have processes; see ironlab status)", target)
+	}
+	return n, nil
+}
+
+// RestartAPIServer stops the API server (SIGTERM, 10 s grace) and starts it again from its saved
+// spec; it does not wait for it to serve.
+func (l Lab) RestartAPIServer() error {
+	recs, err := l.records()
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.Name == "kube-apiserver" {
+			if err := process.Stop(l.run(), r, 10*time.Second); err != nil {
+				return fmt.Errorf("stop kube-apiserver: %w", err)
+			}
+			_, err := process.Restart(l.run(), controlplane.LogDir(l.State), r.Name)
+			return err
+		}
+	}
+	return fmt.Errorf("lab %q has no kube-apiserver process", l.Net.Prefix)
+}

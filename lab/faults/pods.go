@@ -1,0 +1,63 @@
+//go:build linux
+
+package faults
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// ImplNamespace is where both implementations run (MetalLB's manifests and IronLB's use it).
+const ImplNamespace = "metallb-system"
+
+// SpeakerPod finds the speaker pod on a node: the pod of a DaemonSet in the implementation's
+// namespace (IronLB and MetalLB label theirs differently; both run the speaker as the namespace's
+// only DaemonSet).
+func SpeakerPod(ctx context.Context, cs kubernetes.Interface, node string) (*corev1.Pod, error) {
+	pods, err := cs.CoreV1().Pods(ImplNamespace).List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
+	if err != nil {
+		return nil, fmt.Errorf("list pods of %s on %s: %w", ImplNamespace, node, err)
+	}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp == nil && ownedBy(p, "DaemonSet") {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("no speaker pod (a DaemonSet's) in %s on node %s", ImplNamespace, node)
+}
+
+// ControllerPods are the running pods of the implementation's Deployment(s).
+func ControllerPods(ctx context.Context, cs kubernetes.Interface) ([]corev1.Pod, error) {
+	pods, err := cs.CoreV1().Pods(ImplNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list pods of %s: %w", ImplNamespace, err)
+	}
+	var out []corev1.Pod
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil && ownedBy(&p, "ReplicaSet") {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no controller pod (a Deployment's) in %s", ImplNamespace)
+	}
+	return out, nil
+}
+
+func ownedBy(p *corev1.Pod, kind string) bool {
+	return slices.ContainsFunc(p.OwnerReferences, func(o metav1.OwnerReference) bool { return o.Kind == kind })
+}
+
+// DeletePod deletes a pod with its grace period (its owner makes a new one): a graceful restart.
+func DeletePod(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod) error {
+	if err := cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil {
+		return fmt.Errorf("delete pod %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	return nil
+}
