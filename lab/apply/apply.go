@@ -187,3 +187,82 @@ func established(u *unstructured.Unstructured) bool {
 	}
 	return false
 }
+
+// Delete deletes objects in reverse order (the opposite of Apply), ignoring those already gone,
+// with foreground propagation (a Deployment's pods go with it).
+func (a *Applier) Delete(ctx context.Context, objs []*unstructured.Unstructured) error {
+	fg := metav1.DeletePropagationForeground
+	for i := len(objs) - 1; i >= 0; i-- {
+		u := objs[i]
+		ri, err := a.resourceOf(u)
+		if err != nil {
+			if meta.IsNoMatchError(err) {
+				continue // its CRD is gone: so is the object
+			}
+			return err
+		}
+		if err := ri.Delete(ctx, u.GetName(), metav1.DeleteOptions{PropagationPolicy: &fg}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete %s %s: %w", u.GetKind(), u.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// Gone reports whether none of objs exists any more.
+func (a *Applier) Gone(ctx context.Context, objs []*unstructured.Unstructured) (bool, error) {
+	for _, u := range objs {
+		ri, err := a.resourceOf(u)
+		if err != nil {
+			continue
+		}
+		if _, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{}); err == nil {
+			return false, nil
+		} else if !apierrors.IsNotFound(err) {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (a *Applier) resourceOf(u *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+	gvk := u.GroupVersionKind()
+	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), err)
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		ns := u.GetNamespace()
+		if ns == "" {
+			ns = metav1.NamespaceDefault
+		}
+		return a.dyn.Resource(m.Resource).Namespace(ns), nil
+	}
+	return a.dyn.Resource(m.Resource), nil
+}
+
+// Resource resolves a resource as kubectl names it ("services", "svc", "ipaddresspools.metallb.io")
+// and returns its interface, for a namespace when it is namespaced (ns "" lists all namespaces).
+func (a *Applier) Resource(resource, ns string) (dynamic.ResourceInterface, bool, error) {
+	gvr, err := a.mapper.ResourceFor(schema.ParseGroupResource(resource).WithVersion(""))
+	if err != nil {
+		a.mapper.Reset()
+		if gvr, err = a.mapper.ResourceFor(schema.ParseGroupResource(resource).WithVersion("")); err != nil {
+			return nil, false, fmt.Errorf("resource %q: %w", resource, err)
+		}
+	}
+	gvk, err := a.mapper.KindFor(gvr)
+	if err != nil {
+		return nil, false, fmt.Errorf("resource %q: %w", resource, err)
+	}
+	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, false, fmt.Errorf("resource %q: %w", resource, err)
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		if ns == "" {
+			return a.dyn.Resource(gvr), true, nil
+		}
+		return a.dyn.Resource(gvr).Namespace(ns), true, nil
+	}
+	return a.dyn.Resource(gvr), false, nil
+}

@@ -20,27 +20,13 @@ func NewDownCommand(s Streams) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			start := time.Now()
-			state := StateDir(name)
-			lab := netns.Lab{Prefix: name}
-			namespaces, _ := lab.Namespaces()
-			_, statErr := os.Stat(state)
-			if os.IsNotExist(statErr) && len(namespaces) == 0 {
-				fmt.Fprintf(s.Out, "lab %q is not up (no %s, no namespaces)\n", name, state)
+			existed, err := labDown(name)
+			if err != nil {
+				return err
+			}
+			if !existed {
+				fmt.Fprintf(s.Out, "lab %q is not up (no %s, no namespaces)\n", name, StateDir(name))
 				return nil
-			}
-			if err := controlplane.Down(state); err != nil {
-				return fmt.Errorf("tear down lab %q: %w", name, err)
-			}
-			if len(namespaces) > 0 {
-				if os.Geteuid() != 0 {
-					return fmt.Errorf("lab %q has %d network namespaces: removing them needs root (sudo ironlab down --name %s)", name, len(namespaces), name)
-				}
-				if err := lab.Teardown(); err != nil {
-					return fmt.Errorf("tear down the network of lab %q: %w", name, err)
-				}
-			}
-			if err := os.RemoveAll(state); err != nil {
-				return fmt.Errorf("remove %s: %w", state, err)
 			}
 			fmt.Fprintf(s.Out, "lab %q is down (%.1fs)\n", name, time.Since(start).Seconds())
 			return nil
@@ -48,4 +34,31 @@ func NewDownCommand(s Streams) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&name, "name", DefaultLabName, "lab name")
 	return cmd
+}
+
+// labDown stops a lab's processes and removes its namespaces and state; it reports whether there
+// was anything to remove.
+func labDown(name string) (bool, error) {
+	state := StateDir(name)
+	lab := netns.Lab{Prefix: name}
+	namespaces, _ := lab.Namespaces()
+	_, statErr := os.Stat(state)
+	if os.IsNotExist(statErr) && len(namespaces) == 0 {
+		return false, nil
+	}
+	if err := controlplane.Down(state); err != nil {
+		return true, fmt.Errorf("tear down lab %q: %w", name, err)
+	}
+	if len(namespaces) > 0 {
+		if os.Geteuid() != 0 {
+			return true, fmt.Errorf("lab %q has %d network namespaces: removing them needs root (sudo ironlab down --name %s)", name, len(namespaces), name)
+		}
+		if err := lab.Teardown(); err != nil {
+			return true, fmt.Errorf("tear down the network of lab %q: %w", name, err)
+		}
+	}
+	if err := os.RemoveAll(state); err != nil {
+		return true, fmt.Errorf("remove %s: %w", state, err)
+	}
+	return true, nil
 }

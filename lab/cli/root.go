@@ -28,14 +28,16 @@ func NewRootCommand(s Streams) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "ironlab",
 		Short: "A Kubernetes cluster and its network on one Linux host, to learn and test load balancing",
-		Long: `ironlab builds a real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
-kube-scheduler, built from source by 'make k8s-bins') on this host, and tears it down again.`,
+		Long: `ironlab builds a whole cluster and its network on one Linux host from a topology file: a real
+Kubernetes control plane (built from source by 'make k8s-bins'), nodes and routers as network
+namespaces, kube-proxy, pods, clients; installs IronLB or MetalLB from their manifests; breaks
+parts of it on demand (ironlab fault) and replays failover scenarios (ironlab run).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
-	root.AddCommand(NewUpCommand(s), NewDownCommand(s), NewStatusCommand(s), NewKubectlCommand(s), NewLogsCommand(s), NewSchemaCommand(s), NewFaultCommand(s), NewExecCommand(s),
+	root.AddCommand(NewUpCommand(s), NewDownCommand(s), NewStatusCommand(s), NewKubectlCommand(s), NewLogsCommand(s), NewSchemaCommand(s), NewFaultCommand(s), NewExecCommand(s), NewRunCommand(s),
 		newNSExecCommand(), newForwardCommand(), newNodeCommand(), newContainerCommand())
 	return root
 }

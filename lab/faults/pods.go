@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -60,4 +61,41 @@ func DeletePod(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod) erro
 		return fmt.Errorf("delete pod %s/%s: %w", p.Namespace, p.Name, err)
 	}
 	return nil
+}
+
+// WaitReplaced waits until the implementation's namespace has a ready pod that is not one of
+// old, on node (any node when ""), of the same owner kind as the old ones: the pod that replaces
+// a deleted one.
+func WaitReplaced(ctx context.Context, cs kubernetes.Interface, old []corev1.Pod, node string) (*corev1.Pod, error) {
+	if len(old) == 0 {
+		return nil, fmt.Errorf("no pod to wait for a replacement of")
+	}
+	kind := old[0].OwnerReferences[0].Kind
+	seen := map[string]bool{}
+	for _, p := range old {
+		seen[string(p.UID)] = true
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pods, err := cs.CoreV1().Pods(ImplNamespace).List(ctx, metav1.ListOptions{})
+		if err == nil {
+			for i := range pods.Items {
+				p := &pods.Items[i]
+				if seen[string(p.UID)] || p.DeletionTimestamp != nil || !ownedBy(p, kind) || (node != "" && p.Spec.NodeName != node) {
+					continue
+				}
+				for _, c := range p.Status.Conditions {
+					if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+						return p, nil
+					}
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("no ready replacement of %s/%s: %w", old[0].Namespace, old[0].Name, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }

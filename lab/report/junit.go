@@ -265,7 +265,7 @@ func junitFailureText(s *Scenario) string {
 
 // timelineExcerpt summarises the events and requests of s in [from, to]: the events (steps
 // excluded) first, then each stream's requests, one line per run of consecutive requests with the
-// same outcome, node and error.
+// same outcome and node.
 func timelineExcerpt(s *Scenario, from, to float64) []string {
 	var lines []string
 	var events []Event
@@ -299,34 +299,67 @@ func timelineExcerpt(s *Scenario, from, to float64) []string {
 		lines = append(lines, fmt.Sprintf("stream %s (%s -> %s %s):", oneLine(st.Name), oneLine(st.From), oneLine(st.Target), st.Protocol))
 		for i := 0; i < len(reqs); {
 			j := i + 1
-			for j < len(reqs) && reqs[j].OK == reqs[i].OK && reqs[j].Node == reqs[i].Node && reqs[j].Err == reqs[i].Err {
+			for j < len(reqs) && reqs[j].OK == reqs[i].OK && reqs[j].Node == reqs[i].Node {
 				j++
 			}
-			first, last := reqs[i], reqs[j-1]
-			l := "  t=" + fmtMs(first.AtMs)
-			if j-i > 1 {
-				l += "-" + fmtMs(last.AtMs)
-			}
-			l += "ms"
-			if first.OK {
-				l += " ok"
-			} else {
-				l += " FAIL"
-			}
-			if first.Node != "" {
-				l += " node=" + oneLine(first.Node)
-			}
-			if first.Err != "" {
-				l += " err=" + oneLine(first.Err)
-			}
-			if j-i > 1 {
-				l += fmt.Sprintf(" (%d requests)", j-i)
-			} else if first.OK {
-				l += fmt.Sprintf(" (%sms)", fmtNumber(first.LatencyMs))
-			}
-			lines = append(lines, l)
+			lines = append(lines, requestRunLine(reqs[i:j]))
 			i = j
 		}
 	}
 	return lines
+}
+
+// requestRunLine summarises consecutive requests with the same outcome and node in one line:
+// "t=1234ms ok node=worker2 (0.61ms)", "t=1234-1834ms ok node=worker2 (61 requests)",
+// "t=1900-2400ms FAIL (51 requests) err=i/o timeout (40), no route to host (11)".
+func requestRunLine(reqs []Request) string {
+	first, last := reqs[0], reqs[len(reqs)-1]
+	var b strings.Builder
+	b.WriteString("  t=" + fmtMs(first.AtMs))
+	if len(reqs) > 1 {
+		b.WriteString("-" + fmtMs(last.AtMs))
+	}
+	b.WriteString("ms")
+	if first.OK {
+		b.WriteString(" ok")
+	} else {
+		b.WriteString(" FAIL")
+	}
+	if first.Node != "" {
+		b.WriteString(" node=" + oneLine(first.Node))
+	}
+	switch {
+	case len(reqs) > 1:
+		fmt.Fprintf(&b, " (%d requests)", len(reqs))
+	case first.OK:
+		fmt.Fprintf(&b, " (%sms)", fmtNumber(first.LatencyMs))
+	}
+	// Errors in order of first appearance, with how often each occurred when there are several.
+	var errs []string
+	count := map[string]int{}
+	for _, q := range reqs {
+		if q.Err == "" {
+			continue
+		}
+		if count[q.Err] == 0 {
+			errs = append(errs, q.Err)
+		}
+		count[q.Err]++
+	}
+	for i, e := range errs {
+		if i == 0 {
+			b.WriteString(" err=")
+		} else {
+			b.WriteString(", ")
+		}
+		if i == 3 {
+			fmt.Fprintf(&b, "and %d other errors", len(errs)-3)
+			break
+		}
+		b.WriteString(truncate(oneLine(e), 160))
+		if len(reqs) > 1 {
+			fmt.Fprintf(&b, " (%d)", count[e])
+		}
+	}
+	return b.String()
 }

@@ -24,6 +24,8 @@ const (
 	DefaultTimeout     = 5 * time.Minute
 	DefaultStepTimeout = 60 * time.Second
 	DefaultInterval    = 10 * time.Millisecond
+	// DefaultRequestTimeout fails a request of a stream that takes longer.
+	DefaultRequestTimeout = 100 * time.Millisecond
 )
 
 // Load reads, parses, defaults and validates a scenario file. Relative paths in it (topology,
@@ -139,6 +141,9 @@ func Default(s *Scenario) {
 			if t.Start.Interval == "" {
 				t.Start.Interval = DefaultInterval.String()
 			}
+			if t.Start.RequestTimeout == "" {
+				t.Start.RequestTimeout = DefaultRequestTimeout.String()
+			}
 		}
 	}
 }
@@ -175,7 +180,10 @@ func (st *Step) kinds() []string {
 	return out
 }
 
-type validator struct{ ps Problems }
+type validator struct {
+	ps          Problems
+	everStarted map[string]bool
+}
 
 func (v *validator) add(path, format string, args ...any) {
 	v.ps = append(v.ps, topology.Problem{Path: path, Detail: fmt.Sprintf(format, args...)})
@@ -196,7 +204,7 @@ func (v *validator) namespacedName(path, s string) {
 
 // Validate checks a defaulted scenario and returns every problem with its path.
 func Validate(s *Scenario) Problems {
-	v := &validator{}
+	v := &validator{everStarted: map[string]bool{}}
 	if s.Name == "" {
 		v.add("name", "a scenario needs a name")
 	}
@@ -212,6 +220,7 @@ func Validate(s *Scenario) Problems {
 	}
 	streams := map[string]bool{} // started and not stopped
 	stepNames := map[string]int{}
+	measures := map[string]bool{}
 	for i := range s.Steps {
 		st := &s.Steps[i]
 		p := fmt.Sprintf("steps[%d]", i)
@@ -220,6 +229,17 @@ func Validate(s *Scenario) Problems {
 		}
 		stepNames[st.Name] = i
 		v.duration(p+".timeout", st.Timeout)
+		for j, impl := range st.Only {
+			if impl != "ironlb" && impl != "metallb" {
+				v.add(fmt.Sprintf("%s.only[%d]", p, j), "%q: want ironlb or metallb", impl)
+			}
+		}
+		if st.Measure != nil && st.Measure.Name != "" {
+			measures[st.Measure.Name] = true
+		}
+		if e := st.Expect; e != nil && e.Measurement != nil && !measures[e.Measurement.Name] {
+			v.add(p+".expect.measurement.name", "no earlier measurement named %q", e.Measurement.Name)
+		}
 		if k := st.kinds(); len(k) != 1 {
 			v.add(p, "a step does exactly one thing (apply, delete, service, deleteService, scale, patch, traffic, wait, fault, expect or measure), found %d: %v", len(k), k)
 			continue
@@ -233,6 +253,11 @@ func (v *validator) step(p string, st *Step, streams map[string]bool, steps map[
 	known := func(path, name string) {
 		if !streams[name] {
 			v.add(path, "no running stream %q (start it in an earlier traffic step)", name)
+		}
+	}
+	started := func(path, name string) {
+		if _, ok := v.everStarted[name]; !ok {
+			v.add(path, "no stream %q was started in an earlier traffic step", name)
 		}
 	}
 	switch {
@@ -272,6 +297,7 @@ func (v *validator) step(p string, st *Step, streams map[string]bool, steps map[
 				v.add(p+".traffic.start.name", "stream %q is already running", s.Name)
 			}
 			streams[s.Name] = true
+			v.everStarted[s.Name] = true
 			if s.From == "" {
 				v.add(p+".traffic.start.from", "names the client host")
 			}
@@ -286,6 +312,7 @@ func (v *validator) step(p string, st *Step, streams map[string]bool, steps map[
 				v.add(p+".traffic.start.port", "%d is not a port", s.Port)
 			}
 			v.duration(p+".traffic.start.interval", s.Interval)
+			v.duration(p+".traffic.start.requestTimeout", s.RequestTimeout)
 		default:
 			known(p+".traffic.stop", t.Stop)
 			delete(streams, t.Stop)
@@ -349,7 +376,7 @@ func (v *validator) step(p string, st *Step, streams map[string]bool, steps map[
 			v.add(p+".measure", "measure exactly one of gap, lost, served or between, found %d", n)
 		}
 		if m.Served != "" {
-			known(p+".measure.served", m.Served)
+			started(p+".measure.served", m.Served)
 		}
 		if b := m.Between; b != nil {
 			if _, ok := steps[b.From]; !ok {
@@ -364,19 +391,19 @@ func (v *validator) step(p string, st *Step, streams map[string]bool, steps map[
 			case "owner":
 				v.namespacedName(p+".measure.between.to", ref)
 			case "recovered":
-				known(p+".measure.between.to", ref)
+				started(p+".measure.between.to", ref)
 			default:
 				v.add(p+".measure.between.to", "%q: want step:NAME, owner:NAMESPACE/NAME or recovered:STREAM", b.To)
 			}
 		}
 		if m.Gap != nil {
-			known(p+".measure.gap.stream", m.Gap.Stream)
+			started(p+".measure.gap.stream", m.Gap.Stream)
 			if _, ok := steps[m.Gap.Around]; !ok {
 				v.add(p+".measure.gap.around", "no earlier step named %q", m.Gap.Around)
 			}
 		}
 		if m.Lost != "" {
-			known(p+".measure.lost", m.Lost)
+			started(p+".measure.lost", m.Lost)
 		}
 	}
 }
@@ -461,6 +488,15 @@ func (v *validator) expect(p string, e *Expect, known func(string, string)) {
 		}
 		if ev.Reason == "" {
 			v.add(p+".event.reason", "names the event reason")
+		}
+	}
+	if b := e.Measurement; b != nil {
+		n++
+		if (b.Max == "") == (b.MaxCount == nil) {
+			v.add(p+".measurement", "set either max (a duration) or maxCount")
+		}
+		if b.Max != "" {
+			v.duration(p+".measurement.max", b.Max)
 		}
 	}
 	if st := e.Status; st != nil {

@@ -59,3 +59,26 @@ func FuzzParse(f *testing.F) {
 func TestSchemaIsFresh(t *testing.T) {
 	wantfile.Fresh(t, "../../scenarios/scenario.schema.json", Schema)
 }
+
+// TestShippedScenarios: every scenario of the suite in scenarios/ parses and validates.
+func TestShippedScenarios(t *testing.T) {
+	files, _ := filepath.Glob("../../scenarios/*.yaml")
+	if len(files) < 10 {
+		t.Fatalf("the suite has %d scenarios, want at least 10", len(files))
+	}
+	for _, f := range files {
+		s, err := Load(f)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		for _, m := range s.Manifests {
+			if _, err := os.Stat(m); err != nil {
+				t.Errorf("%s: manifest %v", f, err)
+			}
+		}
+		if _, err := os.Stat(s.Topology); err != nil {
+			t.Errorf("%s: topology %v", f, err)
+		}
+	}
+}

@@ -33,6 +33,9 @@ type Scenario struct {
 type Step struct {
 	Name    string `yaml:"name,omitempty" json:"name,omitempty" doc:"step name (default: its kind and index)"`
 	Timeout string `yaml:"timeout,omitempty" json:"timeout,omitempty" doc:"bound for this step (default 60s)"`
+	// Only runs the step against these implementations (a bound IronLB promises and MetalLB
+	// does not, say); the others skip it.
+	Only []string `yaml:"only,omitempty" json:"only,omitempty" doc:"run this step only against these implementations (ironlb, metallb)"`
 
 	Apply         *Apply   `yaml:"apply,omitempty" json:"apply,omitempty" doc:"apply a manifest file"`
 	Delete        *Apply   `yaml:"delete,omitempty" json:"delete,omitempty" doc:"delete the objects of a manifest file"`
@@ -71,6 +74,8 @@ type Service struct {
 	IPFamilyPolicy string `yaml:"ipFamilyPolicy,omitempty" json:"ipFamilyPolicy,omitempty" doc:"SingleStack (default), PreferDualStack or RequireDualStack"`
 	// IPFamilies orders the families (default [IPv4]).
 	IPFamilies []string `yaml:"ipFamilies,omitempty" json:"ipFamilies,omitempty" doc:"IPv4, IPv6 (default [IPv4]; [IPv6] for an IPv6-only Service)"`
+	// OnePerNode spreads the echo pods one per node (required pod anti-affinity).
+	OnePerNode bool `yaml:"onePerNode,omitempty" json:"onePerNode,omitempty" doc:"at most one echo pod per node"`
 	// NodeSelector places the echo pods.
 	NodeSelector map[string]string `yaml:"nodeSelector,omitempty" json:"nodeSelector,omitempty" doc:"node labels the echo pods must have"`
 }
@@ -105,6 +110,8 @@ type Stream struct {
 	Protocol string `yaml:"protocol,omitempty" json:"protocol,omitempty" doc:"http (default) or udp"`
 	Port     int32  `yaml:"port,omitempty" json:"port,omitempty" doc:"port (default 80)"`
 	Interval string `yaml:"interval,omitempty" json:"interval,omitempty" doc:"time between requests (default 10ms)"`
+	// RequestTimeout is how long one request may take before it counts as failed.
+	RequestTimeout string `yaml:"requestTimeout,omitempty" json:"requestTimeout,omitempty" doc:"a request that takes longer failed (default 100ms)"`
 }
 
 // Fault kinds.
@@ -160,6 +167,14 @@ type Expect struct {
 	Route            *Route          `yaml:"route,omitempty" json:"route,omitempty" doc:"a router's kernel table has a route with the given next hops (or none)"`
 	Event            *Event          `yaml:"event,omitempty" json:"event,omitempty" doc:"a Kubernetes event about an object"`
 	Status           *Status         `yaml:"status,omitempty" json:"status,omitempty" doc:"a field of an object (or of a list of objects) has a value"`
+	Measurement      *Bound          `yaml:"measurement,omitempty" json:"measurement,omitempty" doc:"an earlier measurement is within a bound"`
+}
+
+// Bound bounds an earlier measurement: a duration, or a count.
+type Bound struct {
+	Name     string `yaml:"name" json:"name" doc:"measurement name"`
+	Max      string `yaml:"max,omitempty" json:"max,omitempty" doc:"a duration measurement is at most this, e.g. 1s"`
+	MaxCount *int   `yaml:"maxCount,omitempty" json:"maxCount,omitempty" doc:"a count measurement is at most this"`
 }
 
 // Route expects a route at a router, read from the router namespace's kernel table.

@@ -12,7 +12,7 @@ import (
 )
 
 // ErrInvalid is matched by every parse and validation error of this package.
-var ErrInvalid = errors.New("invalid topology")
+var ErrInvalid = errors.New("invalid")
 
 // Problem is one problem of a topology, with its field path.
 type Problem struct {
@@ -30,7 +30,7 @@ func (ps Problems) Error() string {
 	for i, p := range ps {
 		lines[i] = p.String()
 	}
-	return "invalid topology:\n  " + strings.Join(lines, "\n  ")
+	return "invalid:\n  " + strings.Join(lines, "\n  ")
 }
 
 // Is makes Problems match ErrInvalid.

@@ -2,6 +2,16 @@ package traffic
 
 import "time"
 
+// Result is one request.
+type Result struct {
+	At      time.Time     // when it was sent
+	Latency time.Duration // until the reply (or the failure)
+	OK      bool
+	Pod     string // from the echo reply: pod=NS/NAME
+	Node    string // node=NAME
+	Err     string
+}
+
 // Outage is the service interruption a stream saw.
 type Outage struct {
 	// Gap is the longest time between two consecutive good replies: a stream that never failed
@@ -40,4 +50,81 @@ func Served(rs []Result) map[string]int {
 		}
 	}
 	return out
+}
+
+// GapAround is the outage a stream saw around time t (a fault): the longest time between two
+// consecutive good replies (by completion) where the later one completes after t, counting from
+// the last good reply before t, and only gaps that begin before until (the next fault, or now).
+// The second value is false when the stream had no good reply after t.
+func GapAround(rs []Result, t, until time.Time) (Outage, bool) {
+	var o Outage
+	var last time.Time
+	seen := false
+	for _, r := range rs {
+		if !r.OK {
+			if !r.At.Before(t) && r.At.Before(until) {
+				o.Failed++
+			}
+			continue
+		}
+		done := r.At.Add(r.Latency)
+		if !done.After(t) {
+			last = done
+			continue
+		}
+		if !last.IsZero() && last.Before(until) && done.Sub(last) > o.Gap {
+			o.Gap, o.From, o.To = done.Sub(last), last, done
+		}
+		seen = true
+		last = done
+	}
+	return o, seen
+}
+
+// Recovery states.
+const (
+	Recovering = iota // not yet decided
+	Recovered
+	NotRecovered
+)
+
+// Recovery decides whether a stream recovered from a fault at t within the bound: the first good
+// reply after the last failure since t must come at most within after t, and the stream must then
+// stay healthy for settle. It returns the state and, when recovered, the recovery time (t itself
+// when nothing failed). now is the time of the decision (the stream's requests up to now).
+func Recovery(rs []Result, t, now time.Time, within, settle time.Duration) (int, time.Time) {
+	var lastFail time.Time
+	for _, r := range rs {
+		if !r.OK && !r.At.Before(t) {
+			lastFail = r.At
+		}
+	}
+	bound := t.Add(within)
+	if lastFail.After(bound) {
+		return NotRecovered, time.Time{}
+	}
+	if lastFail.IsZero() {
+		if now.Sub(t) >= settle {
+			return Recovered, t
+		}
+		return Recovering, time.Time{}
+	}
+	var back time.Time
+	for _, r := range rs {
+		if r.OK && r.At.After(lastFail) {
+			back = r.At.Add(r.Latency)
+			break
+		}
+	}
+	switch {
+	case back.IsZero() && now.After(bound):
+		return NotRecovered, time.Time{}
+	case back.IsZero():
+		return Recovering, time.Time{}
+	case back.After(bound):
+		return NotRecovered, time.Time{}
+	case now.Sub(back) >= settle:
+		return Recovered, back
+	}
+	return Recovering, time.Time{}
 }

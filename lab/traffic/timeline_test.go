@@ -29,3 +29,44 @@ func TestParseReply(t *testing.T) {
 		t.Errorf("parseReply = %q, %q", pod, node)
 	}
 }
+
+func TestGapAroundAndRecovery(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	// Good every 10 ms to 100, a fault at 105, failures 110..300, good again from 310.
+	var rs []Result
+	for i := 0; i <= 600; i += 10 {
+		rs = append(rs, Result{At: ms(i), Latency: time.Millisecond, OK: i <= 100 || i >= 310})
+	}
+	o, ok := GapAround(rs, ms(105), ms(600))
+	if !ok || o.Gap != 210*time.Millisecond || o.Failed != 20 || !o.From.Equal(ms(101)) || !o.To.Equal(ms(311)) {
+		t.Errorf("GapAround = %+v, %v; want 210ms from 101 to 311, 20 failed", o, ok)
+	}
+	// A gap that begins after until (another fault) is not this fault's.
+	if o, _ := GapAround(rs, ms(0), ms(50)); o.Gap != 10*time.Millisecond {
+		t.Errorf("gap bounded by until: %+v", o)
+	}
+	if _, ok := GapAround(rs[:5], ms(105), ms(600)); ok {
+		t.Error("no good reply after t must say so")
+	}
+	for _, tc := range []struct {
+		name   string
+		rs     []Result
+		now    int
+		within time.Duration
+		state  int
+		at     int
+	}{
+		{"recovered in bound, settled", rs, 600, 300 * time.Millisecond, Recovered, 311},
+		{"recovered in bound, not yet settled", rs, 400, 300 * time.Millisecond, Recovering, 0},
+		{"back after the bound", rs, 600, 100 * time.Millisecond, NotRecovered, 0},
+		{"still failing, bound not over", rs[:20], 190, 300 * time.Millisecond, Recovering, 0},
+		{"still failing past the bound", rs[:20], 500, 300 * time.Millisecond, NotRecovered, 0},
+		{"never failed", rs[:10], 600, 100 * time.Millisecond, Recovered, 105},
+	} {
+		state, at := Recovery(tc.rs, ms(105), ms(tc.now), tc.within, 200*time.Millisecond)
+		if state != tc.state || (state == Recovered && !at.Equal(ms(tc.at))) {
+			t.Errorf("%s: Recovery = %d at %v; want %d at %dms", tc.name, state, at.Sub(t0), tc.state, tc.at)
+		}
+	}
+}

@@ -16,23 +16,14 @@ import (
 	"github.com/ironlb/ironlb/lab/netns"
 )
 
-// Result is one request.
-type Result struct {
-	At      time.Time     // when it was sent
-	Latency time.Duration // until the reply (or the failure)
-	OK      bool
-	Pod     string // from the echo reply: pod=NS/NAME
-	Node    string // node=NAME
-	Err     string
-}
-
-// Stream sends one HTTP request every Interval from a lab host to Target (host:port), each on a
-// new TCP connection (so that every request meets ARP, routing and kube-proxy afresh), giving up
-// on one after Timeout.
+// Stream sends one request every Interval from a lab host to Target (host:port): an HTTP GET on
+// a new TCP connection, or a UDP datagram from a new socket (so that every request meets ARP,
+// routing, conntrack and kube-proxy afresh), giving up on one after Timeout.
 type Stream struct {
 	Lab      netns.Lab
 	From     string
 	Target   string
+	UDP      bool // a datagram to the echo server instead of HTTP
 	Interval time.Duration
 	Timeout  time.Duration
 	// OnResult, when set, sees each result as it comes (from the stream's goroutine).
@@ -72,6 +63,9 @@ func (s Stream) Run(ctx context.Context) ([]Result, error) {
 }
 
 func (s Stream) once() Result {
+	if s.UDP {
+		return s.onceUDP()
+	}
 	r := Result{At: time.Now()}
 	d := net.Dialer{Timeout: s.Timeout}
 	c, err := d.Dial("tcp", s.Target)
@@ -88,6 +82,32 @@ func (s Stream) once() Result {
 			r.Pod, r.Node = parseReply(string(body))
 			if r.Pod == "" {
 				err = fmt.Errorf("unexpected reply %q", firstLine(string(body)))
+			}
+		}
+	}
+	r.Latency = time.Since(r.At)
+	r.OK = err == nil
+	if err != nil {
+		r.Err = err.Error()
+	}
+	return r
+}
+
+// onceUDP sends one datagram and waits for the echo server's reply.
+func (s Stream) onceUDP() Result {
+	r := Result{At: time.Now()}
+	c, err := net.DialTimeout("udp", s.Target, s.Timeout)
+	if err == nil {
+		defer c.Close()
+		_ = c.SetDeadline(r.At.Add(s.Timeout))
+		if _, err = c.Write([]byte("ping\n")); err == nil {
+			buf := make([]byte, 512)
+			var n int
+			if n, err = c.Read(buf); err == nil {
+				r.Pod, r.Node = parseReply(string(buf[:n]))
+				if r.Pod == "" {
+					err = fmt.Errorf("unexpected reply %q", firstLine(string(buf[:n])))
+				}
 			}
 		}
 	}

@@ -1,0 +1,256 @@
+//go:build linux
+
+// Package runner replays scenarios on real labs: it brings up each scenario's topology with the
+// implementation under test (sharing one lab between the scenarios of a topology, cleaned in
+// between), runs the steps (actions, faults, expectations, measurements), records the timeline
+// (every request of every traffic stream, ARP/NDP owner changes seen by a client, route changes at
+// routers, address changes of Services) and returns the report.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ironlb/ironlb/lab/report"
+	"github.com/ironlb/ironlb/lab/scenario"
+	"github.com/ironlb/ironlb/lab/topology"
+)
+
+// Labs brings labs up and down; the CLI provides it (`ironlab up`/`down` without their output).
+type Labs interface {
+	// Up materialises a topology as lab name with an implementation installed.
+	Up(ctx context.Context, topologyFile, name, impl string) error
+	// Down removes lab name completely.
+	Down(name string) error
+	// StateDir is where lab name keeps its state.
+	StateDir(name string) string
+}
+
+// Options control a run.
+type Options struct {
+	// Impls, when set, runs every scenario against each of these implementations instead of the
+	// one it names.
+	Impls []string
+	// Repeat runs each scenario this many times (default 1).
+	Repeat int
+	// Keep leaves the last lab up for inspection.
+	Keep bool
+	// Fresh gives every scenario run a lab of its own instead of sharing one per topology.
+	Fresh bool
+	// Progress receives a line per step as it happens.
+	Progress io.Writer
+	Labs     Labs
+}
+
+// Load reads scenario files; a directory stands for its *.yaml files (not its subdirectories).
+func Load(paths []string) ([]*scenario.Scenario, []string, error) {
+	var files []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("scenario %s: %w", p, err)
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		matches, _ := filepath.Glob(filepath.Join(p, "*.yaml"))
+		sort.Strings(matches)
+		files = append(files, matches...)
+	}
+	if len(files) == 0 {
+		return nil, nil, fmt.Errorf("no scenario files in %v", paths)
+	}
+	var out []*scenario.Scenario
+	var errs []error
+	for _, f := range files {
+		s, err := scenario.Load(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, files, errors.Join(errs...)
+}
+
+// job is one run of one scenario against one implementation.
+type job struct {
+	sc   *scenario.Scenario
+	file string
+	impl string
+	run  int
+}
+
+// labName is the lab of a topology and implementation: short, as it prefixes interface names.
+func labName(top *topology.Topology, impl string) string {
+	n := top.Name
+	if len(n) > 6 {
+		n = n[:6]
+	}
+	return n + "-" + impl[:3]
+}
+
+// Run runs the scenarios and returns their report. It returns an error only when it could not
+// run them (a lab that does not come up, an interrupt); failed scenarios are in the report.
+func Run(ctx context.Context, scenarios []*scenario.Scenario, files []string, o Options) (*report.Report, error) {
+	if o.Repeat < 1 {
+		o.Repeat = 1
+	}
+	out := o.Progress
+	if out == nil {
+		out = io.Discard
+	}
+	rep := &report.Report{Started: time.Now()}
+	var jobs []job
+	for i, sc := range scenarios {
+		impls := o.Impls
+		if len(impls) == 0 {
+			impls = []string{sc.Implementation}
+		}
+		for _, impl := range impls {
+			for n := 1; n <= o.Repeat; n++ {
+				jobs = append(jobs, job{sc: sc, file: files[i], impl: impl, run: n})
+			}
+		}
+	}
+	// Scenarios of one topology and implementation run on one lab, in their order.
+	key := func(j job) string { return j.impl + "\x00" + j.sc.Topology }
+	order := map[string]int{}
+	for _, j := range jobs {
+		if _, ok := order[key(j)]; !ok {
+			order[key(j)] = len(order)
+		}
+	}
+	sort.SliceStable(jobs, func(a, b int) bool { return order[key(jobs[a])] < order[key(jobs[b])] })
+
+	var cur *env
+	var curKey string
+	down := func() {
+		if cur != nil {
+			fmt.Fprintf(out, "tearing down lab %q\n", cur.name)
+			if err := o.Labs.Down(cur.name); err != nil {
+				fmt.Fprintf(out, "tear down lab %q: %v\n", cur.name, err)
+			}
+			cur = nil
+		}
+	}
+	var runErr error
+	for ji, j := range jobs {
+		if ctx.Err() != nil {
+			runErr = fmt.Errorf("interrupted: %w", ctx.Err())
+			break
+		}
+		if cur == nil || curKey != key(j) || o.Fresh {
+			down()
+			e, err := bringUp(ctx, o, j, out)
+			if err != nil {
+				runErr = err
+				break
+			}
+			cur, curKey = e, key(j)
+		} else if err := cur.healthy(ctx, 90*time.Second); err != nil {
+			fmt.Fprintf(out, "%v: bringing up a fresh lab\n", err)
+			down()
+			e, err := bringUp(ctx, o, j, out)
+			if err != nil {
+				runErr = err
+				break
+			}
+			cur = e
+		}
+		title := fmt.Sprintf("%s [%s]", j.sc.Name, j.impl)
+		if o.Repeat > 1 {
+			title += fmt.Sprintf(" run %d/%d", j.run, o.Repeat)
+		}
+		fmt.Fprintf(out, "\n=== %s (%s)\n", title, j.file)
+		r := newRun(cur, j.sc, out)
+		res := r.execute(ctx)
+		res.File, res.Run = j.file, j.run
+		verdict := "PASS"
+		if !res.Passed {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(out, "--- %s %s in %.1fs%s\n", verdict, title, res.DurationMs/1000, measurementLine(res.Measurements))
+		rep.Scenarios = append(rep.Scenarios, res)
+		last := ji == len(jobs)-1
+		if last && o.Keep {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		if err := r.cleanup(cctx); err != nil {
+			fmt.Fprintf(out, "cleaning up after %s: %v (the next scenario gets a fresh lab)\n", j.sc.Name, err)
+			down()
+		}
+		cancel()
+	}
+	if o.Keep && cur != nil {
+		fmt.Fprintf(out, "\nlab %q left up (--keep): KUBECONFIG=%s/kubeconfig; remove it with `ironlab down --name %s`\n",
+			cur.name, o.Labs.StateDir(cur.name), cur.name)
+	} else {
+		down()
+	}
+	rep.DurationMs = float64(time.Since(rep.Started).Milliseconds())
+	rep.Summaries = report.Summarize(rep.Scenarios)
+	return rep, runErr
+}
+
+func bringUp(ctx context.Context, o Options, j job, out io.Writer) (*env, error) {
+	top, err := topology.Load(j.sc.Topology)
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", j.sc.Name, err)
+	}
+	name := labName(top, j.impl)
+	if labExists(name, o.Labs.StateDir(name)) {
+		fmt.Fprintf(out, "lab %q is left over from an earlier run: removing it\n", name)
+		if err := o.Labs.Down(name); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	fmt.Fprintf(out, "bringing up lab %q from %s with %s\n", name, j.sc.Topology, j.impl)
+	if err := o.Labs.Up(ctx, j.sc.Topology, name, j.impl); err != nil {
+		_ = o.Labs.Down(name)
+		return nil, fmt.Errorf("bring up lab %q for %s: %w", name, j.sc.Name, err)
+	}
+	e, err := connect(name, o.Labs.StateDir(name), j.impl, j.sc.Topology, top)
+	if err != nil {
+		_ = o.Labs.Down(name)
+		return nil, err
+	}
+	if err := e.healthy(ctx, 2*time.Minute); err != nil {
+		_ = o.Labs.Down(name)
+		return nil, err
+	}
+	fmt.Fprintf(out, "lab %q up in %.1fs\n", name, time.Since(start).Seconds())
+	return e, nil
+}
+
+func measurementLine(ms map[string]report.Measurement) string {
+	if len(ms) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(ms))
+	for n := range ms {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, n := range names {
+		m := ms[n]
+		switch {
+		case m.ValueMs != nil:
+			parts = append(parts, fmt.Sprintf("%s=%.0fms", n, *m.ValueMs))
+		case m.Count != nil:
+			parts = append(parts, fmt.Sprintf("%s=%d", n, *m.Count))
+		}
+	}
+	return ": " + strings.Join(parts, " ")
+}
