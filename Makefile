@@ -29,6 +29,8 @@ generate: ## regenerate deepcopy functions and CRD manifests from impl/api, and 
 	$(GO) generate ./impl/api/...
 	$(GO) run ./cmd/ironlab schema topology > topologies/topology.schema.json
 	$(GO) run ./cmd/ironlab schema scenario > scenarios/scenario.schema.json
+	$(GO) run ./cmd/ironlab schema topology --markdown > docs/reference/topology.md
+	$(GO) run ./cmd/ironlab schema scenario --markdown > docs/reference/scenario.md
 
 .PHONY: test
 test: k8s-bins ## unit tests, envtest integration tests against the real kube-apiserver, lab e2e (root)

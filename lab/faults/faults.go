@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -126,20 +128,26 @@ func (l Lab) HostUp(host string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var frozen, restart []string
+	alive := map[string]bool{}
 	for _, r := range recs {
-		if !HostProcess(r, host) || strings.HasPrefix(r.Name, "pod.") {
-			continue
-		}
-		if r.Alive() {
-			frozen = append(frozen, r.Name)
-		} else {
-			restart = append(restart, r.Name)
+		if HostProcess(r, host) && r.Alive() {
+			alive[r.Name] = true
 		}
 	}
-	if len(frozen) > 0 {
+	if len(alive) > 0 {
 		_ = signalHost(recs, host, syscall.SIGCONT)
 	}
+	// Killed or stopped processes lost their pid files; their saved specs remain. Pods are the
+	// node agent's to start again.
+	specs, _ := filepath.Glob(filepath.Join(l.run(), "*.spec"))
+	var restart []string
+	for _, f := range specs {
+		name := strings.TrimSuffix(filepath.Base(f), ".spec")
+		if HostProcess(process.Record{Name: name}, host) && !strings.HasPrefix(name, "pod.") && !alive[name] {
+			restart = append(restart, name)
+		}
+	}
+	sort.Strings(restart)
 	for _, n := range restart {
 		if _, err := process.Restart(l.run(), controlplane.LogDir(l.State), n); err != nil {
 			return "", err
@@ -410,7 +418,7 @@ func (l Lab) SignalPod(target string, sig syscall.Signal) (int, error) {
 	return n, nil
 }
 
-// RestartAPIServer stops the API server (SIGTERM, 10 s grace) and starts it again from its saved
+// RestartAPIServer stops the API server (SIGTERM, 5 s grace) and starts it again from its saved
 // spec; it does not wait for it to serve.
 func (l Lab) RestartAPIServer() error {
 	recs, err := l.records()
@@ -419,7 +427,7 @@ func (l Lab) RestartAPIServer() error {
 	}
 	for _, r := range recs {
 		if r.Name == "kube-apiserver" {
-			if err := process.Stop(l.run(), r, 10*time.Second); err != nil {
+			if err := process.Stop(l.run(), r, 5*time.Second); err != nil {
 				return fmt.Errorf("stop kube-apiserver: %w", err)
 			}
 			_, err := process.Restart(l.run(), controlplane.LogDir(l.State), r.Name)

@@ -17,9 +17,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -65,8 +67,10 @@ type Agent struct {
 	syncMu sync.Mutex // serialises sync
 	mu     sync.Mutex // guards pods and ips
 	pods   map[types.UID]*pod
-	ips    *ipPool
-	ips6   *ipPool // nil without an IPv6 pod range
+	// retrying marks pods whose start failed and will be retried.
+	retrying map[types.UID]bool
+	ips      *ipPool
+	ips6     *ipPool // nil without an IPv6 pod range
 
 	probeClient *http.Client
 }
@@ -80,7 +84,7 @@ func New(cs kubernetes.Interface, cfg Config) (*Agent, error) {
 	if cfg.LeaseInterval == 0 {
 		cfg.LeaseInterval = 2 * time.Second
 	}
-	a := &Agent{cfg: cfg, cs: cs, pods: map[types.UID]*pod{}, ips: ips, probeClient: newProbeClient()}
+	a := &Agent{cfg: cfg, cs: cs, pods: map[types.UID]*pod{}, retrying: map[types.UID]bool{}, ips: ips, probeClient: newProbeClient()}
 	if cfg.PodCIDR6 != "" {
 		if a.ips6, err = newIPPool(cfg.PodCIDR6); err != nil {
 			return nil, fmt.Errorf("node %s: IPv6 pod CIDR: %w", cfg.Name, err)
@@ -95,6 +99,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.cfg.Log.Info("node registered", "node", a.cfg.Name, "address", a.cfg.Address, "podCIDR", a.cfg.PodCIDR)
+	a.sweepStalePods()
 	if a.cfg.StateDir != "" {
 		if err := a.serveKubeletAPI(ctx); err != nil {
 			a.cfg.Log.Warn("kubelet API (kubectl logs) not served", "node", a.cfg.Name, "error", err)
@@ -269,3 +274,29 @@ func (p *ipPool) get() (netip.Addr, error) {
 }
 
 func (p *ipPool) put(a netip.Addr) { delete(p.used, a) }
+
+// sweepStalePods removes the pod interfaces an earlier agent of this node left behind when it was
+// killed (a node-down fault): a new agent runs no pod yet, and their host routes would claim the
+// addresses it hands out again. Their namespaces go with the lab.
+func (a *Agent) sweepStalePods() {
+	n := 0
+	err := a.cfg.Lab.Do(a.nodeHost(), func() error {
+		links, err := netlink.LinkList()
+		if err != nil {
+			return err
+		}
+		for _, l := range links {
+			if _, ok := l.(*netlink.Veth); ok && strings.HasPrefix(l.Attrs().Name, "veth") {
+				if err := netlink.LinkDel(l); err == nil {
+					n++
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		a.cfg.Log.Warn("sweep stale pod interfaces", "node", a.cfg.Name, "error", err)
+	} else if n > 0 {
+		a.cfg.Log.Info("removed pod interfaces of an earlier agent", "node", a.cfg.Name, "count", n)
+	}
+}

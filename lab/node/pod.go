@@ -115,8 +115,20 @@ func (a *Agent) sync(ctx context.Context, p *corev1.Pod) {
 	}
 	rp, err := a.startPod(ctx, p)
 	if err != nil {
-		a.cfg.Log.Error("start pod; retrying in 1s", "pod", p.Namespace+"/"+p.Name, "error", err)
-		time.AfterFunc(time.Second, func() { a.retry(ctx, p) })
+		// One retry chain per pod: every informer event of a failing pod would start another.
+		a.mu.Lock()
+		pending := a.retrying[p.UID]
+		a.retrying[p.UID] = true
+		a.mu.Unlock()
+		if !pending {
+			a.cfg.Log.Error("start pod; retrying in 1s", "pod", p.Namespace+"/"+p.Name, "error", err)
+			time.AfterFunc(time.Second, func() {
+				a.mu.Lock()
+				delete(a.retrying, p.UID)
+				a.mu.Unlock()
+				a.retry(ctx, p)
+			})
+		}
 		return
 	}
 	rp.kickStatus()
@@ -243,10 +255,11 @@ func (a *Agent) startPodNetwork(p *corev1.Pod, rp *pod) error {
 			return err
 		}
 		for _, f := range fams {
-			if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: host(f.gw, f.bits), Flags: unix.IFA_F_NODAD}); err != nil {
+			if err := netlink.AddrReplace(l, &netlink.Addr{IPNet: host(f.gw, f.bits), Flags: unix.IFA_F_NODAD}); err != nil {
 				return err
 			}
-			if err := netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: host(f.ip, f.bits), Scope: netlink.SCOPE_LINK}); err != nil {
+			// Replace: a route left by a pod of an earlier, killed agent must not block this one.
+			if err := netlink.RouteReplace(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: host(f.ip, f.bits), Scope: netlink.SCOPE_LINK}); err != nil {
 				return err
 			}
 		}

@@ -69,14 +69,14 @@ func (r *run) expect(ctx context.Context, i int, st *scenario.Step) (string, err
 		n := e.NoReplyFrom
 		from := time.Now()
 		r.mu.Lock()
-		r.deferred = append(r.deferred, deferred{step: i, stream: n.Stream, check: func(until time.Time) error {
+		r.deferred = append(r.deferred, deferred{step: i, stream: n.Stream, check: func(until time.Time) (time.Time, error) {
 			for _, q := range r.streams[n.Stream].snapshot() {
 				if q.OK && q.Node == n.Node && !q.At.Before(from) && q.At.Before(until) {
-					return fmt.Errorf("%s replied from %s at %.3fs (pod %s); expected no reply from it after %.3fs",
+					return q.At, fmt.Errorf("%s replied from %s at %.3fs (pod %s); expected no reply from it after %.3fs",
 						n.Stream, n.Node, r.ms(q.At)/1000, q.Pod, r.ms(from)/1000)
 				}
 			}
-			return nil
+			return time.Time{}, nil
 		}})
 		r.mu.Unlock()
 		return "checked when " + n.Stream + " stops: no reply from " + n.Node, nil
@@ -116,20 +116,21 @@ func (r *run) expect(ctx context.Context, i int, st *scenario.Step) (string, err
 func (r *run) expectAddress(ctx context.Context, sa *scenario.ServiceAddress) (string, error) {
 	if sa.Pending {
 		// Holds for the whole step: an address given at any time fails it.
-		seen, err := poll(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
-			addrs, err := r.serviceAddrs(ctx, sa.Service)
-			if err != nil {
-				return false, err.Error(), nil
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			ctxAddrs, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			addrs, err := r.serviceAddrs(ctxAddrs, sa.Service)
+			cancel()
+			if err == nil && len(addrs) > 0 {
+				return "", fmt.Errorf("Service %s got %v; expected no address", sa.Service, addrs)
 			}
-			if len(addrs) > 0 {
-				return false, "", fmt.Errorf("Service %s got %v; expected no address", sa.Service, addrs)
+			select {
+			case <-ctx.Done():
+				return fmt.Sprintf("%s has no address (watched for the step's timeout)", sa.Service), nil
+			case <-tick.C:
 			}
-			return false, "no address", nil
-		})
-		if seen == "no address" && ctx.Err() != nil {
-			return fmt.Sprintf("%s has no address (watched until the step's timeout)", sa.Service), nil
 		}
-		return "", err
 	}
 	var pool []string
 	if sa.Pool != "" {
@@ -244,7 +245,7 @@ func (r *run) expectRecovered(ctx context.Context, tr *scenario.StreamBound) (st
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s good again %s after the fault", tr.Stream, at.Sub(since).Round(time.Millisecond)), nil
+	return fmt.Sprintf("%s good again %s after the last fault (or its start)", tr.Stream, at.Sub(since).Round(time.Millisecond)), nil
 }
 
 func (r *run) expectNever(i int, n *scenario.Never) (string, error) {
@@ -252,7 +253,7 @@ func (r *run) expectNever(i int, n *scenario.Never) (string, error) {
 	if n.FailedRequest != "" {
 		name := n.FailedRequest
 		r.mu.Lock()
-		r.deferred = append(r.deferred, deferred{step: i, stream: name, check: func(until time.Time) error {
+		r.deferred = append(r.deferred, deferred{step: i, stream: name, check: func(until time.Time) (time.Time, error) {
 			var failed []traffic.Result
 			for _, q := range r.streams[name].snapshot() {
 				if !q.OK && !q.At.Before(from) && q.At.Before(until) {
@@ -260,10 +261,10 @@ func (r *run) expectNever(i int, n *scenario.Never) (string, error) {
 				}
 			}
 			if len(failed) > 0 {
-				return fmt.Errorf("expected no failed request of %s from %.3fs; %d failed, the first at %.3fs: %s",
+				return failed[0].At, fmt.Errorf("expected no failed request of %s from %.3fs; %d failed, the first at %.3fs: %s",
 					name, r.ms(from)/1000, len(failed), r.ms(failed[0].At)/1000, failed[0].Err)
 			}
-			return nil
+			return time.Time{}, nil
 		}})
 		r.mu.Unlock()
 		return "checked when " + name + " stops: no failed request", nil
@@ -271,16 +272,16 @@ func (r *run) expectNever(i int, n *scenario.Never) (string, error) {
 	svc := n.AddressChanges
 	r.mu.Lock()
 	initial := r.addresses[svc]
-	r.deferred = append(r.deferred, deferred{step: i, check: func(until time.Time) error {
+	r.deferred = append(r.deferred, deferred{step: i, check: func(until time.Time) (time.Time, error) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		for _, ev := range r.events {
 			t := r.t0.Add(time.Duration(ev.AtMs * float64(time.Millisecond)))
 			if ev.Kind == report.EventAddress && ev.Subject == svc && t.After(from) && t.Before(until) {
-				return fmt.Errorf("expected the address of %s to stay %q; it became %q at %.3fs", svc, initial, ev.Detail, ev.AtMs/1000)
+				return t, fmt.Errorf("expected the address of %s to stay %q; it became %q at %.3fs", svc, initial, ev.Detail, ev.AtMs/1000)
 			}
 		}
-		return nil
+		return time.Time{}, nil
 	}})
 	r.mu.Unlock()
 	return fmt.Sprintf("checked at the end: %s keeps %q", svc, initial), nil
@@ -445,15 +446,17 @@ func (r *run) measure(m *scenario.Measure) (string, error) {
 	ms := func(d time.Duration) *float64 { v := float64(d.Microseconds()) / 1000; return &v }
 	switch {
 	case m.Gap != nil:
-		t := steps[m.Gap.Around]
-		until := time.Now()
-		// Up to the next fault after it, if any.
+		// From the moment the step's fault was applied (its start for other steps) up to the
+		// next fault, if any.
 		r.mu.Lock()
-		for _, ev := range r.events {
-			at := r.t0.Add(time.Duration(ev.AtMs * float64(time.Millisecond)))
-			if ev.Kind == report.EventFault && at.After(t.Add(time.Millisecond)) && at.Before(until) {
+		t, ok := r.faultAt[m.Gap.Around]
+		if !ok {
+			t = steps[m.Gap.Around]
+		}
+		until := time.Now()
+		for _, at := range r.faultAt {
+			if at.After(t) && at.Before(until) {
 				until = at
-				break
 			}
 		}
 		r.mu.Unlock()
@@ -464,7 +467,13 @@ func (r *run) measure(m *scenario.Measure) (string, error) {
 		record(report.Measurement{ValueMs: ms(o.Gap)})
 		return fmt.Sprintf("%s = %.1f ms (%d failed)", m.Name, *ms(o.Gap), o.Failed), nil
 	case m.Lost != "":
-		n := traffic.Worst(r.streams[m.Lost].snapshot()).Failed
+		// Failures before the first good reply are the Service not working yet (kube-proxy
+		// programs a new address within a second or so), not requests lost.
+		rs := r.streams[m.Lost].snapshot()
+		for len(rs) > 0 && !rs[0].OK {
+			rs = rs[1:]
+		}
+		n := traffic.Worst(rs).Failed
 		record(report.Measurement{Count: &n})
 		return fmt.Sprintf("%s = %d", m.Name, n), nil
 	case m.Served != "":

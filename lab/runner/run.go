@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -40,6 +41,8 @@ type run struct {
 	touched      map[string]bool
 	owners       map[netip.Addr]bool // addresses whose ARP/NDP owner is watched
 	lastFault    time.Time
+	faultAt      map[string]time.Time // step name -> when its fault was applied
+	currentStep  string
 	addresses    map[string]string // Service NS/NAME -> its addresses, as last seen
 
 	watchers sync.WaitGroup
@@ -69,13 +72,14 @@ func (s *stream) snapshot() []traffic.Result {
 type deferred struct {
 	step   int
 	stream string // decided when this stream stops ("" at the end)
-	check  func(until time.Time) error
+	// check returns an error and the time of the violation.
+	check func(until time.Time) (time.Time, error)
 }
 
 func newRun(e *env, sc *scenario.Scenario, out io.Writer) *run {
 	return &run{e: e, sc: sc, out: out, streams: map[string]*stream{}, stepStart: map[string]time.Time{},
 		measurements: map[string]report.Measurement{}, touched: map[string]bool{}, owners: map[netip.Addr]bool{},
-		addresses: map[string]string{}}
+		addresses: map[string]string{}, faultAt: map[string]time.Time{}}
 }
 
 func (r *run) ms(t time.Time) float64 { return float64(t.Sub(r.t0).Microseconds()) / 1000 }
@@ -129,6 +133,7 @@ func (r *run) execute(ctx context.Context) report.Scenario {
 		start := time.Now()
 		r.mu.Lock()
 		r.stepStart[st.Name] = start
+		r.currentStep = st.Name
 		r.mu.Unlock()
 		r.event(report.EventStep, st.Name, st.Kind())
 		rec.StartMs = r.ms(start)
@@ -199,7 +204,7 @@ func (r *run) decide(streamName string, until time.Time, res *report.Scenario) {
 	r.deferred = later
 	r.mu.Unlock()
 	for _, d := range now {
-		err := d.check(until)
+		at, err := d.check(until)
 		if err == nil {
 			continue
 		}
@@ -211,6 +216,7 @@ func (r *run) decide(streamName string, until time.Time, res *report.Scenario) {
 		r.mu.Unlock()
 		name := r.sc.Steps[d.step].Name
 		r.printf("          FAIL %-28s %v\n", name, err)
+		r.printf("%s", indent(r.excerpt(at), "            "))
 		if res != nil && res.Passed {
 			res.Passed, res.Error = false, fmt.Sprintf("step %q: %v", name, err)
 		}
@@ -269,9 +275,10 @@ func (r *run) timeline() report.Timeline {
 	return tl
 }
 
-// excerpt summarises every stream and the events in the 2 s before at, for failure messages.
+// excerpt summarises the streams and events from 2 s before at to 1 s after it, for failure
+// messages: what was expected is in the error, what was seen is here.
 func (r *run) excerpt(at time.Time) string {
-	from := at.Add(-2 * time.Second)
+	from, to := at.Add(-2*time.Second), at.Add(time.Second)
 	var b strings.Builder
 	r.mu.Lock()
 	events := slices.Clone(r.events)
@@ -280,10 +287,11 @@ func (r *run) excerpt(at time.Time) string {
 		streams[n] = s
 	}
 	r.mu.Unlock()
+	fmt.Fprintf(&b, "timeline %.3fs to %.3fs:\n", r.ms(from)/1000, r.ms(to)/1000)
 	for _, ev := range events {
 		t := r.t0.Add(time.Duration(ev.AtMs * float64(time.Millisecond)))
-		if t.After(from) && ev.Kind != report.EventStep {
-			fmt.Fprintf(&b, "%8.3fs %s %s %s\n", ev.AtMs/1000, ev.Kind, ev.Subject, ev.Detail)
+		if t.After(from) && t.Before(to) && ev.Kind != report.EventStep {
+			fmt.Fprintf(&b, "  %8.3fs %s %s %s\n", ev.AtMs/1000, ev.Kind, ev.Subject, ev.Detail)
 		}
 	}
 	names := make([]string, 0, len(streams))
@@ -294,9 +302,10 @@ func (r *run) excerpt(at time.Time) string {
 	for _, n := range names {
 		rs := streams[n].snapshot()
 		i := sort.Search(len(rs), func(i int) bool { return !rs[i].At.Before(from) })
-		fmt.Fprintf(&b, "stream %s (the 2 s before):\n", n)
-		for _, run := range runsOf(rs[i:]) {
-			fmt.Fprintf(&b, "  %8.3fs-%8.3fs %4d %s\n", r.ms(run.from)/1000, r.ms(run.to)/1000, run.n, run.what)
+		j := sort.Search(len(rs), func(i int) bool { return !rs[i].At.Before(to) })
+		fmt.Fprintf(&b, "  stream %s:\n", n)
+		for _, run := range runsOf(rs[i:j]) {
+			fmt.Fprintf(&b, "  %8.3fs-%.3fs %4d %s\n", r.ms(run.from)/1000, r.ms(run.to)/1000, run.n, run.what)
 		}
 	}
 	return b.String()
@@ -306,21 +315,38 @@ type resultRun struct {
 	from, to time.Time
 	n        int
 	what     string
+	nodes    map[string]int
 }
 
-// runsOf groups consecutive results with the same outcome and node.
+// runsOf groups consecutive results by outcome (good replies, with the nodes that gave them, or
+// failures with the same error).
 func runsOf(rs []traffic.Result) []resultRun {
 	var out []resultRun
 	for _, q := range rs {
-		what := "ok from " + q.Node
+		what := "ok"
 		if !q.OK {
 			what = "failed: " + q.Err
 		}
 		if n := len(out); n > 0 && out[n-1].what == what {
 			out[n-1].to, out[n-1].n = q.At, out[n-1].n+1
+			if q.OK {
+				out[n-1].nodes[q.Node]++
+			}
 			continue
 		}
-		out = append(out, resultRun{from: q.At, to: q.At, n: 1, what: what})
+		out = append(out, resultRun{from: q.At, to: q.At, n: 1, what: what, nodes: map[string]int{}})
+		if q.OK {
+			out[len(out)-1].nodes[q.Node]++
+		}
+	}
+	for i := range out {
+		if len(out[i].nodes) > 0 {
+			var parts []string
+			for _, n := range slices.Sorted(maps.Keys(out[i].nodes)) {
+				parts = append(parts, fmt.Sprintf("%s %d", n, out[i].nodes[n]))
+			}
+			out[i].what += " from " + strings.Join(parts, ", ")
+		}
 	}
 	return out
 }

@@ -189,6 +189,9 @@ func (r *run) service(ctx context.Context, sv *scenario.Service) (string, error)
 	if err := r.waitReplicas(ctx, ns, name, replicas); err != nil {
 		return "", err
 	}
+	if err := r.waitEndpoints(ctx, ns, name, int(replicas)*len(families)); err != nil {
+		return "", err
+	}
 	return fmt.Sprintf("Service %s (%s, %s) with %d echo pods", sv.Name, sv.ExternalTrafficPolicy, strings.Join(sv.IPFamilies, "+"), replicas), nil
 }
 
@@ -213,6 +216,31 @@ func (r *run) waitReplicas(ctx context.Context, ns, name string, want int32) err
 	})
 	if err != nil {
 		return fmt.Errorf("Deployment %s/%s: %d of %d pods ready when the step ended", ns, name, seen, want)
+	}
+	return nil
+}
+
+// waitEndpoints waits until a Service's EndpointSlices list want ready endpoints, so that
+// whatever follows (externalTrafficPolicy Local elections above all) starts from a settled state.
+func (r *run) waitEndpoints(ctx context.Context, ns, name string, want int) error {
+	ready := 0
+	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		slices, err := r.e.cs.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + name})
+		if err != nil {
+			return false, nil
+		}
+		ready = 0
+		for _, s := range slices.Items {
+			for _, e := range s.Endpoints {
+				if e.Conditions.Ready != nil && *e.Conditions.Ready {
+					ready++
+				}
+			}
+		}
+		return ready == want, nil
+	})
+	if err != nil {
+		return fmt.Errorf("Service %s/%s: %d of %d endpoints ready when the step ended", ns, name, ready, want)
 	}
 	return nil
 }
@@ -394,6 +422,7 @@ func (r *run) fault(ctx context.Context, f *scenario.Fault) (string, error) {
 	now := time.Now()
 	r.mu.Lock()
 	r.lastFault = now
+	r.faultAt[r.currentStep] = now
 	r.mu.Unlock()
 	r.event(report.EventFault, target, f.Kind)
 	host, iface, _ := strings.Cut(target, ":")

@@ -82,3 +82,8 @@ func TestShippedScenarios(t *testing.T) {
 		}
 	}
 }
+
+// TestReferenceIsFresh keeps docs/reference/scenario.md equal to what the types generate.
+func TestReferenceIsFresh(t *testing.T) {
+	wantfile.Fresh(t, "../../docs/reference/scenario.md", ReferenceDoc)
+}

@@ -252,7 +252,7 @@ type Measure struct {
 	// Gap: for a stream, last good reply before the step named After to the first good one after it.
 	Gap *Gap `yaml:"gap,omitempty" json:"gap,omitempty" doc:"the outage of a stream around a step"`
 	// Lost counts failed requests of a stream.
-	Lost string `yaml:"lost,omitempty" json:"lost,omitempty" doc:"stream name: failed requests so far"`
+	Lost string `yaml:"lost,omitempty" json:"lost,omitempty" doc:"stream name: failed requests so far, after its first good reply"`
 	// Served counts a stream's good replies per node.
 	Served string `yaml:"served,omitempty" json:"served,omitempty" doc:"stream name: good replies so far, per serving node"`
 	// Between is the time from the start of a step to an observed event.
@@ -271,6 +271,12 @@ type Between struct {
 type Gap struct {
 	Stream string `yaml:"stream" json:"stream" doc:"stream name"`
 	Around string `yaml:"around" json:"around" doc:"name of the step (a fault) the outage follows"`
+}
+
+// ReferenceDoc is the Markdown reference of the Scenario format (docs/reference/scenario.md).
+func ReferenceDoc() ([]byte, error) {
+	return []byte(topology.Reference(Scenario{}, "Scenario reference",
+		"Every field of a scenario file (`apiVersion: "+APIVersion+"`, `kind: "+Kind+"`); see docs/scenarios.md for how scenarios run.")), nil
 }
 
 // Schema returns the JSON Schema of the Scenario format, generated from the Go types.

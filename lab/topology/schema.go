@@ -11,6 +11,11 @@ import (
 // omitempty, and no unknown fields anywhere (as the parser).
 func Schema() ([]byte, error) { return SchemaDocument(Topology{}, "topology", APIVersion, Kind) }
 
+// ReferenceDoc is the Markdown reference of the Topology format (docs/reference/topology.md).
+func ReferenceDoc() ([]byte, error) {
+	return []byte(Reference(Topology{}, "Topology reference", "Every field of a topology file (`apiVersion: "+APIVersion+"`, `kind: "+Kind+"`); see docs/lab.md for what a topology is.")), nil
+}
+
 // SchemaDocument returns the JSON Schema document of a lab file format whose struct v has
 // apiVersion and kind fields, which the schema pins to the given values.
 func SchemaDocument(v any, name, apiVersion, kind string) ([]byte, error) {

@@ -101,3 +101,8 @@ func TestMatchImage(t *testing.T) {
 		}
 	}
 }
+
+// TestReferenceIsFresh keeps docs/reference/topology.md equal to what the types generate.
+func TestReferenceIsFresh(t *testing.T) {
+	wantfile.Fresh(t, "../../docs/reference/topology.md", ReferenceDoc)
+}

@@ -104,8 +104,15 @@ func Recovery(rs []Result, t, now time.Time, within, settle time.Duration) (int,
 		return NotRecovered, time.Time{}
 	}
 	if lastFail.IsZero() {
-		if now.Sub(t) >= settle {
+		good := false
+		for _, r := range rs {
+			good = good || (r.OK && !r.At.Before(t))
+		}
+		switch {
+		case good && now.Sub(t) >= settle:
 			return Recovered, t
+		case !good && now.After(bound):
+			return NotRecovered, time.Time{}
 		}
 		return Recovering, time.Time{}
 	}

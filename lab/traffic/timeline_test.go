@@ -62,7 +62,9 @@ func TestGapAroundAndRecovery(t *testing.T) {
 		{"back after the bound", rs, 600, 100 * time.Millisecond, NotRecovered, 0},
 		{"still failing, bound not over", rs[:20], 190, 300 * time.Millisecond, Recovering, 0},
 		{"still failing past the bound", rs[:20], 500, 300 * time.Millisecond, NotRecovered, 0},
-		{"never failed", rs[:10], 600, 100 * time.Millisecond, Recovered, 105},
+		{"never failed", append(rs[:10:10], Result{At: ms(110), OK: true}), 600, 100 * time.Millisecond, Recovered, 105},
+		{"no reply at all yet", rs[:10], 150, 100 * time.Millisecond, Recovering, 0},
+		{"no reply at all, bound over", rs[:10], 600, 100 * time.Millisecond, NotRecovered, 0},
 	} {
 		state, at := Recovery(tc.rs, ms(105), ms(tc.now), tc.within, 200*time.Millisecond)
 		if state != tc.state || (state == Recovered && !at.Equal(ms(tc.at))) {
