@@ -60,6 +60,15 @@ bench-l2: k8s-bins ## layer 2: failover gaps of IronLB and MetalLB v0.15.2 (IRON
 		$(GO) test -count=1 -v -timeout 180m ./lab/e2e/ -ginkgo.focus 'layer 2' -ginkgo.v -ginkgo.no-color | grep --line-buffered -E 'FAILOVER|SCALE|ARPFLOOD|run [0-9]+ \(|FAIL|ok'
 
 
+.PHONY: scenarios
+scenarios: build k8s-bins ## replay the scenario suite (scenarios/) against IronLB; reports in ironlab-report/ (root)
+	$(BIN)/ironlab run scenarios/ --report $${IRONLAB_REPORT:-ironlab-report} --quiet-lab
+
+.PHONY: bench-scenarios
+bench-scenarios: build k8s-bins ## failover scenarios repeated (SCENARIO_RUNS, 20) against IronLB and MetalLB v0.15.2: percentiles side by side (root)
+	$(BIN)/ironlab run scenarios/l2-node-failure.yaml scenarios/l2-speaker-kill.yaml --repeat $${SCENARIO_RUNS:-20} \
+		--impl ironlb,metallb --report $${IRONLAB_REPORT:-ironlab-report-bench} --quiet-lab
+
 .PHONY: bench-lab
 bench-lab: k8s-bins ## the lab: up to 3 pods answering through a ClusterIP, memory, down (root)
 	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" $(GO) test -run '^$$' -bench BenchmarkLabUp -benchtime 3x -timeout 20m ./lab/cli/

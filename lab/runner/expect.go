@@ -218,8 +218,8 @@ func (r *run) expectRecovered(ctx context.Context, tr *scenario.StreamBound) (st
 	s := r.streams[tr.Stream]
 	since := r.lastFault
 	r.mu.Unlock()
-	if first := s.snapshot(); len(first) > 0 && first[0].At.After(since) {
-		since = first[0].At // a stream started after the last fault recovers from its start
+	if s.started.After(since) {
+		since = s.started // a stream started after the last fault recovers from its start
 	}
 	within := time.Duration(1<<62 - 1)
 	if tr.Within != "" {

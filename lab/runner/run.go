@@ -43,6 +43,7 @@ type run struct {
 	lastFault    time.Time
 	faultAt      map[string]time.Time // step name -> when its fault was applied
 	currentStep  string
+	deferredErr  string // the first failed deferred check (it fails the scenario)
 	addresses    map[string]string // Service NS/NAME -> its addresses, as last seen
 
 	watchers sync.WaitGroup
@@ -58,6 +59,7 @@ type stream struct {
 	done    chan struct{}
 	mu      sync.Mutex
 	results []traffic.Result
+	started time.Time
 	stopped time.Time
 }
 
@@ -119,6 +121,9 @@ func (r *run) execute(ctx context.Context) report.Scenario {
 	for i := range r.sc.Steps {
 		st := &r.sc.Steps[i]
 		rec := report.Step{Name: st.Name, Kind: st.Kind()}
+		if res.Passed && r.deferredErr != "" {
+			res.Passed, res.Error = false, r.deferredErr
+		}
 		if !res.Passed {
 			rec.Skipped = true
 			r.steps = append(r.steps, rec)
@@ -167,7 +172,10 @@ func (r *run) execute(ctx context.Context) report.Scenario {
 	for _, name := range r.streamNames() {
 		r.stopStream(name)
 	}
-	r.decide("", time.Now(), &res)
+	r.decide("", time.Now())
+	if res.Passed && r.deferredErr != "" {
+		res.Passed, res.Error = false, r.deferredErr
+	}
 	r.mu.Lock()
 	stop := r.stopAll
 	r.mu.Unlock()
@@ -191,7 +199,7 @@ func indent(s, prefix string) string {
 
 // decide runs the deferred checks of a stream (or, for "", all that are left) and marks the
 // steps that registered a failing one.
-func (r *run) decide(streamName string, until time.Time, res *report.Scenario) {
+func (r *run) decide(streamName string, until time.Time) {
 	r.mu.Lock()
 	var now, later []deferred
 	for _, d := range r.deferred {
@@ -217,8 +225,8 @@ func (r *run) decide(streamName string, until time.Time, res *report.Scenario) {
 		name := r.sc.Steps[d.step].Name
 		r.printf("          FAIL %-28s %v\n", name, err)
 		r.printf("%s", indent(r.excerpt(at), "            "))
-		if res != nil && res.Passed {
-			res.Passed, res.Error = false, fmt.Sprintf("step %q: %v", name, err)
+		if r.deferredErr == "" {
+			r.deferredErr = fmt.Sprintf("step %q: %v", name, err)
 		}
 	}
 }
