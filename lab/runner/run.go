@@ -43,7 +43,7 @@ type run struct {
 	lastFault    time.Time
 	faultAt      map[string]time.Time // step name -> when its fault was applied
 	currentStep  string
-	deferredErr  string // the first failed deferred check (it fails the scenario)
+	deferredErr  string            // the first failed deferred check (it fails the scenario)
 	addresses    map[string]string // Service NS/NAME -> its addresses, as last seen
 
 	watchers sync.WaitGroup
