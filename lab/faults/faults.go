@@ -8,6 +8,7 @@ package faults
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -206,15 +207,12 @@ func (l Lab) ports(host, iface string) ([]netlink.Link, error) {
 	return out, err
 }
 
-// Links brings a host's switch ports (all, or iface's) down or up: the host's side stays as it
-// is, as when a cable is pulled.
+// Links brings a host's links (all, or iface's) down or up: switch ports on the switch's side
+// (the host's side stays as it is, as when a cable is pulled), point-to-point links on the
+// host's side (the peer sees the carrier go).
 func (l Lab) Links(host, iface string, up bool) error {
-	ports, err := l.ports(host, iface)
-	if err != nil {
-		return err
-	}
-	return l.Net.Do(nsbackend.SwitchHost, func() error {
-		for _, link := range ports {
+	set := func(links []netlink.Link) error {
+		for _, link := range links {
 			var err error
 			if up {
 				err = netlink.LinkSetUp(link)
@@ -226,7 +224,45 @@ func (l Lab) Links(host, iface string, up bool) error {
 			}
 		}
 		return nil
+	}
+	ports, perr := l.ports(host, iface)
+	p2p, err := l.p2pLinks(host, iface)
+	if err != nil {
+		return err
+	}
+	if perr != nil && len(p2p) == 0 {
+		return perr
+	}
+	if len(ports) > 0 {
+		if err := l.Net.Do(nsbackend.SwitchHost, func() error { return set(ports) }); err != nil {
+			return err
+		}
+	}
+	if len(p2p) > 0 {
+		return l.Net.Do(host, func() error { return set(p2p) })
+	}
+	return nil
+}
+
+// p2pLinks are a host's point-to-point link interfaces (all, or iface).
+func (l Lab) p2pLinks(host, iface string) ([]netlink.Link, error) {
+	var out []netlink.Link
+	err := l.Net.Do(host, func() error {
+		links, err := netlink.LinkList()
+		if err != nil {
+			return err
+		}
+		for _, link := range links {
+			if strings.HasPrefix(link.Attrs().Alias, "p2p:") && (iface == "" || link.Attrs().Name == iface) {
+				out = append(out, link)
+			}
+		}
+		return nil
 	})
+	if err != nil {
+		return nil, fmt.Errorf("no host %q in lab %q: %w", host, l.Net.Prefix, err)
+	}
+	return out, nil
 }
 
 // Flap takes a host's links down and up flaps times, each cycle lasting period (half down).
@@ -262,7 +298,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // Netem adds packet loss (percent) and delay to both directions of a host's links: on the switch
 // ports (towards the host) and on the host's own interfaces (from it). It replaces earlier netem
-// settings of those links.
+// settings of those links. Kernels without the netem qdisc (CONFIG_NET_SCH_NETEM) get loss alone,
+// from nftables rules on the host's switch ports; delay needs netem and says so.
 func (l Lab) Netem(host, iface string, lossPercent float64, delay time.Duration) error {
 	ports, err := l.ports(host, iface)
 	if err != nil {
@@ -278,10 +315,47 @@ func (l Lab) Netem(host, iface string, lossPercent float64, delay time.Duration)
 		}
 		return nil
 	}
-	if err := l.Net.Do(nsbackend.SwitchHost, func() error { return set(ports) }); err != nil {
+	err = l.Net.Do(nsbackend.SwitchHost, func() error { return set(ports) })
+	if errors.Is(err, syscall.ENOENT) {
+		if delay > 0 {
+			return fmt.Errorf("this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM, module sch_netem): delay cannot be emulated here; loss alone works without it")
+		}
+		return l.lossRules(context.Background(), host, ports, lossPercent)
+	}
+	if err != nil {
 		return err
 	}
 	return l.Net.Do(host, func() error { return set(hostLinks(ports)) })
+}
+
+// lossTable is the nftables table that drops a share of a host's frames where netem is missing.
+func lossTable(host string) string { return "ironlab_loss_" + strings.ReplaceAll(host, "-", "_") }
+
+// lossRules drops lossPercent of the frames to and from a host's switch ports, chosen at random.
+func (l Lab) lossRules(ctx context.Context, host string, ports []netlink.Link, lossPercent float64) error {
+	var names []string
+	for _, p := range ports {
+		names = append(names, `"`+p.Attrs().Name+`"`)
+	}
+	set := "{ " + strings.Join(names, ", ") + " }"
+	pct := int(lossPercent + 0.5)
+	match := fmt.Sprintf("numgen random mod 100 < %d ", pct) // a random share
+	if pct >= 100 {
+		match = "" // every frame
+	}
+	rules := fmt.Sprintf(`table bridge %[1]s {
+	chain forward {
+		type filter hook forward priority -10; policy accept;
+		iifname %[2]s %[3]sdrop
+		oifname %[2]s %[3]sdrop
+	}
+}
+`, lossTable(host), set, match)
+	_ = l.nft(ctx, "", "delete", "table", "bridge", lossTable(host))
+	if pct <= 0 {
+		return nil
+	}
+	return l.nft(ctx, rules, "-f", "-")
 }
 
 // hostLinks are the host-side interfaces of switch ports (named by their aliases).
@@ -320,6 +394,11 @@ func (l Lab) NetemClear(host, iface string) error {
 	}
 	if err := l.Net.Do(nsbackend.SwitchHost, func() error { return clear(ports) }); err != nil {
 		return err
+	}
+	if err := l.nft(context.Background(), "", "list", "table", "bridge", lossTable(host)); err == nil {
+		if err := l.nft(context.Background(), "", "delete", "table", "bridge", lossTable(host)); err != nil {
+			return err
+		}
 	}
 	return l.Net.Do(host, func() error { return clear(hostLinks(ports)) })
 }
@@ -371,23 +450,20 @@ func (l Lab) Heal(ctx context.Context) error {
 	return l.nft(ctx, "", "delete", "table", "bridge", partitionTable)
 }
 
-// nft runs nft inside the switch namespace.
+// nft runs nft inside the switch namespace (started from a thread that is in it).
 func (l Lab) nft(ctx context.Context, stdin string, args ...string) error {
 	nft, err := exec.LookPath("nft")
 	if err != nil {
-		return fmt.Errorf("partition needs nft: apt-get install nftables")
+		return fmt.Errorf("partitions need nft: apt-get install nftables")
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	argv := append([]string{"__nsexec", l.Net.Path(nsbackend.SwitchHost), "--", nft}, args...)
-	cmd := exec.CommandContext(ctx, self, argv...)
-	cmd.Stdin = strings.NewReader(stdin)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("nft %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
+	return l.Net.Do(nsbackend.SwitchHost, func() error {
+		cmd := exec.CommandContext(ctx, nft, args...)
+		cmd.Stdin = strings.NewReader(stdin)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("nft %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	})
 }
 
 // SignalPod signals the running container processes (their process groups) of a process pod,

@@ -122,6 +122,9 @@ func (n *Network) sysctls(h topology.Node) error {
 	return nil
 }
 
+// LinkAlias marks both ends of a point-to-point link ("p2p:PEER"), so that faults find them.
+func LinkAlias(peer string) string { return "p2p:" + peer }
+
 // LinkInterface is the interface name of a link end: given as HOST:IFACE, or link<i>.
 func LinkInterface(endpoint string, li int) (host, iface string) {
 	host, iface = topology.SplitEndpoint(endpoint)
@@ -144,7 +147,7 @@ func LinkAddrs(subnet string) (a, b netip.Addr, bits int, err error) {
 func (n *Network) createLink(li int, l topology.Link) error {
 	ha, ia := LinkInterface(l.Endpoints[0], li)
 	hb, ib := LinkInterface(l.Endpoints[1], li)
-	if err := n.Lab.Veth(labnet.End{Host: ha, Iface: ia}, labnet.End{Host: hb, Iface: ib}, "L"+short(li)); err != nil {
+	if err := n.Lab.Veth(labnet.End{Host: ha, Iface: ia, Alias: LinkAlias(hb)}, labnet.End{Host: hb, Iface: ib, Alias: LinkAlias(ha)}, "L"+short(li)); err != nil {
 		return err
 	}
 	a, b, bits, err := LinkAddrs(l.Subnet)
