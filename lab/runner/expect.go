@@ -123,7 +123,7 @@ func (r *run) expectAddress(ctx context.Context, sa *scenario.ServiceAddress) (s
 			addrs, err := r.serviceAddrs(ctxAddrs, sa.Service)
 			cancel()
 			if err == nil && len(addrs) > 0 {
-				return "", fmt.Errorf("Service %s got %v; expected no address", sa.Service, addrs)
+				return "", fmt.Errorf("service %s got %v; expected no address", sa.Service, addrs)
 			}
 			select {
 			case <-ctx.Done():

@@ -211,7 +211,7 @@ func (r *run) waitReplicas(ctx context.Context, ns, name string, want int32) err
 		return d.Status.ObservedGeneration >= d.Generation && seen == want && d.Status.Replicas == want, nil
 	})
 	if err != nil {
-		return fmt.Errorf("Deployment %s/%s: %d of %d pods ready when the step ended", ns, name, seen, want)
+		return fmt.Errorf("deployment %s/%s: %d of %d pods ready when the step ended", ns, name, seen, want)
 	}
 	return nil
 }
@@ -236,7 +236,7 @@ func (r *run) waitEndpoints(ctx context.Context, ns, name string, want int) erro
 		return ready == want, nil
 	})
 	if err != nil {
-		return fmt.Errorf("Service %s/%s: %d of %d endpoints ready when the step ended", ns, name, ready, want)
+		return fmt.Errorf("service %s/%s: %d of %d endpoints ready when the step ended", ns, name, ready, want)
 	}
 	return nil
 }
@@ -253,7 +253,7 @@ func (r *run) deleteService(ctx context.Context, nsName string) (string, error) 
 	if err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		return r.e.ap.Gone(ctx, objs)
 	}); err != nil {
-		return "", fmt.Errorf("Service %s is not gone: %w", nsName, err)
+		return "", fmt.Errorf("service %s is not gone: %w", nsName, err)
 	}
 	return "deleted Service and Deployment " + nsName, nil
 }
@@ -326,9 +326,9 @@ func (r *run) serviceAddr(ctx context.Context, nsName, family string) (netip.Add
 	})
 	if err != nil {
 		if last != nil {
-			return found, fmt.Errorf("Service %s: %w", nsName, last)
+			return found, fmt.Errorf("service %s: %w", nsName, last)
 		}
-		return found, fmt.Errorf("Service %s has no %s load-balancer address", nsName, family)
+		return found, fmt.Errorf("service %s has no %s load-balancer address", nsName, family)
 	}
 	return found, nil
 }
@@ -388,7 +388,7 @@ func (r *run) owner(ctx context.Context, svc, from string) ([]string, netip.Addr
 	}
 	addrs, err := r.serviceAddrs(ctx, svc)
 	if err != nil || len(addrs) == 0 {
-		return nil, netip.Addr{}, fmt.Errorf("Service %s has no address (%v)", svc, err)
+		return nil, netip.Addr{}, fmt.Errorf("service %s has no address (%v)", svc, err)
 	}
 	nodes, err := r.ownersOf(from, iface, addrs[0])
 	return nodes, addrs[0], err
