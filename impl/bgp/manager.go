@@ -1,0 +1,484 @@
+package bgp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
+	"github.com/osrg/gobgp/v3/pkg/server"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/ironlb/ironlb/impl/config"
+)
+
+// DefaultConnectTime is how often a peer is dialled again when it does not answer, unless the
+// BGPPeer says otherwise (GoBGP's own default is 120 s: too slow for a node coming back).
+const DefaultConnectTime = 5 * time.Second
+
+// PeerSpec is one session this node runs: the BGPPeer, its BFD profile (nil: no BFD) and the
+// node's addresses (next hops for the routes).
+type PeerSpec struct {
+	Peer   *config.Peer
+	BFD    *config.BFDProfile
+	NodeV4 netip.Addr
+	NodeV6 netip.Addr
+}
+
+// BFD is what the manager needs of a BFD server (impl/bfd on Linux).
+type BFD interface {
+	Add(local, peer netip.Addr, p *config.BFDProfile) error
+	Remove(peer netip.Addr)
+}
+
+// Manager runs this node's BGP sessions.
+type Manager struct {
+	log     *slog.Logger
+	metrics *Metrics
+	bfd     BFD
+
+	mu       sync.Mutex
+	sessions map[string]*session // by BGPPeer name
+	onChange func()
+}
+
+type session struct {
+	spec    PeerSpec
+	srv     *server.BgpServer
+	routes  map[string]Route
+	local   netip.Addr // source of the session (BFD runs from it)
+	up      bool
+	bfdDown bool // BFD took the session down: it stays disabled until BFD is up again
+	cancel  context.CancelFunc
+}
+
+// NewManager returns a manager; bfd may be nil (no BFD), onChange (may be nil) is called when a
+// session goes up or down.
+func NewManager(log *slog.Logger, metrics *Metrics, bfd BFD, onChange func()) *Manager {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Manager{log: log, metrics: metrics, bfd: bfd, sessions: map[string]*session{}, onChange: onChange}
+}
+
+// Set makes the sessions and their routes what peers and routes say: new peers get a session,
+// gone or changed ones lose theirs, unchanged ones keep it; each session's routes change by diff.
+func (m *Manager) Set(ctx context.Context, peers []PeerSpec, routes map[string][]Route) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	want := map[string]PeerSpec{}
+	for _, p := range peers {
+		want[p.Peer.Name] = p
+	}
+	var errs []error
+	for name, s := range m.sessions {
+		if p, ok := want[name]; !ok || !SamePeer(p.Peer, s.spec.Peer) || p.NodeV4 != s.spec.NodeV4 || p.NodeV6 != s.spec.NodeV6 {
+			m.stop(name, s, false)
+		} else if !sameBFD(p.BFD, s.spec.BFD) {
+			s.spec.BFD = p.BFD
+			m.setBFD(s)
+		}
+	}
+	names := make([]string, 0, len(want))
+	for n := range want {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		s, ok := m.sessions[name]
+		if !ok {
+			var err error
+			if s, err = m.start(want[name]); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			m.sessions[name] = s
+		}
+		if err := m.setRoutes(ctx, name, s, routes[name]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sameBFD(a, b *config.BFDProfile) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// Established reports which peers have an established session.
+func (m *Manager) Established() map[string]bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]bool{}
+	for n, s := range m.sessions {
+		out[n] = s.up
+	}
+	return out
+}
+
+// Announced returns, per peer, the prefixes it is told.
+func (m *Manager) Announced() map[string][]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string][]string{}
+	for n, s := range m.sessions {
+		for k := range s.routes {
+			out[n] = append(out[n], k)
+		}
+		sort.Strings(out[n])
+	}
+	return out
+}
+
+func (m *Manager) start(p PeerSpec) (*session, error) {
+	peer := p.Peer
+	routerID := peer.RouterID
+	if !routerID.IsValid() {
+		routerID = p.NodeV4
+	}
+	if !routerID.Is4() {
+		return nil, fmt.Errorf("BGPPeer %s: no IPv4 router ID (set spec.routerID; the node has no IPv4 address)", peer.Name)
+	}
+	srv := server.NewBgpServer(server.LoggerOption(&logAdapter{log: m.log.With("peer", peer.Name)}))
+	go srv.Serve()
+	ctx, cancel := context.WithCancel(context.Background())
+	fail := func(err error) (*session, error) {
+		cancel()
+		_ = srv.StopBgp(context.Background(), &api.StopBgpRequest{})
+		return nil, fmt.Errorf("BGPPeer %s: %w", peer.Name, err)
+	}
+	if err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{Asn: peer.MyASN, RouterId: routerID.String(), ListenPort: -1}}); err != nil {
+		return fail(err)
+	}
+	s := &session{spec: p, srv: srv, routes: map[string]Route{}, cancel: cancel}
+	s.local = peer.SourceAddress
+	if !s.local.IsValid() {
+		s.local = sourceFor(peer.Address, peer.Port)
+	}
+	name := peer.Name
+	err := srv.WatchEvent(ctx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, func(r *api.WatchEventResponse) {
+		pe := r.GetPeer()
+		if pe == nil || pe.Type != api.WatchEventResponse_PeerEvent_STATE || pe.Peer == nil || pe.Peer.State == nil {
+			return
+		}
+		up := pe.Peer.State.SessionState == api.PeerState_ESTABLISHED
+		m.mu.Lock()
+		changed := s.up != up
+		s.up = up
+		m.mu.Unlock()
+		if changed {
+			m.metrics.sessionUp(peer.Address.String(), up)
+			m.log.Info("bgp session state changed", "peer", name, "address", peer.Address, "established", up,
+				"state", pe.Peer.State.SessionState.String())
+			if m.onChange != nil {
+				m.onChange()
+			}
+		}
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if err := srv.AddPeer(ctx, &api.AddPeerRequest{Peer: peerConf(p)}); err != nil {
+		return fail(err)
+	}
+	m.metrics.sessionUp(peer.Address.String(), false)
+	m.setBFD(s)
+	m.log.Info("bgp session configured", "peer", name, "address", peer.Address, "asn", peer.ASN, "myASN", peer.MyASN,
+		"source", s.local, "bfd", p.BFD != nil)
+	return s, nil
+}
+
+// peerConf is GoBGP's configuration of a BGPPeer.
+func peerConf(p PeerSpec) *api.Peer {
+	peer := p.Peer
+	asn := peer.ASN
+	if peer.DynamicASN == "internal" {
+		asn = peer.MyASN
+	}
+	port := uint32(peer.Port)
+	if port == 0 {
+		port = 179
+	}
+	hold, keepalive := 90*time.Second, 30*time.Second
+	if peer.HoldTime != nil {
+		hold, keepalive = *peer.HoldTime, *peer.HoldTime/3
+	}
+	if peer.KeepaliveTime != nil {
+		keepalive = *peer.KeepaliveTime
+	}
+	connect := DefaultConnectTime
+	if peer.ConnectTime != nil {
+		connect = *peer.ConnectTime
+	}
+	out := &api.Peer{
+		Conf:      &api.PeerConf{NeighborAddress: peer.Address.String(), PeerAsn: asn, AuthPassword: peer.Password},
+		Transport: &api.Transport{RemotePort: port},
+		Timers: &api.Timers{Config: &api.TimersConfig{HoldTime: uint64(hold / time.Second), KeepaliveInterval: uint64(keepalive / time.Second),
+			ConnectRetry: uint64(connect / time.Second)}},
+	}
+	if peer.SourceAddress.IsValid() {
+		out.Transport.LocalAddress = peer.SourceAddress.String()
+	}
+	if peer.EBGPMultiHop {
+		out.EbgpMultihop = &api.EbgpMultihop{Enabled: true, MultihopTtl: 255}
+	}
+	families := []api.Family_Afi{api.Family_AFI_IP}
+	if peer.Address.Is6() {
+		families = []api.Family_Afi{api.Family_AFI_IP6}
+	}
+	if peer.DualStackAddressFamily {
+		families = []api.Family_Afi{api.Family_AFI_IP, api.Family_AFI_IP6}
+	}
+	for _, afi := range families {
+		as := &api.AfiSafi{Config: &api.AfiSafiConfig{Family: &api.Family{Afi: afi, Safi: api.Family_SAFI_UNICAST}, Enabled: true}}
+		if peer.EnableGracefulRestart {
+			as.MpGracefulRestart = &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}}
+		}
+		out.AfiSafis = append(out.AfiSafis, as)
+	}
+	if peer.EnableGracefulRestart {
+		out.GracefulRestart = &api.GracefulRestart{Enabled: true, RestartTime: 120}
+	}
+	return out
+}
+
+// sourceFor finds the local address the kernel uses towards a peer (no packet is sent).
+func sourceFor(peer netip.Addr, port uint16) netip.Addr {
+	if port == 0 {
+		port = 179
+	}
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer, port)))
+	if err != nil {
+		return netip.Addr{}
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+}
+
+// setBFD starts or stops the BFD session that watches a BGP session.
+func (m *Manager) setBFD(s *session) {
+	if m.bfd == nil {
+		return
+	}
+	if s.spec.BFD == nil || !s.local.IsValid() {
+		m.bfd.Remove(s.spec.Peer.Address)
+		return
+	}
+	if err := m.bfd.Add(s.local, s.spec.Peer.Address, s.spec.BFD); err != nil {
+		m.log.Error("bfd session", "peer", s.spec.Peer.Name, "error", err)
+	}
+}
+
+// BFDChanged takes the BGP session with a peer address down when its BFD session went down (the
+// path is gone: waiting out the hold timer would blackhole traffic), and lets it connect again
+// when BFD is back up.
+func (m *Manager) BFDChanged(peer netip.Addr, up bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, s := range m.sessions {
+		if s.spec.Peer.Address != peer {
+			continue
+		}
+		ctx := context.Background()
+		switch {
+		case !up && !s.bfdDown:
+			s.bfdDown = true
+			m.log.Info("bfd down: closing the bgp session", "peer", name, "address", peer)
+			if err := s.srv.DisablePeer(ctx, &api.DisablePeerRequest{Address: peer.String(), Communication: "BFD down"}); err != nil {
+				m.log.Error("disable peer", "peer", name, "error", err)
+			}
+		case up && s.bfdDown:
+			s.bfdDown = false
+			m.log.Info("bfd up: the bgp session may connect again", "peer", name, "address", peer)
+			if err := s.srv.EnablePeer(ctx, &api.EnablePeerRequest{Address: peer.String()}); err != nil {
+				m.log.Error("enable peer", "peer", name, "error", err)
+			}
+		}
+	}
+}
+
+func (m *Manager) setRoutes(ctx context.Context, name string, s *session, routes []Route) error {
+	want := map[string]Route{}
+	for _, r := range routes {
+		if old, ok := want[r.Key()]; ok {
+			r = old.Merge(r)
+		}
+		want[r.Key()] = r
+	}
+	var errs []error
+	for k, old := range s.routes {
+		if _, ok := want[k]; !ok {
+			if err := s.srv.DeletePath(ctx, &api.DeletePathRequest{Family: family(old.Prefix), Path: m.path(s, old)}); err != nil {
+				errs = append(errs, fmt.Errorf("withdraw %s from %s: %w", k, name, err))
+				continue
+			}
+			delete(s.routes, k)
+			m.metrics.update(s.spec.Peer.Address.String())
+			m.log.Info("withdrawn", "peer", name, "prefix", k)
+		}
+	}
+	for k, r := range want {
+		if old, ok := s.routes[k]; ok && old.Equal(r) {
+			continue
+		}
+		path := m.path(s, r)
+		if path == nil {
+			m.log.Warn("no next hop of the prefix's family on this node: not announced", "peer", name, "prefix", k)
+			continue
+		}
+		if _, err := s.srv.AddPath(ctx, &api.AddPathRequest{Path: path}); err != nil {
+			errs = append(errs, fmt.Errorf("announce %s to %s: %w", k, name, err))
+			continue
+		}
+		s.routes[k] = r
+		m.metrics.update(s.spec.Peer.Address.String())
+		m.log.Info("announced", "peer", name, "route", r.String())
+	}
+	m.metrics.announced(s.spec.Peer.Address.String(), len(s.routes))
+	return errors.Join(errs...)
+}
+
+func family(p netip.Prefix) *api.Family {
+	if p.Addr().Is4() {
+		return &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
+	}
+	return &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
+}
+
+// path is GoBGP's path of a route: origin IGP, this node as next hop, local preference for iBGP,
+// communities.
+func (m *Manager) path(s *session, r Route) *api.Path {
+	nlri, _ := anypb.New(&api.IPAddressPrefix{Prefix: r.Prefix.Addr().String(), PrefixLen: uint32(r.Prefix.Bits())})
+	origin, _ := anypb.New(&api.OriginAttribute{Origin: 0})
+	attrs := []*anypb.Any{origin}
+	fam := family(r.Prefix)
+	if r.Prefix.Addr().Is4() {
+		nh := s.spec.NodeV4
+		if s.local.Is4() {
+			nh = s.local
+		}
+		if !nh.IsValid() {
+			return nil
+		}
+		a, _ := anypb.New(&api.NextHopAttribute{NextHop: nh.String()})
+		attrs = append(attrs, a)
+	} else {
+		nh := s.spec.NodeV6
+		if s.local.Is6() {
+			nh = s.local
+		}
+		if !nh.IsValid() {
+			return nil
+		}
+		a, _ := anypb.New(&api.MpReachNLRIAttribute{Family: fam, NextHops: []string{nh.String()}, Nlris: []*anypb.Any{nlri}})
+		attrs = append(attrs, a)
+	}
+	ibgp := s.spec.Peer.ASN == s.spec.Peer.MyASN || s.spec.Peer.DynamicASN == "internal"
+	if r.LocalPref != 0 && ibgp {
+		a, _ := anypb.New(&api.LocalPrefAttribute{LocalPref: r.LocalPref})
+		attrs = append(attrs, a)
+	}
+	var std []uint32
+	var large []*api.LargeCommunity
+	for _, c := range r.Communities {
+		if c.Large {
+			large = append(large, &api.LargeCommunity{GlobalAdmin: c.LargeParts[0], LocalData1: c.LargeParts[1], LocalData2: c.LargeParts[2]})
+		} else {
+			std = append(std, c.Standard)
+		}
+	}
+	if len(std) > 0 {
+		a, _ := anypb.New(&api.CommunitiesAttribute{Communities: std})
+		attrs = append(attrs, a)
+	}
+	if len(large) > 0 {
+		a, _ := anypb.New(&api.LargeCommunitiesAttribute{Communities: large})
+		attrs = append(attrs, a)
+	}
+	return &api.Path{Family: fam, Nlri: nlri, Pattrs: attrs}
+}
+
+// stop ends a session: without graceful restart (or when asked), its routes are withdrawn first so
+// that the peer moves traffic before the node stops answering; with it, the session just closes,
+// and the peer keeps the routes while the speaker restarts.
+func (m *Manager) stop(name string, s *session, shutdown bool) {
+	ctx := context.Background()
+	if !(shutdown && s.spec.Peer.EnableGracefulRestart) {
+		for k, r := range s.routes {
+			_ = s.srv.DeletePath(ctx, &api.DeletePathRequest{Family: family(r.Prefix), Path: m.path(s, r)})
+			delete(s.routes, k)
+		}
+	}
+	if m.bfd != nil && s.spec.BFD != nil {
+		m.bfd.Remove(s.spec.Peer.Address)
+	}
+	if !(shutdown && s.spec.Peer.EnableGracefulRestart) {
+		_ = s.srv.StopBgp(ctx, &api.StopBgpRequest{})
+	}
+	s.cancel()
+	delete(m.sessions, name)
+	m.metrics.forget(s.spec.Peer.Address.String())
+}
+
+// Shutdown ends every session for a process that stops: routes are withdrawn and, after wait (for
+// the routers to move traffic elsewhere), the sessions close; sessions with graceful restart close
+// at once without withdrawing, so that the peers keep forwarding to this node meanwhile.
+func (m *Manager) Shutdown(wait time.Duration) {
+	m.mu.Lock()
+	withdrew := false
+	for _, s := range m.sessions {
+		if s.spec.Peer.EnableGracefulRestart {
+			continue
+		}
+		for k, r := range s.routes {
+			_ = s.srv.DeletePath(context.Background(), &api.DeletePathRequest{Family: family(r.Prefix), Path: m.path(s, r)})
+			delete(s.routes, k)
+			withdrew = true
+		}
+	}
+	m.mu.Unlock()
+	if withdrew {
+		time.Sleep(wait)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, s := range m.sessions {
+		m.stop(name, s, true)
+	}
+}
+
+// logAdapter sends GoBGP's logs to slog.
+type logAdapter struct {
+	log   *slog.Logger
+	level gobgplog.LogLevel
+}
+
+func (l *logAdapter) attrs(f gobgplog.Fields) []any {
+	out := make([]any, 0, 2*len(f))
+	for k, v := range f {
+		out = append(out, k, v)
+	}
+	return out
+}
+
+func (l *logAdapter) Panic(msg string, f gobgplog.Fields) {
+	l.log.Error(msg, l.attrs(f)...)
+	panic(msg)
+}
+func (l *logAdapter) Fatal(msg string, f gobgplog.Fields) { l.log.Error(msg, l.attrs(f)...) }
+func (l *logAdapter) Error(msg string, f gobgplog.Fields) { l.log.Error(msg, l.attrs(f)...) }
+func (l *logAdapter) Warn(msg string, f gobgplog.Fields)  { l.log.Warn(msg, l.attrs(f)...) }
+func (l *logAdapter) Info(msg string, f gobgplog.Fields)  { l.log.Debug(msg, l.attrs(f)...) }
+func (l *logAdapter) Debug(msg string, f gobgplog.Fields) {}
+func (l *logAdapter) SetLevel(level gobgplog.LogLevel)    { l.level = level }
+func (l *logAdapter) GetLevel() gobgplog.LogLevel         { return l.level }
