@@ -37,6 +37,8 @@ func main() {
 	flag.DurationVar(&o.ProbeTimeout, "ml-probe-timeout", 25*time.Millisecond, "gossip probe timeout (a LAN round trip is well under a millisecond)")
 	flag.DurationVar(&o.GratuitousRefresh, "gratuitous-refresh", 0, "keep sending gratuitous ARP/NA at this period while an address is owned (0: only at takeover)")
 	flag.DurationVar(&o.Handover, "handover", time.Second, "on SIGTERM, keep answering this long after leaving the membership")
+	flag.BoolVar(&o.BGP, "bgp", true, "run BGP sessions from BGPPeers (with BFD from their BFDProfiles)")
+	flag.DurationVar(&o.BGPWithdrawWait, "bgp-withdraw-wait", time.Second, "on SIGTERM, wait this long after withdrawing BGP routes before closing the sessions (sessions with graceful restart close at once, keeping their routes at the peers)")
 	flag.DurationVar(&o.LeftGrace, "ml-left-grace", 5*time.Second, "a speaker that left politely (restarting) keeps its addresses this long before the others take them over")
 	flag.Parse()
 

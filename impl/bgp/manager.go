@@ -68,6 +68,13 @@ func NewManager(log *slog.Logger, metrics *Metrics, bfd BFD, onChange func()) *M
 	return &Manager{log: log, metrics: metrics, bfd: bfd, sessions: map[string]*session{}, onChange: onChange}
 }
 
+// SetBFD gives the manager its BFD sessions (before the first Set).
+func (m *Manager) SetBFD(b BFD) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.bfd = b
+}
+
 // Set makes the sessions and their routes what peers and routes say: new peers get a session,
 // gone or changed ones lose theirs, unchanged ones keep it; each session's routes change by diff.
 func (m *Manager) Set(ctx context.Context, peers []PeerSpec, routes map[string][]Route) error {

@@ -5,6 +5,7 @@ package speaker
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"time"
@@ -20,6 +21,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
+	"github.com/ironlb/ironlb/impl/bfd"
+	"github.com/ironlb/ironlb/impl/bgp"
 	"github.com/ironlb/ironlb/impl/config/fromapi"
 	"github.com/ironlb/ironlb/impl/controller"
 	"github.com/ironlb/ironlb/impl/layer2"
@@ -43,6 +46,11 @@ type RunOptions struct {
 	LeftGrace      time.Duration
 
 	GratuitousRefresh time.Duration
+
+	// BGP runs BGP sessions from BGPPeers (off: layer 2 only). BGPWithdrawWait is how long a
+	// stopping speaker waits after withdrawing its routes before it closes the sessions.
+	BGP             bool
+	BGPWithdrawWait time.Duration
 	// Handover is how long a stopping speaker keeps answering after it left the membership.
 	Handover time.Duration
 }
@@ -58,7 +66,7 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 		return err
 	}
 	byObject := map[client.Object]cache.ByObject{}
-	for _, obj := range append(fromapi.NamespacedObjects(), &v1beta1.ServiceL2Status{}) {
+	for _, obj := range append(fromapi.NamespacedObjects(), &v1beta1.ServiceL2Status{}, &v1beta1.ServiceBGPStatus{}) {
 		byObject[obj] = cache.ByObject{Namespaces: map[string]cache.Config{o.Namespace: {}}}
 	}
 	metricsAddr := o.MetricsBindAddress
@@ -97,6 +105,22 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	}
 	s := &Speaker{Client: mgr.GetClient(), Namespace: o.Namespace, Node: o.Node, LBClass: o.LBClass, Log: o.Log.WithName("speaker"),
 		Announcer: ann, Recorder: mgr.GetEventRecorder("ironlb-speaker")}
+	var sessions *bgp.Manager
+	if o.BGP {
+		slogger := slog.New(logr.ToSlogHandler(o.Log.WithName("bgp")))
+		var bfdSrv *bfd.Server
+		sessions = bgp.NewManager(slogger, bgp.NewMetrics(metrics.Registry), nil, nil)
+		bfdSrv, err = bfd.Listen(life, slogger.With("component", "bfd"), bfd.NewMetrics(metrics.Registry), func(e bfd.Event) {
+			sessions.BFDChanged(e.Peer, e.New == bfd.Up)
+		})
+		if err != nil {
+			o.Log.Error(err, "no BFD: BGP sessions fall back to their hold timers")
+		} else {
+			sessions.SetBFD(bfdSessions{srv: bfdSrv})
+			defer bfdSrv.Close()
+		}
+		s.BGP = sessions
+	}
 	if mem != nil {
 		s.Members = mem
 	}
@@ -105,13 +129,17 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	}
 	mgrDone := make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(life) }()
-	o.Log.Info("speaker running", "node", o.Node, "namespace", o.Namespace, "membership", o.MemberBindAddr != "", "mode", "layer2")
+	o.Log.Info("speaker running", "node", o.Node, "namespace", o.Namespace, "membership", o.MemberBindAddr != "", "mode", map[bool]string{true: "layer2+bgp", false: "layer2"}[o.BGP])
 	select {
 	case err := <-mgrDone:
 		return err
 	case err := <-annDone:
 		return err
 	case <-ctx.Done():
+	}
+	if sessions != nil {
+		o.Log.Info("stopping: withdrawing BGP routes (sessions with graceful restart keep them)", "node", o.Node, "wait", o.BGPWithdrawWait)
+		sessions.Shutdown(o.BGPWithdrawWait)
 	}
 	o.Log.Info("stopping: handing addresses over", "node", o.Node, "owned", ann.Owned(), "handover", o.Handover)
 	if mem != nil {

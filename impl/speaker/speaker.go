@@ -28,6 +28,7 @@ import (
 
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 	"github.com/ironlb/ironlb/impl/api/v1beta2"
+	"github.com/ironlb/ironlb/impl/bgp"
 	"github.com/ironlb/ironlb/impl/config"
 	"github.com/ironlb/ironlb/impl/config/fromapi"
 	"github.com/ironlb/ironlb/impl/configstate"
@@ -37,6 +38,11 @@ import (
 // Announcer announces the addresses this node owns (impl/layer2 on Linux).
 type Announcer interface {
 	SetOwned(ctx context.Context, owned map[netip.Addr]layer2.Announcement)
+}
+
+// BGPSessions runs this node's BGP sessions (impl/bgp).
+type BGPSessions interface {
+	Set(ctx context.Context, peers []bgp.PeerSpec, routes map[string][]bgp.Route) error
 }
 
 // Membership says which speakers are alive (impl/members).
@@ -58,9 +64,13 @@ type Speaker struct {
 	// condition alone.
 	Members  Membership
 	Recorder events.EventRecorder
+	// BGP, when set, gets this node's BGP peers and routes.
+	BGP BGPSessions
 
 	current   *config.Config // last valid configuration
 	announced map[types.NamespacedName][]string
+	// advertised are the Services advertised over BGP, with their peers.
+	advertised map[types.NamespacedName][]string
 }
 
 // StateName is the name of a node's speaker ConfigurationState.
@@ -116,10 +126,71 @@ func (s *Speaker) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile
 			return reconcile.Result{}, err
 		}
 	}
-	if s.current == nil || s.Announcer == nil {
+	if s.current == nil {
+		return reconcile.Result{}, nil
+	}
+	if s.BGP != nil {
+		if err := s.announceBGP(ctx); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	if s.Announcer == nil {
 		return reconcile.Result{}, nil
 	}
 	return reconcile.Result{}, s.announceL2(ctx)
+}
+
+// announceBGP computes this node's BGP sessions and routes, hands them to the sessions, and
+// reports them.
+func (s *Speaker) announceBGP(ctx context.Context) error {
+	var me corev1.Node
+	if err := s.Client.Get(ctx, types.NamespacedName{Name: s.Node}, &me); err != nil {
+		return fmt.Errorf("speaker %s: read its Node: %w", s.Node, err)
+	}
+	var svcs corev1.ServiceList
+	var eps discoveryv1.EndpointSliceList
+	for _, l := range []client.ObjectList{&svcs, &eps} {
+		if err := s.Client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
+			return fmt.Errorf("speaker %s: %w", s.Node, err)
+		}
+	}
+	plan := planBGP(&me, s.current, s.LBClass, svcs.Items, eps.Items)
+	var v4, v6 netip.Addr
+	for _, a := range me.Status.Addresses {
+		if a.Type != corev1.NodeInternalIP {
+			continue
+		}
+		if ip, err := netip.ParseAddr(a.Address); err == nil {
+			if ip.Is4() && !v4.IsValid() {
+				v4 = ip
+			} else if ip.Is6() && !v6.IsValid() {
+				v6 = ip
+			}
+		}
+	}
+	specs := make([]bgp.PeerSpec, 0, len(plan.peers))
+	for _, p := range plan.peers {
+		spec := bgp.PeerSpec{Peer: p, NodeV4: v4, NodeV6: v6}
+		if p.BFDProfile != "" {
+			spec.BFD = s.current.BFDProfiles[p.BFDProfile]
+		}
+		specs = append(specs, spec)
+	}
+	if err := s.BGP.Set(ctx, specs, plan.routes); err != nil {
+		s.Log.Error(err, "bgp", "node", s.Node)
+	}
+	byKey := map[types.NamespacedName]*corev1.Service{}
+	for i := range svcs.Items {
+		byKey[types.NamespacedName{Namespace: svcs.Items[i].Namespace, Name: svcs.Items[i].Name}] = &svcs.Items[i]
+	}
+	for key := range plan.services {
+		if _, had := s.advertised[key]; !had && s.Recorder != nil && byKey[key] != nil {
+			s.Recorder.Eventf(byKey[key], nil, corev1.EventTypeNormal, "nodeAssigned", "Announce",
+				"announcing from node %q with protocol %q", s.Node, "bgp")
+		}
+	}
+	s.advertised = plan.services
+	return s.reportBGP(ctx, plan.services)
 }
 
 // announceL2 computes and applies this node's layer 2 announcements, and reports them.

@@ -90,3 +90,47 @@ func statusEqual(a, b v1beta1.MetalLBServiceL2Status) bool {
 	return a.Node == b.Node && a.ServiceName == b.ServiceName && a.ServiceNamespace == b.ServiceNamespace &&
 		slices.Equal(a.Interfaces, b.Interfaces)
 }
+
+// BGPStatusName is the name of the ServiceBGPStatus of a Service advertised by a node.
+func BGPStatusName(svc types.NamespacedName, node string) string {
+	h := sha256.Sum256([]byte(svc.Namespace + "/" + svc.Name + "/" + node))
+	return "bgp-" + hex.EncodeToString(h[:8])
+}
+
+// reportBGP makes this node's ServiceBGPStatus objects say exactly which Services it advertises,
+// to which peers.
+func (s *Speaker) reportBGP(ctx context.Context, services map[types.NamespacedName][]string) error {
+	var have v1beta1.ServiceBGPStatusList
+	if err := s.Client.List(ctx, &have, client.InNamespace(s.Namespace), client.MatchingLabels{v1beta1.LabelNodeName: s.Node}); err != nil {
+		return fmt.Errorf("list ServiceBGPStatus: %w", err)
+	}
+	existing := map[string]*v1beta1.ServiceBGPStatus{}
+	for i := range have.Items {
+		existing[have.Items[i].Name] = &have.Items[i]
+	}
+	for key, peers := range services {
+		name := BGPStatusName(key, s.Node)
+		want := v1beta1.MetalLBServiceBGPStatus{Node: s.Node, ServiceName: key.Name, ServiceNamespace: key.Namespace, Peers: peers}
+		cur, ok := existing[name]
+		delete(existing, name)
+		if !ok {
+			cur = &v1beta1.ServiceBGPStatus{ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: name, Labels: map[string]string{
+				v1beta1.LabelNodeName: s.Node, LabelServiceName: key.Name, LabelServiceNamespace: key.Namespace}}}
+			if err := s.Client.Create(ctx, cur); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("create ServiceBGPStatus for %s: %w", key, err)
+			}
+		} else if cur.Status.Node == want.Node && slices.Equal(cur.Status.Peers, want.Peers) {
+			continue
+		}
+		cur.Status = want
+		if err := s.Client.Status().Update(ctx, cur); err != nil {
+			return fmt.Errorf("update ServiceBGPStatus for %s: %w", key, err)
+		}
+	}
+	for _, stale := range existing {
+		if err := s.Client.Delete(ctx, stale); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete ServiceBGPStatus %s: %w", stale.Name, err)
+		}
+	}
+	return nil
+}
