@@ -230,7 +230,7 @@ func (s *Server) report(events []Event) {
 	for _, e := range events {
 		s.metrics.sessionUp(e.Peer, e.New == Up)
 		s.metrics.change(e.Peer, e.New)
-		s.log.Info("bfd session state changed", "peer", e.Peer, "from", e.Old, "to", e.New, "diag", e.Diag)
+		s.log.Info("bfd session state changed", "peer", e.Peer, "from", e.Old.String(), "to", e.New.String(), "diag", e.Diag.String())
 		if s.onChange != nil {
 			s.onChange(e)
 		}

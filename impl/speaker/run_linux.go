@@ -111,7 +111,14 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 		var bfdSrv *bfd.Server
 		sessions = bgp.NewManager(slogger, bgp.NewMetrics(metrics.Registry), nil, nil)
 		bfdSrv, err = bfd.Listen(life, slogger.With("component", "bfd"), bfd.NewMetrics(metrics.Registry), func(e bfd.Event) {
-			sessions.BFDChanged(e.Peer, e.New == bfd.Up)
+			// Only a session that was up and went down says the path failed; one that never
+			// came up (the peer runs no BFD) leaves BGP alone.
+			switch {
+			case e.New == bfd.Up:
+				sessions.BFDChanged(e.Peer, true)
+			case e.Old == bfd.Up:
+				sessions.BFDChanged(e.Peer, false)
+			}
 		})
 		if err != nil {
 			o.Log.Error(err, "no BFD: BGP sessions fall back to their hold timers")

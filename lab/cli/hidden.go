@@ -1,13 +1,19 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ironlb/ironlb/lab/container"
 	"github.com/ironlb/ironlb/lab/netns"
+	"github.com/ironlb/ironlb/lab/router"
 )
 
 // newNSExecCommand is `ironlab __nsexec NSPATH -- CMD...`: the lab starts its processes in a
@@ -53,6 +59,30 @@ func newForwardCommand() *cobra.Command {
 				err = errors.New("forwarder stopped")
 			}
 			return err
+		},
+	}
+}
+
+// newRouterCommand is `ironlab __router CONFIG.json`: a lab router of type gobgp, started in the
+// router's namespace by `ironlab up`.
+func newRouterCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    "__router CONFIG",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			var c router.Config
+			if err := json.Unmarshal(data, &c); err != nil {
+				return fmt.Errorf("router config %s: %w", args[0], err)
+			}
+			c.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return router.Run(ctx, c)
 		},
 	}
 }

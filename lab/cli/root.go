@@ -38,7 +38,7 @@ parts of it on demand (ironlab fault) and replays failover scenarios (ironlab ru
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.AddCommand(NewUpCommand(s), NewDownCommand(s), NewStatusCommand(s), NewKubectlCommand(s), NewLogsCommand(s), NewSchemaCommand(s), NewFaultCommand(s), NewExecCommand(s), NewRunCommand(s),
-		newNSExecCommand(), newForwardCommand(), newNodeCommand(), newContainerCommand())
+		newNSExecCommand(), newForwardCommand(), newNodeCommand(), newContainerCommand(), newRouterCommand())
 	return root
 }
 

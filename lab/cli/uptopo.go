@@ -97,6 +97,9 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 	if err := nw.Create(); err != nil {
 		return fail(err)
 	}
+	if err := startRouters(top, state, self, p.step); err != nil {
+		return fail(err)
+	}
 	cp := controlPlaneNode(top)
 	nsPath := nw.Lab.Path(cp.Name)
 	port, err := controlplane.FreePort("127.0.0.1")

@@ -123,6 +123,12 @@ func Default(t *Topology) Problems {
 			if n.Router.Type == "" {
 				n.Router.Type = RouterGoBGP
 			}
+			if n.Router.BFDInterval == "" {
+				n.Router.BFDInterval = "100ms"
+			}
+			if n.Router.BFDMultiplier == 0 {
+				n.Router.BFDMultiplier = 3
+			}
 			if n.Router.NodeASN == 0 {
 				n.Router.NodeASN = DefaultNodeASN
 			}

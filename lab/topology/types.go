@@ -87,6 +87,9 @@ type Router struct {
 	ASN  uint32 `yaml:"asn" json:"asn" doc:"the router's AS number"`
 	// NodeASN is the AS the cluster's speakers use towards this router (default 64512).
 	NodeASN uint32 `yaml:"nodeASN,omitempty" json:"nodeASN,omitempty" doc:"AS number of the cluster's speakers (default 64512)"`
+	// BFD is the router's side of BFD with each established neighbour.
+	BFDInterval   string `yaml:"bfdInterval,omitempty" json:"bfdInterval,omitempty" doc:"BFD transmit and receive interval towards the nodes (default 100ms; 0s: no BFD)"`
+	BFDMultiplier uint8  `yaml:"bfdMultiplier,omitempty" json:"bfdMultiplier,omitempty" doc:"BFD detect multiplier (default 3)"`
 }
 
 // Link is a point-to-point link between two hosts.

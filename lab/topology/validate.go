@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/ironlb/ironlb/impl/config"
 )
@@ -89,6 +90,9 @@ func Validate(t *Topology) Problems {
 		case KindRouter:
 			if n.Router.Type != RouterGoBGP && n.Router.Type != RouterFRR {
 				v.add(path+".router.type", "%q: want gobgp or frr", n.Router.Type)
+			}
+			if d, err := time.ParseDuration(n.Router.BFDInterval); err != nil || d < 0 || (d > 0 && d < 10*time.Millisecond) {
+				v.add(path+".router.bfdInterval", "%q: want 0s (no BFD) or a duration of at least 10ms", n.Router.BFDInterval)
 			}
 			if n.Router.ASN == 0 {
 				v.add(path+".router.asn", "a router needs its AS number")

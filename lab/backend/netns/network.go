@@ -110,6 +110,12 @@ func (n *Network) sysctls(h topology.Node) error {
 		set["net/ipv4/ip_forward"] = "1"
 		set["net/ipv6/conf/all/forwarding"] = "1"
 	}
+	if h.Kind == topology.KindRouter {
+		// ECMP by flow (addresses and ports), so that one client's connections spread over
+		// the nodes as a datacentre fabric's do.
+		set["net/ipv4/fib_multipath_hash_policy"] = "1"
+		set["net/ipv6/fib_multipath_hash_policy"] = "1"
+	}
 	if topology.IsKubernetes(h.Kind) {
 		set["net/ipv4/conf/all/arp_ignore"] = "1"
 		set["net/ipv4/conf/all/arp_announce"] = "2"
@@ -117,6 +123,85 @@ func (n *Network) sysctls(h topology.Node) error {
 	for k, v := range set {
 		if err := n.Lab.Sysctl(h.Name, k, v); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// routesThroughRouters: a host reaches a network it is not on through the first router that is on
+// both; a client that shares no network with the Kubernetes nodes sends everything else (the
+// load-balancer addresses the routers learn over BGP) to the first router on its network.
+func (n *Network) routesThroughRouters() error {
+	t := n.Top
+	onNodes := map[string]bool{}
+	for _, h := range t.Nodes {
+		if topology.IsKubernetes(h.Kind) {
+			for _, a := range h.Networks {
+				onNodes[a.Network] = true
+			}
+		}
+	}
+	// gateway returns a router's address on network m when it is also on network nw.
+	gateway := func(m, nw string) string {
+		for _, r := range t.Nodes {
+			if r.Kind != topology.KindRouter {
+				continue
+			}
+			var onM, onNW string
+			for _, a := range r.Networks {
+				if a.Network == m {
+					onM = a.Address
+				}
+				if a.Network == nw {
+					onNW = a.Address
+				}
+			}
+			if onM != "" && onNW != "" {
+				return onM
+			}
+		}
+		return ""
+	}
+	for _, h := range t.Nodes {
+		if h.Kind == topology.KindRouter || len(h.Networks) == 0 {
+			continue
+		}
+		mine := map[string]bool{}
+		for _, a := range h.Networks {
+			mine[a.Network] = true
+		}
+		for _, nw := range t.Networks {
+			if mine[nw.Name] {
+				continue
+			}
+			for _, a := range h.Networks {
+				if gw := gateway(a.Network, nw.Name); gw != "" {
+					if err := n.Lab.RouteAdd(h.Name, nw.Subnet, gw); err != nil {
+						return err
+					}
+					break
+				}
+			}
+		}
+		if h.Kind != topology.KindClient || onNodes[h.Networks[0].Network] {
+			continue
+		}
+		for _, r := range t.Nodes {
+			if r.Kind != topology.KindRouter {
+				continue
+			}
+			gw := ""
+			for _, a := range r.Networks {
+				if a.Network == h.Networks[0].Network {
+					gw = a.Address
+				}
+			}
+			if gw != "" {
+				if err := n.Lab.RouteAdd(h.Name, "default", gw); err != nil {
+					return err
+				}
+				break
+			}
 		}
 	}
 	return nil
@@ -193,6 +278,9 @@ func (n *Network) routes() error {
 				}
 			}
 		}
+	}
+	if err := n.routesThroughRouters(); err != nil {
+		return err
 	}
 	for li, l := range t.Links {
 		ha, _ := LinkInterface(l.Endpoints[0], li)

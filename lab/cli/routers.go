@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/netns"
+	"github.com/ironlb/ironlb/lab/process"
+	"github.com/ironlb/ironlb/lab/router"
+	"github.com/ironlb/ironlb/lab/topology"
+)
+
+// RouterStateDir is where a lab router keeps its configuration and rib.json.
+func RouterStateDir(state, name string) string { return filepath.Join(state, "routers", name) }
+
+// routerConfig is the configuration of a gobgp lab router: it listens on its addresses on the
+// networks it shares with Kubernetes nodes and accepts any host of those networks as a neighbour.
+func routerConfig(top *topology.Topology, n *topology.Node, state string) (router.Config, error) {
+	dir, err := filepath.Abs(RouterStateDir(state, n.Name))
+	if err != nil {
+		return router.Config{}, err
+	}
+	c := router.Config{Name: n.Name, ASN: n.Router.ASN, NodeASN: n.Router.NodeASN, BFDMult: n.Router.BFDMultiplier, StateDir: dir}
+	d, err := time.ParseDuration(n.Router.BFDInterval)
+	if err != nil {
+		return c, fmt.Errorf("router %s: bfdInterval: %w", n.Name, err)
+	}
+	c.BFDInterval = d
+	nodeNets := map[string]bool{}
+	for _, h := range top.Nodes {
+		if topology.IsKubernetes(h.Kind) {
+			for _, a := range h.Networks {
+				nodeNets[a.Network] = true
+			}
+		}
+	}
+	for _, a := range n.Networks {
+		addr, err := netip.ParseAddr(a.Address)
+		if err != nil {
+			continue
+		}
+		if !c.RouterID.IsValid() {
+			c.RouterID = addr
+		}
+		if !nodeNets[a.Network] {
+			continue
+		}
+		for _, nw := range top.Networks {
+			if nw.Name != a.Network {
+				continue
+			}
+			c.Listen = append(c.Listen, addr)
+			if p, err := netip.ParsePrefix(nw.Subnet); err == nil {
+				c.Accept = append(c.Accept, p)
+			}
+			if a.Address6 != "" && nw.Subnet6 != "" {
+				if a6, err := netip.ParseAddr(a.Address6); err == nil {
+					c.Listen = append(c.Listen, a6)
+				}
+				if p, err := netip.ParsePrefix(nw.Subnet6); err == nil {
+					c.Accept = append(c.Accept, p)
+				}
+			}
+		}
+	}
+	if !c.RouterID.Is4() {
+		return c, fmt.Errorf("router %s has no IPv4 address for its router ID", n.Name)
+	}
+	return c, nil
+}
+
+// startRouters starts the routing daemons of the topology's routers in their namespaces.
+func startRouters(top *topology.Topology, state, self string, progress func(string)) error {
+	lab := netns.Lab{Prefix: top.Name}
+	for i := range top.Nodes {
+		n := &top.Nodes[i]
+		if n.Kind != topology.KindRouter {
+			continue
+		}
+		switch n.Router.Type {
+		case topology.RouterFRR:
+			if err := startFRR(top, n, state, self, progress); err != nil {
+				return err
+			}
+			continue
+		}
+		c, err := routerConfig(top, n, state)
+		if err != nil {
+			return err
+		}
+		dir := RouterStateDir(state, n.Name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		data, _ := json.MarshalIndent(c, "", "  ")
+		cfgFile, _ := filepath.Abs(filepath.Join(dir, "config.json"))
+		if err := os.WriteFile(cfgFile, data, 0o644); err != nil {
+			return err
+		}
+		if _, err := process.Start(controlplane.RunDir(state), controlplane.LogDir(state), process.Spec{
+			Name: "router-" + n.Name, Path: self, Args: []string{"__router", cfgFile},
+			Wrap: []string{self, "__nsexec", lab.Path(n.Name), "--"},
+		}); err != nil {
+			return fmt.Errorf("start router %s: %w", n.Name, err)
+		}
+		progress(fmt.Sprintf("router %s: GoBGP AS %d accepting AS %d from %v, BFD %s x%d", n.Name, c.ASN, c.NodeASN, c.Accept, c.BFDInterval, c.BFDMult))
+	}
+	return nil
+}
