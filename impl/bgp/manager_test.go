@@ -1,9 +1,12 @@
 package bgp
 
 import (
+	"bytes"
 	"context"
+	"net"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +64,7 @@ func rib(t *testing.T, r *server.BgpServer) map[string]string {
 							parts = append(parts, config.Community{Large: true, LargeParts: [3]uint32{c.GlobalAdmin, c.LocalData1, c.LocalData2}}.String())
 						}
 					case *api.LocalPrefAttribute:
-						parts = append(parts, "localpref="+itoa(v.LocalPref))
+						parts = append(parts, "localpref="+strconv.FormatUint(uint64(v.LocalPref), 10))
 					}
 				}
 				sort.Strings(parts)
@@ -73,20 +76,6 @@ func rib(t *testing.T, r *server.BgpServer) map[string]string {
 		}
 	}
 	return out
-}
-
-func itoa(v uint32) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtUint(v)) }
-
-func fmtUint(v uint32) string {
-	if v == 0 {
-		return "0"
-	}
-	var b []byte
-	for v > 0 {
-		b = append([]byte{byte('0' + v%10)}, b...)
-		v /= 10
-	}
-	return string(b)
 }
 
 func waitFor(t *testing.T, what string, f func() bool) {
@@ -201,5 +190,49 @@ func TestWrongASNNeverEstablishes(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	if m.Established()["r1"] {
 		t.Error("the router expects AS 64999; the session must not come up as AS 64513")
+	}
+}
+
+// TestGarbageFromPeer: a "router" that answers with garbage instead of BGP never gets a session,
+// and the speaker keeps running (and retrying).
+func TestGarbageFromPeer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.2:11793")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// A marker of all ones, a length past the maximum, then noise.
+			_, _ = c.Write(append(bytes.Repeat([]byte{0xff}, 16), 0xff, 0xff, 5, 1, 2, 3, 4, 5, 6, 7))
+			_, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
+			accepted <- struct{}{}
+			time.Sleep(100 * time.Millisecond)
+			c.Close()
+		}
+	}()
+	connect := time.Second
+	peer := &config.Peer{Name: "junk", MyASN: 64513, ASN: 64512, Address: netip.MustParseAddr("127.0.0.2"), Port: 11793,
+		SourceAddress: netip.MustParseAddr("127.0.0.3"), ConnectTime: &connect}
+	m := NewManager(nil, nil, nil, nil)
+	defer m.Shutdown(0)
+	if err := m.Set(context.Background(), []PeerSpec{{Peer: peer, NodeV4: netip.MustParseAddr("127.0.0.3")}},
+		map[string][]Route{"junk": {{Prefix: netip.MustParsePrefix("10.200.0.9/32")}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		select {
+		case <-accepted:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the speaker did not (re)connect: %d connections", i)
+		}
+	}
+	if m.Established()["junk"] {
+		t.Error("a session was established with a peer that speaks no BGP")
 	}
 }

@@ -113,6 +113,9 @@ func Install(ctx context.Context, rc *rest.Config, im *Implementation, progress 
 	if err != nil {
 		return err
 	}
+	if fixed := relaxInt32Maximum(objs); len(fixed) > 0 {
+		progress(fmt.Sprintf("%s: dropped %d int32 maximums Kubernetes %s rejects from its CRDs (docs/lab.md)", im.Name, len(fixed), "1.37"))
+	}
 	progress(fmt.Sprintf("installing %s: %d objects from its manifests", im.Name, len(objs)))
 	if err := ap.Apply(ctx, objs, progress); err != nil {
 		return fmt.Errorf("install %s: %w", im.Name, err)
@@ -215,4 +218,43 @@ func waitWebhook(ctx context.Context, dyn dynamic.Interface, ns string, progress
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// relaxInt32Maximum removes, from every CRD schema, a "maximum" above the int32 range on a field
+// of format int32. MetalLB v0.15.2's BGPPeer declares myASN and peerASN so (maximum 4294967295);
+// Kubernetes 1.37 rejects every object of such a CRD ("Maximum boundary value must be of type
+// integer with format int32"), so no BGPPeer could be created at all. Only that bound goes; the
+// implementation's own validation of the values stays. It returns the fields it relaxed.
+func relaxInt32Maximum(objs []*unstructured.Unstructured) []string {
+	var fixed []string
+	var walk func(path string, m map[string]any)
+	walk = func(path string, m map[string]any) {
+		if m["format"] == "int32" {
+			if max, ok := m["maximum"].(int64); ok && max > 1<<31-1 {
+				delete(m, "maximum")
+				fixed = append(fixed, path)
+			} else if max, ok := m["maximum"].(float64); ok && max > 1<<31-1 {
+				delete(m, "maximum")
+				fixed = append(fixed, path)
+			}
+		}
+		for k, v := range m {
+			switch c := v.(type) {
+			case map[string]any:
+				walk(path+"."+k, c)
+			case []any:
+				for _, e := range c {
+					if em, ok := e.(map[string]any); ok {
+						walk(path+"."+k, em)
+					}
+				}
+			}
+		}
+	}
+	for _, u := range objs {
+		if u.GetKind() == "CustomResourceDefinition" {
+			walk(u.GetName(), u.Object)
+		}
+	}
+	return fixed
 }

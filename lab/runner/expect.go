@@ -5,8 +5,11 @@ package runner
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -88,6 +91,8 @@ func (r *run) expect(ctx context.Context, i int, st *scenario.Step) (string, err
 		return r.expectEvent(ctx, e.Event)
 	case e.Status != nil:
 		return r.expectStatus(ctx, e.Status)
+	case e.BGPPath != nil:
+		return r.expectBGPPath(ctx, e.BGPPath)
 	case e.Measurement != nil:
 		b := e.Measurement
 		r.mu.Lock()
@@ -514,4 +519,57 @@ func (r *run) measure(m *scenario.Measure) (string, error) {
 		return fmt.Sprintf("%s = %.1f ms", m.Name, *ms(to.Sub(from))), nil
 	}
 	return "", fmt.Errorf("empty measurement")
+}
+
+// expectBGPPath reads a gobgp lab router's rib.json until a path of the prefix carries the
+// expected attributes (and the router has the expected number of paths).
+func (r *run) expectBGPPath(ctx context.Context, bp *scenario.BGPPath) (string, error) {
+	file := filepath.Join(r.e.faults.State, "routers", bp.Router, "rib.json")
+	return poll(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+		prefix := bp.Prefix
+		if bp.Service != "" {
+			addrs, err := r.serviceAddrs(ctx, bp.Service)
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			for _, a := range addrs {
+				if a.Is4() == (bp.Family == "ipv4") {
+					prefix = netip.PrefixFrom(a, a.BitLen()).String()
+				}
+			}
+			if prefix == "" {
+				return false, bp.Service + " has no " + bp.Family + " address", nil
+			}
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return false, "", fmt.Errorf("router %s has no RIB file (only routers of type gobgp write one): %w", bp.Router, err)
+		}
+		var rib struct {
+			Paths []struct {
+				Prefix, NextHop string
+				Communities     []string
+				LocalPref       uint32
+			}
+		}
+		if err := json.Unmarshal(data, &rib); err != nil {
+			return false, err.Error(), nil
+		}
+		var seen []string
+		match, n := false, 0
+		for _, p := range rib.Paths {
+			if p.Prefix != prefix {
+				continue
+			}
+			n++
+			seen = append(seen, fmt.Sprintf("via %s %v localpref %d", p.NextHop, p.Communities, p.LocalPref))
+			ok := bp.LocalPref == 0 || p.LocalPref == bp.LocalPref
+			for _, c := range bp.Communities {
+				ok = ok && slices.Contains(p.Communities, c)
+			}
+			match = match || ok
+		}
+		desc := fmt.Sprintf("%s has %d paths for %s: %v", bp.Router, n, prefix, seen)
+		return match && (bp.Paths == 0 || n == bp.Paths), desc, nil
+	})
 }

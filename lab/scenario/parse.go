@@ -128,6 +128,9 @@ func Default(s *Scenario) {
 		if r := st.Expect; r != nil && r.Route != nil && r.Route.Service != "" && r.Route.Family == "" {
 			r.Route.Family = "ipv4"
 		}
+		if r := st.Expect; r != nil && r.BGPPath != nil && r.BGPPath.Service != "" && r.BGPPath.Family == "" {
+			r.BGPPath.Family = "ipv4"
+		}
 		if t := st.Traffic; t != nil && t.Start != nil {
 			if t.Start.Family == "" {
 				t.Start.Family = "ipv4"
@@ -488,6 +491,25 @@ func (v *validator) expect(p string, e *Expect, known func(string, string)) {
 		}
 		if ev.Reason == "" {
 			v.add(p+".event.reason", "names the event reason")
+		}
+	}
+	if bp := e.BGPPath; bp != nil {
+		n++
+		if bp.Router == "" {
+			v.add(p+".bgpPath.router", "names the router host")
+		}
+		switch {
+		case (bp.Service == "") == (bp.Prefix == ""):
+			v.add(p+".bgpPath", "names either a service or a prefix")
+		case bp.Service != "":
+			v.namespacedName(p+".bgpPath.service", bp.Service)
+			if bp.Family != "ipv4" && bp.Family != "ipv6" {
+				v.add(p+".bgpPath.family", "%q: want ipv4 or ipv6", bp.Family)
+			}
+		default:
+			if _, err := netip.ParsePrefix(bp.Prefix); err != nil {
+				v.add(p+".bgpPath.prefix", "%q is not a prefix such as 10.200.1.0/24", bp.Prefix)
+			}
 		}
 	}
 	if b := e.Measurement; b != nil {

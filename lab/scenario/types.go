@@ -168,6 +168,20 @@ type Expect struct {
 	Event            *Event          `yaml:"event,omitempty" json:"event,omitempty" doc:"a Kubernetes event about an object"`
 	Status           *Status         `yaml:"status,omitempty" json:"status,omitempty" doc:"a field of an object (or of a list of objects) has a value"`
 	Measurement      *Bound          `yaml:"measurement,omitempty" json:"measurement,omitempty" doc:"an earlier measurement is within a bound"`
+	BGPPath          *BGPPath        `yaml:"bgpPath,omitempty" json:"bgpPath,omitempty" doc:"a path in a gobgp router's RIB carries the given attributes"`
+}
+
+// BGPPath expects a path in a lab router's RIB (routers of type gobgp write it to rib.json).
+type BGPPath struct {
+	Router  string `yaml:"router" json:"router" doc:"router host (type gobgp)"`
+	Service string `yaml:"service,omitempty" json:"service,omitempty" doc:"NAMESPACE/NAME: the path to the Service's address (/32 or /128)"`
+	Family  string `yaml:"family,omitempty" json:"family,omitempty" doc:"with service: ipv4 (default) or ipv6"`
+	Prefix  string `yaml:"prefix,omitempty" json:"prefix,omitempty" doc:"destination prefix, e.g. 10.200.1.0/24"`
+	// Communities must all be on one path (standard as 64512:100, large as large:64512:1:2).
+	Communities []string `yaml:"communities,omitempty" json:"communities,omitempty" doc:"communities that path carries (all of them)"`
+	LocalPref   uint32   `yaml:"localPref,omitempty" json:"localPref,omitempty" doc:"its local preference (iBGP)"`
+	// Paths is how many paths (advertising nodes) the router has for the prefix; 0: any.
+	Paths int `yaml:"paths,omitempty" json:"paths,omitempty" doc:"how many paths (one per advertising node); 0: at least one"`
 }
 
 // Bound bounds an earlier measurement: a duration, or a count.
