@@ -69,6 +69,12 @@ bench-scenarios: build k8s-bins ## failover scenarios repeated (SCENARIO_RUNS, 2
 	$(BIN)/ironlab run scenarios/l2-node-failure.yaml scenarios/l2-speaker-kill.yaml --repeat $${SCENARIO_RUNS:-20} \
 		--impl ironlb,metallb --report $${IRONLAB_REPORT:-ironlab-report-bench} --quiet-lab
 
+.PHONY: bench-bgp
+bench-bgp: build k8s-bins ## BGP: failover with BFD and with the hold time (SCENARIO_RUNS, 20), IronLB and MetalLB; 1,000 Services into the routers' FIB (root)
+	$(BIN)/ironlab run scenarios/bgp-node-failure-bfd.yaml --repeat $${SCENARIO_RUNS:-20} --report $${IRONLAB_REPORT:-ironlab-report-bgp}/bfd --quiet-lab
+	$(BIN)/ironlab run scenarios/bgp-node-failure-holdtime.yaml --repeat $${SCENARIO_RUNS:-20} --impl ironlb,metallb --report $${IRONLAB_REPORT:-ironlab-report-bgp}/holdtime --quiet-lab
+	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" IRONLAB_BGP_SCALE=1 $(GO) test -count=1 -v -timeout 60m ./lab/e2e/ -ginkgo.focus 'BGP at scale' -ginkgo.v -ginkgo.no-color | grep --line-buffered -E 'BGPSCALE|FAIL|ok'
+
 .PHONY: bench-lab
 bench-lab: k8s-bins ## the lab: up to 3 pods answering through a ClusterIP, memory, down (root)
 	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" $(GO) test -run '^$$' -bench BenchmarkLabUp -benchtime 3x -timeout 20m ./lab/cli/

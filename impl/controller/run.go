@@ -143,8 +143,10 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 		return err
 	}
 	if withWebhook {
+		// Live reads, not the cache: objects applied together (a pool, then the advertisement
+		// naming it, in one kubectl apply) arrive faster than a cache learns of them.
 		mgr.GetWebhookServer().Register(ironwebhook.Path, &webhook.Admission{Handler: &ironwebhook.Validator{
-			Reader: mgr.GetClient(), Namespace: o.Namespace, Log: o.Log.WithName("webhook")}})
+			Reader: mgr.GetAPIReader(), Namespace: o.Namespace, Log: o.Log.WithName("webhook")}})
 		o.Log.Info("serving the validating webhook", "port", o.WebhookPort, "path", ironwebhook.Path)
 	}
 	if o.WebhookMode == "onlywebhook" {

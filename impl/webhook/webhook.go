@@ -30,7 +30,7 @@ const Path = "/validate-metallb-io"
 
 // Validator checks configuration changes.
 type Validator struct {
-	Reader    client.Reader // lists the current configuration (a cache)
+	Reader    client.Reader // lists the current configuration (read live: a cache lags behind a multi-object apply)
 	Namespace string
 	Log       logr.Logger
 }

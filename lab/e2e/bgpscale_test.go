@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/ironlb/ironlb/lab/netns"
+)
+
+// BGP advertisement convergence at scale: run by make bench-bgp (IRONLAB_BGP_SCALE=1), not by
+// make test. Prints a BGPSCALE line.
+var _ = Describe("BGP at scale", Ordered, func() {
+	if os.Getenv("IRONLAB_BGP_SCALE") == "" {
+		return
+	}
+	l := &labCLI{name: "e2ebgpsc"}
+	lab := netns.Lab{Prefix: l.name}
+	BeforeAll(func() {
+		topo, err := filepath.Abs(filepath.Join("..", "..", "topologies", "bgp.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		l.up(topo, "--impl", "ironlb")
+	})
+	AfterEach(l.dumpOnFailure)
+
+	// routes counts the BGP routes in a router's kernel table.
+	routes := func(router string) int {
+		out, _ := exec.Command("ip", "netns", "exec", lab.NSName(router), "ip", "-4", "route", "show", "proto", "bgp").Output()
+		return strings.Count(string(out), "\n")
+	}
+
+	It("gets 1,000 Services into the routers' forwarding tables", func() {
+		var b strings.Builder
+		b.WriteString(`{"apiVersion": "v1", "kind": "List", "items": [
+{"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "big", "namespace": "metallb-system"}, "spec": {"addresses": ["10.201.0.0/22"]}},
+{"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "router1", "namespace": "metallb-system"}, "spec": {"myASN": 64512, "peerASN": 64601, "peerAddress": "172.19.0.250"}},
+{"apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement", "metadata": {"name": "big", "namespace": "metallb-system"}, "spec": {"ipAddressPools": ["big"]}}`)
+		l.apply(b.String() + "]}")
+		b.Reset()
+		b.WriteString(`{"apiVersion": "v1", "kind": "List", "items": [`)
+		for i := range 1000 {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `
+{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s%d", "namespace": "default"}, "spec": {"type": "LoadBalancer", "selector": {"app": "none"}, "ports": [{"port": 80}]}}`, i)
+		}
+		b.WriteString("]}")
+		start := time.Now()
+		out, err := l.kubectlErr(b.String(), "apply", "-f", "-")
+		Expect(err).NotTo(HaveOccurred(), out)
+		created := time.Since(start)
+		var first time.Duration
+		Eventually(func() int {
+			n := routes("router1")
+			if n > 0 && first == 0 {
+				first = time.Since(start)
+			}
+			return n
+		}).WithTimeout(10 * time.Minute).WithPolling(200 * time.Millisecond).Should(BeNumerically(">=", 1000))
+		all := time.Since(start)
+		GinkgoWriter.Printf("BGPSCALE 1000 Services: created in %s; first route in router1's FIB after %s, all 1000 after %s (%s after the last creation)\n",
+			created.Round(time.Millisecond), first.Round(time.Millisecond), all.Round(time.Millisecond), (all - created).Round(time.Millisecond))
+		// Each route has a next hop per node (ECMP over the 4 speakers).
+		out2, _ := exec.Command("ip", "netns", "exec", lab.NSName("router1"), "ip", "route", "show", "10.201.1.244").Output()
+		Expect(strings.Count(string(out2), "nexthop via")).To(Equal(4), string(out2))
+	})
+})
