@@ -314,7 +314,7 @@ func timelineSVG(s *Scenario, spanMs float64, pal palette, width float64) string
 	w.rect(w.x0, stepY, w.x1-w.x0, svgStepLaneH, "#f3f4f6", "", "")
 	w.label(w.x0-6, stepY+svgStepLaneH/2+4, 10, "end", `fill="#555"`, "steps")
 	w.rect(w.x0, ownerY, w.x1-w.x0, svgOwnerH, "#ffffff", `stroke="#e0e0e0"`, "")
-	w.label(w.x0-6, ownerY+svgOwnerH/2+4, 10, "end", `fill="#555"`, "ARP/NDP owner")
+	w.label(w.x0-6, ownerY+svgOwnerH/2+4, 10, "end", `fill="#555"`, "owner / routes")
 	for i, st := range s.Timeline.Streams {
 		y := streamY + float64(i)*svgStreamH
 		fill := "#fafafa"

@@ -40,7 +40,7 @@ func TestTimelineSVG(t *testing.T) {
 			name:   "failover",
 			s:      failover{name: "l2", impl: "ironlb", requests: 600, faultMs: 2500, gapMs: 1200, passed: true}.scenario(),
 			faults: 1, maxElements: 600,
-			texts: []string{"node-down worker1", "ARP/NDP owner", "steps", "t1", "worker1", "worker2", "worker3", "outage 1.21 s", "0s", "6s"},
+			texts: []string{"node-down worker1", "owner / routes", "steps", "t1", "worker1", "worker2", "worker3", "outage 1.21 s", "0s", "6s"},
 		},
 		{
 			name:   "hostile text",
