@@ -40,8 +40,8 @@ func frrConfig(top *topology.Topology, n *topology.Node, state string) (bgpd, bf
 	for _, p := range c.Accept {
 		fmt.Fprintf(&b, " bgp listen range %s peer-group nodes\n", p)
 	}
-	b.WriteString(" address-family ipv4 unicast\n  maximum-paths 16\n exit-address-family\n")
-	b.WriteString(" address-family ipv6 unicast\n  neighbor nodes activate\n  maximum-paths 16\n exit-address-family\nexit\n")
+	b.WriteString(" address-family ipv4 unicast\n  maximum-paths 16\n  maximum-paths ibgp 16\n exit-address-family\n")
+	b.WriteString(" address-family ipv6 unicast\n  neighbor nodes activate\n  maximum-paths 16\n  maximum-paths ibgp 16\n exit-address-family\nexit\n")
 	return b.String(), bfdd, nil
 }
 
