@@ -297,3 +297,34 @@ func (l Lab) DeleteNS(host string) error {
 	}
 	return nil
 }
+
+// RouteAddMulti adds a route in host's namespace: dst (CIDR, or "default") over several
+// gateways at once (ECMP); with one gateway it is RouteAdd.
+func (l Lab) RouteAddMulti(host, dst string, gws []string) error {
+	if len(gws) == 1 {
+		return l.RouteAdd(host, dst, gws[0])
+	}
+	return l.Do(host, func() error {
+		r := &netlink.Route{}
+		for _, gw := range gws {
+			ip := net.ParseIP(gw)
+			if ip == nil {
+				return fmt.Errorf("%s: route gateway %q is not an IP", host, gw)
+			}
+			r.MultiPath = append(r.MultiPath, &netlink.NexthopInfo{Gw: ip})
+		}
+		if dst != "default" {
+			_, n, err := net.ParseCIDR(dst)
+			if err != nil {
+				return fmt.Errorf("%s: route destination %q: %w", host, dst, err)
+			}
+			r.Dst = n
+		} else {
+			_, r.Dst, _ = net.ParseCIDR("0.0.0.0/0")
+		}
+		if err := netlink.RouteAdd(r); err != nil {
+			return fmt.Errorf("%s: route %s via %v: %w", host, dst, gws, err)
+		}
+		return nil
+	})
+}

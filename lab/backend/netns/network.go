@@ -110,6 +110,12 @@ func (n *Network) sysctls(h topology.Node) error {
 		set["net/ipv4/ip_forward"] = "1"
 		set["net/ipv6/conf/all/forwarding"] = "1"
 	}
+	if h.Kind != topology.KindRouter {
+		// Routes over several routers: spread by flow, and leave out a router whose address
+		// no longer resolves; short neighbour timers notice that within a few seconds.
+		set["net/ipv4/fib_multipath_hash_policy"] = "1"
+		set["net/ipv4/fib_multipath_use_neigh"] = "1"
+	}
 	if h.Kind == topology.KindRouter {
 		// ECMP by flow (addresses and ports), so that one client's connections spread over
 		// the nodes as a datacentre fabric's do.
@@ -128,9 +134,11 @@ func (n *Network) sysctls(h topology.Node) error {
 	return nil
 }
 
-// routesThroughRouters: a host reaches a network it is not on through the first router that is on
-// both; a client that shares no network with the Kubernetes nodes sends everything else (the
-// load-balancer addresses the routers learn over BGP) to the first router on its network.
+// routesThroughRouters: a host reaches a network it is not on through every router that is on
+// both (ECMP); a client that shares no network with the Kubernetes nodes sends everything else (the
+// load-balancer addresses the routers learn over BGP) to the routers on its network. Hosts skip a
+// gateway whose neighbour entry failed (fib_multipath_use_neigh), so a dead router is avoided once
+// its address stops resolving.
 func (n *Network) routesThroughRouters() error {
 	t := n.Top
 	onNodes := map[string]bool{}
@@ -141,8 +149,9 @@ func (n *Network) routesThroughRouters() error {
 			}
 		}
 	}
-	// gateway returns a router's address on network m when it is also on network nw.
-	gateway := func(m, nw string) string {
+	// gateways returns the addresses on network m of every router that is also on network nw.
+	gateways := func(m, nw string) []string {
+		var out []string
 		for _, r := range t.Nodes {
 			if r.Kind != topology.KindRouter {
 				continue
@@ -157,14 +166,27 @@ func (n *Network) routesThroughRouters() error {
 				}
 			}
 			if onM != "" && onNW != "" {
-				return onM
+				out = append(out, onM)
 			}
 		}
-		return ""
+		return out
 	}
 	for _, h := range t.Nodes {
 		if h.Kind == topology.KindRouter || len(h.Networks) == 0 {
 			continue
+		}
+		// With routes over several routers: short neighbour timers (per interface: a namespace
+		// has no "default" entry), so that a router that stopped answering is known to be gone,
+		// and left out, within a few seconds. Hosts without such routes keep the defaults.
+		shortTimers := func() error {
+			for _, a := range h.Networks {
+				for k, v := range map[string]string{"base_reachable_time_ms": "2000", "delay_first_probe_time": "1"} {
+					if err := n.Lab.Sysctl(h.Name, "net/ipv4/neigh/"+a.Interface+"/"+k, v); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
 		}
 		mine := map[string]bool{}
 		for _, a := range h.Networks {
@@ -175,9 +197,14 @@ func (n *Network) routesThroughRouters() error {
 				continue
 			}
 			for _, a := range h.Networks {
-				if gw := gateway(a.Network, nw.Name); gw != "" {
-					if err := n.Lab.RouteAdd(h.Name, nw.Subnet, gw); err != nil {
+				if gws := gateways(a.Network, nw.Name); len(gws) > 0 {
+					if err := n.Lab.RouteAddMulti(h.Name, nw.Subnet, gws); err != nil {
 						return err
+					}
+					if len(gws) > 1 {
+						if err := shortTimers(); err != nil {
+							return err
+						}
 					}
 					break
 				}
@@ -186,21 +213,25 @@ func (n *Network) routesThroughRouters() error {
 		if h.Kind != topology.KindClient || onNodes[h.Networks[0].Network] {
 			continue
 		}
+		var gws []string
 		for _, r := range t.Nodes {
 			if r.Kind != topology.KindRouter {
 				continue
 			}
-			gw := ""
 			for _, a := range r.Networks {
 				if a.Network == h.Networks[0].Network {
-					gw = a.Address
+					gws = append(gws, a.Address)
 				}
 			}
-			if gw != "" {
-				if err := n.Lab.RouteAdd(h.Name, "default", gw); err != nil {
-					return err
-				}
-				break
+		}
+		if len(gws) > 0 {
+			if err := n.Lab.RouteAddMulti(h.Name, "default", gws); err != nil {
+				return err
+			}
+		}
+		if len(gws) > 1 {
+			if err := shortTimers(); err != nil {
+				return err
 			}
 		}
 	}
