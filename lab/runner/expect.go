@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -541,19 +542,17 @@ func (r *run) expectBGPPath(ctx context.Context, bp *scenario.BGPPath) (string, 
 				return false, bp.Service + " has no " + bp.Family + " address", nil
 			}
 		}
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return false, "", fmt.Errorf("router %s has no RIB file (only routers of type gobgp write one): %w", bp.Router, err)
-		}
 		var rib struct {
-			Paths []struct {
-				Prefix, NextHop string
-				Communities     []string
-				LocalPref       uint32
-			}
+			Paths []ribPath
 		}
-		if err := json.Unmarshal(data, &rib); err != nil {
-			return false, err.Error(), nil
+		if data, err := os.ReadFile(file); err == nil {
+			if err := json.Unmarshal(data, &rib); err != nil {
+				return false, err.Error(), nil
+			}
+		} else if paths, ferr := r.frrPaths(ctx, bp.Router, prefix); ferr == nil {
+			rib.Paths = paths
+		} else {
+			return false, "", fmt.Errorf("router %s: no rib.json (gobgp) and no answer from FRR's vtysh: %v", bp.Router, ferr)
 		}
 		var seen []string
 		match, n := false, 0
@@ -572,4 +571,63 @@ func (r *run) expectBGPPath(ctx context.Context, bp *scenario.BGPPath) (string, 
 		desc := fmt.Sprintf("%s has %d paths for %s: %v", bp.Router, n, prefix, seen)
 		return match && (bp.Paths == 0 || n == bp.Paths), desc, nil
 	})
+}
+
+// ribPath is one path of a router's RIB, as rib.json has it.
+type ribPath struct {
+	Prefix, NextHop string
+	Communities     []string
+	LocalPref       uint32
+}
+
+// frrPaths asks an FRR router's bgpd (vtysh, from a thread in the router's namespace) for the
+// paths of a prefix.
+func (r *run) frrPaths(ctx context.Context, router, prefix string) ([]ribPath, error) {
+	dir := filepath.Join(r.e.faults.State, "routers", router)
+	if _, err := os.Stat(filepath.Join(dir, "bgpd.vty")); err != nil {
+		return nil, fmt.Errorf("not an FRR router: %w", err)
+	}
+	abs, _ := filepath.Abs(dir)
+	afi := "ipv4"
+	if strings.Contains(prefix, ":") {
+		afi = "ipv6"
+	}
+	var out []byte
+	err := r.e.net.Do(router, func() error {
+		var err error
+		out, err = exec.CommandContext(ctx, "vtysh", "--vty_socket", abs, "-c", "show bgp "+afi+" unicast "+prefix+" json").Output()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		Paths []struct {
+			LocPrf    uint32 `json:"locPrf"`
+			Community struct {
+				String string `json:"string"`
+			} `json:"community"`
+			LargeCommunity struct {
+				String string `json:"string"`
+			} `json:"largeCommunity"`
+			Nexthops []struct {
+				IP string `json:"ip"`
+			} `json:"nexthops"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return nil, fmt.Errorf("vtysh: %w", err)
+	}
+	var paths []ribPath
+	for _, p := range res.Paths {
+		rp := ribPath{Prefix: prefix, LocalPref: p.LocPrf, Communities: strings.Fields(p.Community.String)}
+		for _, l := range strings.Fields(p.LargeCommunity.String) {
+			rp.Communities = append(rp.Communities, "large:"+l)
+		}
+		if len(p.Nexthops) > 0 {
+			rp.NextHop = p.Nexthops[0].IP
+		}
+		paths = append(paths, rp)
+	}
+	return paths, nil
 }

@@ -168,12 +168,13 @@ type Expect struct {
 	Event            *Event          `yaml:"event,omitempty" json:"event,omitempty" doc:"a Kubernetes event about an object"`
 	Status           *Status         `yaml:"status,omitempty" json:"status,omitempty" doc:"a field of an object (or of a list of objects) has a value"`
 	Measurement      *Bound          `yaml:"measurement,omitempty" json:"measurement,omitempty" doc:"an earlier measurement is within a bound"`
-	BGPPath          *BGPPath        `yaml:"bgpPath,omitempty" json:"bgpPath,omitempty" doc:"a path in a gobgp router's RIB carries the given attributes"`
+	BGPPath          *BGPPath        `yaml:"bgpPath,omitempty" json:"bgpPath,omitempty" doc:"a path in a router's RIB (gobgp: rib.json; frr: vtysh) carries the given attributes"`
 }
 
-// BGPPath expects a path in a lab router's RIB (routers of type gobgp write it to rib.json).
+// BGPPath expects a path in a lab router's RIB (routers of type gobgp write it to rib.json; FRR's
+// bgpd is asked through vtysh).
 type BGPPath struct {
-	Router  string `yaml:"router" json:"router" doc:"router host (type gobgp)"`
+	Router  string `yaml:"router" json:"router" doc:"router host"`
 	Service string `yaml:"service,omitempty" json:"service,omitempty" doc:"NAMESPACE/NAME: the path to the Service's address (/32 or /128)"`
 	Family  string `yaml:"family,omitempty" json:"family,omitempty" doc:"with service: ipv4 (default) or ipv6"`
 	Prefix  string `yaml:"prefix,omitempty" json:"prefix,omitempty" doc:"destination prefix, e.g. 10.200.1.0/24"`
