@@ -33,6 +33,12 @@ func poll(ctx context.Context, every time.Duration, f func(ctx context.Context) 
 	var hard error
 	err := wait.PollUntilContextCancel(ctx, every, true, func(ctx context.Context) (bool, error) {
 		done, s, err := f(ctx)
+		if ctx.Err() != nil && seen != "" && !done {
+			// A call that ran into the step's deadline ("context deadline exceeded", or the
+			// client's rate limiter refusing to wait past it) says nothing about the lab: keep
+			// what the last complete look saw.
+			return false, nil
+		}
 		seen = s
 		if err != nil {
 			hard = err
