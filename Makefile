@@ -86,6 +86,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzNeverDoubleAssigns$$' -fuzztime $${FUZZTIME:-30s} ./impl/allocator/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s} ./lab/topology/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s} ./lab/scenario/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s} ./impl/bfd/
 
 .PHONY: lab-up
 lab-up: build k8s-bins ## bring up the lab of TOPOLOGY (default topologies/l2.yaml; needs root)
