@@ -33,7 +33,9 @@ func poll(ctx context.Context, every time.Duration, f func(ctx context.Context) 
 	var hard error
 	err := wait.PollUntilContextCancel(ctx, every, true, func(ctx context.Context) (bool, error) {
 		done, s, err := f(ctx)
-		if ctx.Err() != nil && seen != "" && !done {
+		dl, hasDeadline := ctx.Deadline()
+		late := ctx.Err() != nil || (hasDeadline && time.Until(dl) < 20*time.Millisecond)
+		if late && seen != "" && !done {
 			// A call that ran into the step's deadline ("context deadline exceeded", or the
 			// client's rate limiter refusing to wait past it) says nothing about the lab: keep
 			// what the last complete look saw.
