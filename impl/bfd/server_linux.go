@@ -237,36 +237,38 @@ func (s *Server) report(events []Event) {
 	}
 }
 
-func (s *Server) read4(c *ipv4.PacketConn) {
+// read receives datagrams until the socket closes; next returns one with its TTL or hop limit
+// (-1 when the kernel did not say).
+func (s *Server) read(next func(buf []byte) (int, net.Addr, int, error)) {
 	defer s.done.Done()
 	buf := make([]byte, 1500)
 	for {
-		n, cm, src, err := c.ReadFrom(buf)
+		n, src, ttl, err := next(buf)
 		if err != nil {
 			return
-		}
-		ttl := -1
-		if cm != nil {
-			ttl = cm.TTL
 		}
 		s.receive(buf[:n], src, ttl)
 	}
 }
 
-func (s *Server) read6(c *ipv6.PacketConn) {
-	defer s.done.Done()
-	buf := make([]byte, 1500)
-	for {
+func (s *Server) read4(c *ipv4.PacketConn) {
+	s.read(func(buf []byte) (int, net.Addr, int, error) {
 		n, cm, src, err := c.ReadFrom(buf)
-		if err != nil {
-			return
+		if cm == nil {
+			return n, src, -1, err
 		}
-		hops := -1
-		if cm != nil {
-			hops = cm.HopLimit
+		return n, src, cm.TTL, err
+	})
+}
+
+func (s *Server) read6(c *ipv6.PacketConn) {
+	s.read(func(buf []byte) (int, net.Addr, int, error) {
+		n, cm, src, err := c.ReadFrom(buf)
+		if cm == nil {
+			return n, src, -1, err
 		}
-		s.receive(buf[:n], src, hops)
-	}
+		return n, src, cm.HopLimit, err
+	})
 }
 
 // receive handles one datagram from the network: anything malformed, from a stranger or sent

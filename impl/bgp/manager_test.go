@@ -158,39 +158,37 @@ func TestAnnounceDiffAndSessionsKept(t *testing.T) {
 	waitFor(t, "the withdrawal", func() bool { return len(rib(t, r)) == 0 })
 }
 
+// neverEstablishes starts a router expecting routerPeerASN and password on port, and a speaker
+// session with peer's settings, and checks that no session comes up within 3 s.
+func neverEstablishes(t *testing.T, port int32, routerPeerASN uint32, routerPassword string, peer *config.Peer, why string) {
+	t.Helper()
+	router(t, 64512, routerPeerASN, port, routerPassword)
+	peer.Name, peer.ASN, peer.Port = "r1", 64512, uint16(port)
+	peer.Address, peer.SourceAddress = netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3")
+	m := NewManager(nil, nil, nil, nil)
+	defer m.Shutdown(0)
+	if err := m.Set(context.Background(), []PeerSpec{{Peer: peer, NodeV4: netip.MustParseAddr("127.0.0.3")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if m.Established()["r1"] {
+		t.Error(why)
+	}
+}
+
 // TestWrongPasswordNeverEstablishes needs a kernel that takes TCP_MD5SIG on a socket; sandboxed
-// kernels (gVisor) refuse it, and the test says so.
+// kernels refuse it, and the test says so.
 func TestWrongPasswordNeverEstablishes(t *testing.T) {
 	if !md5Supported() {
 		t.Skip("this kernel refuses TCP_MD5SIG (setsockopt: protocol not available): TCP MD5 cannot be tested here")
 	}
-	router(t, 64512, 64513, 11791, "right")
-	peer := &config.Peer{Name: "r1", MyASN: 64513, ASN: 64512, Address: netip.MustParseAddr("127.0.0.2"), Port: 11791,
-		SourceAddress: netip.MustParseAddr("127.0.0.3"), Password: "wrong"}
-	m := NewManager(nil, nil, nil, nil)
-	defer m.Shutdown(0)
-	if err := m.Set(context.Background(), []PeerSpec{{Peer: peer, NodeV4: netip.MustParseAddr("127.0.0.3")}}, nil); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(3 * time.Second)
-	if m.Established()["r1"] {
-		t.Error("a session with the wrong TCP MD5 password was established")
-	}
+	neverEstablishes(t, 11791, 64513, "right", &config.Peer{MyASN: 64513, Password: "wrong"},
+		"a session with the wrong TCP MD5 password was established")
 }
 
 func TestWrongASNNeverEstablishes(t *testing.T) {
-	router(t, 64512, 64999, 11792, "")
-	peer := &config.Peer{Name: "r1", MyASN: 64513, ASN: 64512, Address: netip.MustParseAddr("127.0.0.2"), Port: 11792,
-		SourceAddress: netip.MustParseAddr("127.0.0.3")}
-	m := NewManager(nil, nil, nil, nil)
-	defer m.Shutdown(0)
-	if err := m.Set(context.Background(), []PeerSpec{{Peer: peer, NodeV4: netip.MustParseAddr("127.0.0.3")}}, nil); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(3 * time.Second)
-	if m.Established()["r1"] {
-		t.Error("the router expects AS 64999; the session must not come up as AS 64513")
-	}
+	neverEstablishes(t, 11792, 64999, "", &config.Peer{MyASN: 64513},
+		"the router expects AS 64999; the session must not come up as AS 64513")
 }
 
 // TestGarbageFromPeer: a "router" that answers with garbage instead of BGP never gets a session,

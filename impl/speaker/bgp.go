@@ -3,6 +3,7 @@ package speaker
 import (
 	"net/netip"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -46,7 +47,7 @@ func planBGP(me *corev1.Node, cfg *config.Config, lbClass string, svcs []corev1.
 			peerNames = append(peerNames, name)
 		}
 	}
-	slices.SortFunc(plan.peers, func(a, b *config.Peer) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(plan.peers, func(a, b *config.Peer) int { return strings.Compare(a.Name, b.Name) })
 	slices.Sort(peerNames)
 	if len(plan.peers) == 0 {
 		return plan
@@ -106,14 +107,4 @@ func planBGP(me *corev1.Node, cfg *config.Config, lbClass string, svcs []corev1.
 		}
 	}
 	return plan
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -303,20 +303,9 @@ func (r *run) expectNever(i int, n *scenario.Never) (string, error) {
 
 func (r *run) expectRoute(ctx context.Context, rt *scenario.Route) (string, error) {
 	return poll(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
-		prefix := rt.Prefix
-		if rt.Service != "" {
-			addrs, err := r.serviceAddrs(ctx, rt.Service)
-			if err != nil {
-				return false, err.Error(), nil
-			}
-			for _, a := range addrs {
-				if a.Is4() == (rt.Family == "ipv4") {
-					prefix = netip.PrefixFrom(a, a.BitLen()).String()
-				}
-			}
-			if prefix == "" {
-				return false, rt.Service + " has no " + rt.Family + " address", nil
-			}
+		prefix, why := r.destination(ctx, rt.Service, rt.Family, rt.Prefix)
+		if prefix == "" {
+			return false, why, nil
 		}
 		routes, err := r.routesAt(rt.Router, false)
 		if err != nil {
@@ -336,6 +325,24 @@ func (r *run) expectRoute(ctx context.Context, rt *scenario.Route) (string, erro
 		seen := fmt.Sprintf("%s routes %s via %v", rt.Router, prefix, hops)
 		return len(want) == 0 || slices.Equal(want, hops), seen, nil
 	})
+}
+
+// destination is the prefix a route or RIB expectation looks at: the given one, or the host
+// prefix of a Service's address of a family; when there is none yet it says why.
+func (r *run) destination(ctx context.Context, service, family, prefix string) (string, string) {
+	if service == "" {
+		return prefix, ""
+	}
+	addrs, err := r.serviceAddrs(ctx, service)
+	if err != nil {
+		return "", err.Error()
+	}
+	for _, a := range addrs {
+		if a.Is4() == (family == "ipv4") {
+			return netip.PrefixFrom(a, a.BitLen()).String(), ""
+		}
+	}
+	return "", service + " has no " + family + " address"
 }
 
 // routesAt reads a router's kernel routes, next hops named by host when known. all includes the
@@ -535,20 +542,9 @@ func (r *run) measure(m *scenario.Measure) (string, error) {
 func (r *run) expectBGPPath(ctx context.Context, bp *scenario.BGPPath) (string, error) {
 	file := filepath.Join(r.e.faults.State, "routers", bp.Router, "rib.json")
 	return poll(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
-		prefix := bp.Prefix
-		if bp.Service != "" {
-			addrs, err := r.serviceAddrs(ctx, bp.Service)
-			if err != nil {
-				return false, err.Error(), nil
-			}
-			for _, a := range addrs {
-				if a.Is4() == (bp.Family == "ipv4") {
-					prefix = netip.PrefixFrom(a, a.BitLen()).String()
-				}
-			}
-			if prefix == "" {
-				return false, bp.Service + " has no " + bp.Family + " address", nil
-			}
+		prefix, why := r.destination(ctx, bp.Service, bp.Family, bp.Prefix)
+		if prefix == "" {
+			return false, why, nil
 		}
 		var rib struct {
 			Paths []ribPath

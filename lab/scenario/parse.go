@@ -440,6 +440,27 @@ func (v *validator) service(p string, sv *Service) {
 	}
 }
 
+// routerDestination checks what a route or RIB expectation looks at: a router, and either a
+// Service (with a family) or a prefix.
+func (v *validator) routerDestination(p, router, service, family, prefix string) {
+	if router == "" {
+		v.add(p+".router", "names the router host")
+	}
+	switch {
+	case (service == "") == (prefix == ""):
+		v.add(p, "names either a service or a prefix")
+	case service != "":
+		v.namespacedName(p+".service", service)
+		if family != "ipv4" && family != "ipv6" {
+			v.add(p+".family", "%q: want ipv4 or ipv6", family)
+		}
+	default:
+		if _, err := netip.ParsePrefix(prefix); err != nil {
+			v.add(p+".prefix", "%q is not a prefix such as 172.18.255.200/32", prefix)
+		}
+	}
+}
+
 func isPercent(s string) bool {
 	f, err := strconv.ParseFloat(s, 64)
 	return err == nil && f >= 0 && f <= 100
@@ -464,22 +485,7 @@ func (v *validator) expect(p string, e *Expect, known func(string, string)) {
 	}
 	if r := e.Route; r != nil {
 		n++
-		if r.Router == "" {
-			v.add(p+".route.router", "names the router host")
-		}
-		switch {
-		case (r.Service == "") == (r.Prefix == ""):
-			v.add(p+".route", "names either a service or a prefix")
-		case r.Service != "":
-			v.namespacedName(p+".route.service", r.Service)
-			if r.Family != "ipv4" && r.Family != "ipv6" {
-				v.add(p+".route.family", "%q: want ipv4 or ipv6", r.Family)
-			}
-		default:
-			if _, err := netip.ParsePrefix(r.Prefix); err != nil {
-				v.add(p+".route.prefix", "%q is not a prefix such as 172.18.255.200/32", r.Prefix)
-			}
-		}
+		v.routerDestination(p+".route", r.Router, r.Service, r.Family, r.Prefix)
 		if r.Absent && len(r.NextHops) > 0 {
 			v.add(p+".route.nextHops", "an absent route has no next hops")
 		}
@@ -495,22 +501,7 @@ func (v *validator) expect(p string, e *Expect, known func(string, string)) {
 	}
 	if bp := e.BGPPath; bp != nil {
 		n++
-		if bp.Router == "" {
-			v.add(p+".bgpPath.router", "names the router host")
-		}
-		switch {
-		case (bp.Service == "") == (bp.Prefix == ""):
-			v.add(p+".bgpPath", "names either a service or a prefix")
-		case bp.Service != "":
-			v.namespacedName(p+".bgpPath.service", bp.Service)
-			if bp.Family != "ipv4" && bp.Family != "ipv6" {
-				v.add(p+".bgpPath.family", "%q: want ipv4 or ipv6", bp.Family)
-			}
-		default:
-			if _, err := netip.ParsePrefix(bp.Prefix); err != nil {
-				v.add(p+".bgpPath.prefix", "%q is not a prefix such as 10.200.1.0/24", bp.Prefix)
-			}
-		}
+		v.routerDestination(p+".bgpPath", bp.Router, bp.Service, bp.Family, bp.Prefix)
 	}
 	if b := e.Measurement; b != nil {
 		n++
