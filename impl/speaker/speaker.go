@@ -126,35 +126,66 @@ func (s *Speaker) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile
 			return reconcile.Result{}, err
 		}
 	}
-	if s.current == nil {
+	if s.current == nil || (s.BGP == nil && s.Announcer == nil) {
 		return reconcile.Result{}, nil
 	}
+	snap, err := s.read(ctx)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
 	if s.BGP != nil {
-		if err := s.announceBGP(ctx); err != nil {
+		if err := s.announceBGP(ctx, snap); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
 	if s.Announcer == nil {
 		return reconcile.Result{}, nil
 	}
-	return reconcile.Result{}, s.announceL2(ctx)
+	return reconcile.Result{}, s.announceL2(ctx, snap)
+}
+
+// snapshot is what both modes plan from, read once per reconcile.
+type snapshot struct {
+	svcs  corev1.ServiceList
+	nodes corev1.NodeList
+	eps   discoveryv1.EndpointSliceList
+}
+
+func (s *Speaker) read(ctx context.Context) (*snapshot, error) {
+	snap := &snapshot{}
+	for _, l := range []client.ObjectList{&snap.svcs, &snap.nodes, &snap.eps} {
+		// Read-only use: no deep copy of every object of the cache on each pass (with 1,000
+		// Services, copying dominated the speaker's CPU).
+		if err := s.Client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, fmt.Errorf("speaker %s: %w", s.Node, err)
+		}
+	}
+	return snap, nil
+}
+
+// serviceIndex maps each Service's key to it.
+func serviceIndex(svcs []corev1.Service) map[types.NamespacedName]*corev1.Service {
+	byKey := make(map[types.NamespacedName]*corev1.Service, len(svcs))
+	for i := range svcs {
+		byKey[types.NamespacedName{Namespace: svcs[i].Namespace, Name: svcs[i].Name}] = &svcs[i]
+	}
+	return byKey
 }
 
 // announceBGP computes this node's BGP sessions and routes, hands them to the sessions, and
 // reports them.
-func (s *Speaker) announceBGP(ctx context.Context) error {
-	var me corev1.Node
-	if err := s.Client.Get(ctx, types.NamespacedName{Name: s.Node}, &me); err != nil {
-		return fmt.Errorf("speaker %s: read its Node: %w", s.Node, err)
-	}
-	var svcs corev1.ServiceList
-	var eps discoveryv1.EndpointSliceList
-	for _, l := range []client.ObjectList{&svcs, &eps} {
-		if err := s.Client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
-			return fmt.Errorf("speaker %s: %w", s.Node, err)
+func (s *Speaker) announceBGP(ctx context.Context, snap *snapshot) error {
+	var me *corev1.Node
+	for i := range snap.nodes.Items {
+		if snap.nodes.Items[i].Name == s.Node {
+			me = &snap.nodes.Items[i]
 		}
 	}
-	plan := planBGP(&me, s.current, s.LBClass, svcs.Items, eps.Items)
+	if me == nil {
+		return fmt.Errorf("speaker %s: its Node is not in the cache", s.Node)
+	}
+	svcs, eps := snap.svcs, snap.eps
+	plan := planBGP(me, s.current, s.LBClass, svcs.Items, eps.Items)
 	var v4, v6 netip.Addr
 	for _, a := range me.Status.Addresses {
 		if a.Type != corev1.NodeInternalIP {
@@ -179,10 +210,7 @@ func (s *Speaker) announceBGP(ctx context.Context) error {
 	if err := s.BGP.Set(ctx, specs, plan.routes); err != nil {
 		s.Log.Error(err, "bgp", "node", s.Node)
 	}
-	byKey := map[types.NamespacedName]*corev1.Service{}
-	for i := range svcs.Items {
-		byKey[types.NamespacedName{Namespace: svcs.Items[i].Namespace, Name: svcs.Items[i].Name}] = &svcs.Items[i]
-	}
+	byKey := serviceIndex(svcs.Items)
 	for key := range plan.services {
 		if _, had := s.advertised[key]; !had && s.Recorder != nil && byKey[key] != nil {
 			s.Recorder.Eventf(byKey[key], nil, corev1.EventTypeNormal, "nodeAssigned", "Announce",
@@ -194,17 +222,8 @@ func (s *Speaker) announceBGP(ctx context.Context) error {
 }
 
 // announceL2 computes and applies this node's layer 2 announcements, and reports them.
-func (s *Speaker) announceL2(ctx context.Context) error {
-	var svcs corev1.ServiceList
-	var nodes corev1.NodeList
-	var eps discoveryv1.EndpointSliceList
-	for _, l := range []client.ObjectList{&svcs, &nodes, &eps} {
-		// Read-only use: no deep copy of every object of the cache on each pass (with 1,000
-		// Services, copying dominated the speaker's CPU).
-		if err := s.Client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
-			return fmt.Errorf("speaker %s: %w", s.Node, err)
-		}
-	}
+func (s *Speaker) announceL2(ctx context.Context, snap *snapshot) error {
+	svcs, nodes, eps := snap.svcs, snap.nodes, snap.eps
 	var alive map[string]bool
 	if s.Members != nil {
 		alive = s.Members.Alive()
@@ -215,10 +234,7 @@ func (s *Speaker) announceL2(ctx context.Context) error {
 		owned[ip] = layer2.Announcement{Interfaces: ifaces}
 	}
 	s.Announcer.SetOwned(ctx, owned)
-	byKey := map[types.NamespacedName]*corev1.Service{}
-	for i := range svcs.Items {
-		byKey[types.NamespacedName{Namespace: svcs.Items[i].Namespace, Name: svcs.Items[i].Name}] = &svcs.Items[i]
-	}
+	byKey := serviceIndex(svcs.Items)
 	for key := range plan.services {
 		if _, had := s.announced[key]; !had && s.Recorder != nil {
 			s.Recorder.Eventf(byKey[key], nil, corev1.EventTypeNormal, "nodeAssigned", "Announce",
