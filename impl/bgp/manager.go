@@ -156,7 +156,7 @@ func (m *Manager) start(p PeerSpec) (*session, error) {
 	if !routerID.Is4() {
 		return nil, fmt.Errorf("BGPPeer %s: no IPv4 router ID (set spec.routerID; the node has no IPv4 address)", peer.Name)
 	}
-	srv := server.NewBgpServer(server.LoggerOption(&logAdapter{log: m.log.With("peer", peer.Name)}))
+	srv := server.NewBgpServer(server.LoggerOption(Logger(m.log.With("peer", peer.Name))))
 	go srv.Serve()
 	ctx, cancel := context.WithCancel(context.Background())
 	fail := func(err error) (*session, error) {
@@ -463,6 +463,10 @@ func (m *Manager) Shutdown(wait time.Duration) {
 		m.stop(name, s, true)
 	}
 }
+
+// Logger adapts slog to GoBGP's logger: GoBGP's informational chatter at debug level, warnings and
+// errors as such. The lab's routers use it too.
+func Logger(log *slog.Logger) gobgplog.Logger { return &logAdapter{log: log} }
 
 // logAdapter sends GoBGP's logs to slog.
 type logAdapter struct {

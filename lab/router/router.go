@@ -24,11 +24,11 @@ import (
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
-	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
 	"github.com/osrg/gobgp/v3/pkg/server"
 	"github.com/vishvananda/netlink"
 
 	"github.com/ironlb/ironlb/impl/bfd"
+	"github.com/ironlb/ironlb/impl/bgp"
 )
 
 // RouteProtocol marks the kernel routes the router installs (RTPROT_BGP, as FRR's zebra uses).
@@ -65,7 +65,7 @@ func Run(ctx context.Context, c Config) error {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	s := server.NewBgpServer(server.LoggerOption(quietLog{c.Log}))
+	s := server.NewBgpServer(server.LoggerOption(bgp.Logger(c.Log)))
 	go s.Serve()
 	var listen []string
 	for _, a := range c.Listen {
@@ -322,22 +322,3 @@ func (r *router) install(want map[string][]string) {
 
 // flush removes the router's routes when it stops.
 func (r *router) flush() { r.install(map[string][]string{}) }
-
-// quietLog sends GoBGP's own logs to slog at debug level (warnings and errors as such).
-type quietLog struct{ log *slog.Logger }
-
-func (q quietLog) attrs(f gobgplog.Fields) []any {
-	var out []any
-	for k, v := range f {
-		out = append(out, k, v)
-	}
-	return out
-}
-func (q quietLog) Panic(msg string, f gobgplog.Fields) { q.log.Error(msg, q.attrs(f)...); panic(msg) }
-func (q quietLog) Fatal(msg string, f gobgplog.Fields) { q.log.Error(msg, q.attrs(f)...) }
-func (q quietLog) Error(msg string, f gobgplog.Fields) { q.log.Error(msg, q.attrs(f)...) }
-func (q quietLog) Warn(msg string, f gobgplog.Fields)  { q.log.Warn(msg, q.attrs(f)...) }
-func (q quietLog) Info(msg string, f gobgplog.Fields)  { q.log.Debug(msg, q.attrs(f)...) }
-func (q quietLog) Debug(string, gobgplog.Fields)       {}
-func (q quietLog) SetLevel(gobgplog.LogLevel)          {}
-func (q quietLog) GetLevel() gobgplog.LogLevel         { return gobgplog.InfoLevel }
