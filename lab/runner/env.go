@@ -60,6 +60,8 @@ func connect(name, state, impl, topo string, top *topology.Topology) (*env, erro
 	}
 	e := &env{name: name, impl: impl, top: top, topo: topo, net: netns.Lab{Prefix: name}, faults: faults.New(name, state),
 		rc: rc, cs: cs, ap: ap, hostOfMAC: map[string]string{}, hostOfIP: map[netip.Addr]string{}}
+	// Every MAC and address of every host, read from the kernel (point-to-point link addresses
+	// are not in the topology's host entries).
 	for _, n := range top.Nodes {
 		err := e.net.Do(n.Name, func() error {
 			links, err := netlink.LinkList()
@@ -71,22 +73,6 @@ func connect(name, state, impl, topo string, top *topology.Topology) (*env, erro
 					e.hostOfMAC[strings.ToLower(mac)] = n.Name
 				}
 			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read the interfaces of %s: %w", n.Name, err)
-		}
-		for _, a := range n.Networks {
-			for _, s := range []string{a.Address, a.Address6} {
-				if ip, err := netip.ParseAddr(s); err == nil {
-					e.hostOfIP[ip] = n.Name
-				}
-			}
-		}
-	}
-	// Addresses not in the topology (point-to-point links) are read from the kernel.
-	for _, n := range top.Nodes {
-		_ = e.net.Do(n.Name, func() error {
 			addrs, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
 			if err != nil {
 				return err
@@ -98,6 +84,9 @@ func connect(name, state, impl, topo string, top *topology.Topology) (*env, erro
 			}
 			return nil
 		})
+		if err != nil {
+			return nil, fmt.Errorf("read the interfaces of %s: %w", n.Name, err)
+		}
 	}
 	return e, nil
 }
