@@ -27,6 +27,10 @@ var (
 	ErrNotInPool           = errors.New("requested address is not in any usable IPAddressPool")
 	ErrFamilyUnavailable   = errors.New("no IPAddressPool has addresses of every required family")
 	ErrBadRequest          = errors.New("invalid request")
+	// ErrInconsistent means the allocator caught its own books disagreeing (an address in the
+	// free set that a service holds, or an address to commit that is neither free nor held): a
+	// bug. The address is not handed out; the caller should log it loudly.
+	ErrInconsistent = errors.New("allocator state is inconsistent")
 )
 
 // Family is an IP family.
@@ -65,8 +69,15 @@ type Request struct {
 	// PoolRequested says the service named its pool (metallb.io/address-pool): only then may a
 	// pool with autoAssign false hand out an address that was not requested explicitly.
 	PoolRequested bool
-	// Requested are explicit addresses (loadBalancerIPs), at most one per family.
+	// Requested are explicit addresses (loadBalancerIPs), at most one per family. An IPv6 zone
+	// or an IPv4-mapped IPv6 address is refused (ErrBadRequest): it would be a different
+	// netip.Addr for the same address.
 	Requested []netip.Addr
+	// Prefer are the addresses the service already shows (its status), at most one per family.
+	// When the allocator holds nothing for the service (a new leader that has not seen it), they
+	// are tried before a free address, if they are still allowed: a brief overlap of two leaders
+	// never renumbers a service. Ignored when Requested is set or the families differ.
+	Prefer []netip.Addr
 	// SharingKey (metallb.io/allow-shared-ip) lets services with the same key share an address.
 	SharingKey string
 	// BackendKey must be equal for services that share an address: empty for
@@ -250,16 +261,24 @@ func (a *Allocator) Restore(r Request, ips []netip.Addr) (Assignment, error) {
 	if len(ips) == 0 {
 		return Assignment{}, fmt.Errorf("%w: no address to restore", ErrBadRequest)
 	}
+	if err := validate(r); err != nil {
+		return Assignment{}, err
+	}
+	if err := checkAddrs("addresses to restore", ips); err != nil {
+		return Assignment{}, err
+	}
 	prev, had := a.services[r.Service]
 	a.drop(r.Service)
 	for _, p := range r.Pools {
 		if asg, err := a.tryPool(r, p, ips); err == nil {
-			a.commit(r, asg)
+			if err := a.commit(r, asg); err != nil {
+				return Assignment{}, errors.Join(err, a.recommit(prev, had))
+			}
 			return asg, nil
 		}
 	}
-	if had {
-		a.commit(prev.req, prev.asg)
+	if err := a.recommit(prev, had); err != nil {
+		return Assignment{}, err
 	}
 	return Assignment{}, fmt.Errorf("restore %v for %s: %w", ips, r.Service, ErrNotInPool)
 }
@@ -276,31 +295,60 @@ func (a *Allocator) Assign(r Request) (Assignment, error) {
 	prev, had := a.services[r.Service]
 	a.drop(r.Service)
 	asg, err := a.assign(r, prev, had)
-	if err != nil {
-		if had && a.stillValid(prev.asg) {
-			if _, rerr := a.tryPool(prev.req, a.pools[prev.asg.Pool].cfg, prev.asg.IPs); rerr == nil {
-				a.commit(prev.req, prev.asg)
-			}
-		}
-		return Assignment{}, err
+	if err == nil {
+		err = a.commit(r, asg)
 	}
-	a.commit(r, asg)
+	if err != nil {
+		return Assignment{}, errors.Join(err, a.recommit(prev, had))
+	}
 	return asg, nil
+}
+
+// recommit gives a service back what it held before a failed Assign or Restore, when that is
+// still valid.
+func (a *Allocator) recommit(prev *holder, had bool) error {
+	if !had || !a.stillValid(prev.asg) {
+		return nil
+	}
+	if _, err := a.tryPool(prev.req, a.pools[prev.asg.Pool].cfg, prev.asg.IPs); err == nil {
+		return a.commit(prev.req, prev.asg)
+	}
+	return nil // no longer allowed: the service loses it
 }
 
 func validate(r Request) error {
 	if r.Service == "" {
 		return fmt.Errorf("%w: no service key", ErrBadRequest)
 	}
-	seen := map[Family]bool{}
-	for _, ip := range r.Requested {
-		if !ip.IsValid() || seen[familyOf(ip)] {
-			return fmt.Errorf("%w: requested addresses %v: at most one valid address per family", ErrBadRequest, r.Requested)
-		}
-		seen[familyOf(ip)] = true
+	if err := checkAddrs("requested addresses", r.Requested); err != nil {
+		return err
+	}
+	if err := checkAddrs("preferred addresses", r.Prefer); err != nil {
+		return err
 	}
 	if len(r.Requested) == 0 && len(r.Families) == 0 {
 		return fmt.Errorf("%w: no family requested", ErrBadRequest)
+	}
+	return nil
+}
+
+// checkAddrs admits at most one address per family, each valid, without an IPv6 zone and not an
+// IPv4-mapped IPv6 address: such a netip.Addr differs from the plain one, so it would slip past
+// every "is this address in use" lookup.
+func checkAddrs(what string, ips []netip.Addr) error {
+	seen := map[Family]bool{}
+	for _, ip := range ips {
+		switch {
+		case !ip.IsValid():
+			return fmt.Errorf("%w: %s %v: an invalid address", ErrBadRequest, what, ips)
+		case ip.Zone() != "":
+			return fmt.Errorf("%w: %s %v: %s has an IPv6 zone", ErrBadRequest, what, ips, ip)
+		case ip.Is4In6():
+			return fmt.Errorf("%w: %s %v: %s is an IPv4-mapped IPv6 address", ErrBadRequest, what, ips, ip)
+		case seen[familyOf(ip)]:
+			return fmt.Errorf("%w: %s %v: at most one address per family", ErrBadRequest, what, ips)
+		}
+		seen[familyOf(ip)] = true
 	}
 	return nil
 }
@@ -326,6 +374,14 @@ func (a *Allocator) assign(r Request, prev *holder, had bool) (Assignment, error
 				if asg, err := a.tryPool(r, p, prev.asg.IPs); err == nil {
 					return asg, nil
 				}
+			}
+		}
+	}
+	// A new leader has not seen the service: keep what its status shows when that still fits.
+	if !had && len(r.Prefer) > 0 && slices.Equal(familiesOf(r.Prefer), r.Families) {
+		for _, p := range r.Pools {
+			if asg, err := a.tryPool(r, p, r.Prefer); err == nil {
+				return asg, nil
 			}
 		}
 	}
@@ -420,6 +476,12 @@ func (a *Allocator) tryFamilies(r Request, p *config.Pool, fams []Family) (Assig
 				return Assignment{}, fmt.Errorf("pool %q, IPv%d: %w", p.Name, f, ErrPoolExhausted)
 			}
 			ip = ps.spaces[f].toAddr(c)
+			if use, held := a.ips[ip]; held {
+				// The free set offers an address a service holds: never hand it out. Take it out
+				// of the free set so that the books agree again, and say so.
+				ps.free[f].take(c)
+				return Assignment{}, fmt.Errorf("pool %q: free address %s is held by %v: %w", p.Name, ip, keys(use.services), ErrInconsistent)
+			}
 		}
 		asg.IPs = append(asg.IPs, ip)
 	}
@@ -450,17 +512,50 @@ func (a *Allocator) sharedCandidate(r Request, pool string, f Family) (netip.Add
 	return best, best.IsValid()
 }
 
-func (a *Allocator) commit(r Request, asg Assignment) {
+func keys(m map[string]struct{}) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// commit records asg for r. Each address must be either held already (shared) from the same
+// pool, or free in the pool's free set; otherwise nothing is recorded and the error wraps
+// ErrInconsistent, rather than counting as used an address the free set did not give up.
+func (a *Allocator) commit(r Request, asg Assignment) error {
+	ps, ok := a.pools[asg.Pool]
+	if !ok {
+		return fmt.Errorf("commit %v for %s: pool %q: %w", asg.IPs, r.Service, asg.Pool, ErrInconsistent)
+	}
+	coords := make([]ipmath.U128, len(asg.IPs))
+	for i, ip := range asg.IPs {
+		if use, held := a.ips[ip]; held {
+			if use.pool != asg.Pool {
+				return fmt.Errorf("commit %s for %s from pool %q: held from pool %q: %w", ip, r.Service, asg.Pool, use.pool, ErrInconsistent)
+			}
+			continue
+		}
+		f := familyOf(ip)
+		c, ok := ps.spaces[f].toCoord(ip)
+		fs := ps.free[f]
+		if !ok || fs == nil || ip.Zone() != "" {
+			return fmt.Errorf("commit %s for %s: not an address of pool %q: %w", ip, r.Service, asg.Pool, ErrInconsistent)
+		}
+		if _, free := fs.containing(c); !free {
+			return fmt.Errorf("commit %s for %s: not free in pool %q: %w", ip, r.Service, asg.Pool, ErrInconsistent)
+		}
+		coords[i] = c
+	}
 	a.services[r.Service] = &holder{req: r, asg: asg}
-	ps := a.pools[asg.Pool]
-	for _, ip := range asg.IPs {
+	for i, ip := range asg.IPs {
 		use, ok := a.ips[ip]
 		if !ok {
 			use = &ipUse{pool: asg.Pool, services: map[string]struct{}{}}
 			a.ips[ip] = use
 			f := familyOf(ip)
-			c, _ := ps.spaces[f].toCoord(ip)
-			ps.free[f].take(c)
+			ps.free[f].take(coords[i])
 			ps.used[f]++
 		}
 		use.services[r.Service] = struct{}{}
@@ -471,6 +566,7 @@ func (a *Allocator) commit(r Request, asg Assignment) {
 			a.shared[k][ip] = struct{}{}
 		}
 	}
+	return nil
 }
 
 // PoolStats counts one pool's addresses per family.
