@@ -250,9 +250,8 @@ func (r *run) expectRecovered(ctx context.Context, tr *scenario.StreamBound) (st
 			at = t
 			return true, "", nil
 		case traffic.NotRecovered:
-			o, _ := traffic.GapAround(s.snapshot(), since, time.Now())
-			return false, "", fmt.Errorf("%s did not recover within %s of the fault at %.3fs: outage %s (%.3fs to %.3fs), %d failed requests",
-				tr.Stream, within, r.ms(since)/1000, o.Gap.Round(time.Millisecond), r.ms(o.From)/1000, r.ms(o.To)/1000, o.Failed)
+			return false, "", fmt.Errorf("%s did not recover within %s: %s", tr.Stream, within,
+				traffic.Failure(s.snapshot(), since, within, func(t time.Time) string { return fmt.Sprintf("%.3fs", r.ms(t)/1000) }))
 		}
 		return false, "still failing or not yet settled", nil
 	})

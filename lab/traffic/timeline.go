@@ -1,6 +1,9 @@
 package traffic
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Result is one request.
 type Result struct {
@@ -134,4 +137,70 @@ func Recovery(rs []Result, t, now time.Time, within, settle time.Duration) (int,
 		return Recovered, back
 	}
 	return Recovering, time.Time{}
+}
+
+// Failure says why a stream did not recover from a fault at t within the bound, in words, with
+// times given by at (the runner's clock since the scenario began). It reads the same requests as
+// Recovery and names the case: no good reply since the fault, the first good reply after the
+// bound, or a failure after the stream was back (the outage before it is not the reason then).
+func Failure(rs []Result, t time.Time, within time.Duration, at func(time.Time) string) string {
+	var (
+		failed               int
+		firstFail, lastFail  *Result
+		firstBack, finalBack time.Time // first good reply after the first failure, and after the last
+		firstGood            time.Time
+		failedAfterBack      int
+	)
+	for i := range rs {
+		r := &rs[i]
+		if r.At.Before(t) {
+			continue
+		}
+		if !r.OK {
+			failed++
+			if firstFail == nil {
+				firstFail = r
+			}
+			if !firstBack.IsZero() {
+				failedAfterBack++
+			}
+			lastFail, finalBack = r, time.Time{}
+			continue
+		}
+		done := r.At.Add(r.Latency)
+		if firstGood.IsZero() {
+			firstGood = done
+		}
+		if firstFail != nil && firstBack.IsZero() {
+			firstBack = done
+		}
+		if lastFail != nil && finalBack.IsZero() {
+			finalBack = done
+		}
+	}
+	bound := t.Add(within)
+	errOf := func(r *Result) string {
+		if r.Err == "" {
+			return "failed"
+		}
+		return r.Err
+	}
+	switch {
+	case firstGood.IsZero() && failed == 0:
+		return fmt.Sprintf("no request completed since the fault at %s", at(t))
+	case firstGood.IsZero():
+		return fmt.Sprintf("no good reply since the fault at %s: %d failed requests, the last at %s (%s)",
+			at(t), failed, at(lastFail.At), errOf(lastFail))
+	case failed == 0:
+		return fmt.Sprintf("no failure since the fault at %s; first good reply at %s", at(t), at(firstGood))
+	case failedAfterBack > 0 && !firstBack.After(bound) && lastFail.At.After(bound):
+		return fmt.Sprintf("back at %s (%s after the fault at %s, within %s), then %d more failed requests, the last at %s, after the bound (%s)",
+			at(firstBack), firstBack.Sub(t).Round(time.Millisecond), at(t), within, failedAfterBack, at(lastFail.At), errOf(lastFail))
+	case finalBack.IsZero():
+		return fmt.Sprintf("no good reply after the last failure at %s (%s); %d failed since the fault at %s",
+			at(lastFail.At), errOf(lastFail), failed, at(t))
+	default:
+		return fmt.Sprintf("good again at %s, %s after the fault at %s: beyond the bound %s (%d failed requests from %s, %s)",
+			at(finalBack), finalBack.Sub(t).Round(time.Millisecond), at(t), within, failed, at(firstFail.At), errOf(firstFail))
+	}
 }

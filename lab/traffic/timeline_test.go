@@ -72,3 +72,46 @@ func TestGapAroundAndRecovery(t *testing.T) {
 		}
 	}
 }
+
+func TestFailure(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	at := func(x time.Time) string { return x.Sub(t0).String() }
+	// stream builds a request every 10 ms from 0 to end; bad says which fail.
+	stream := func(end int, bad func(int) bool) []Result {
+		var rs []Result
+		for i := 0; i <= end; i += 10 {
+			r := Result{At: ms(i), Latency: time.Millisecond, OK: !bad(i)}
+			if !r.OK {
+				r.Err = "connection refused"
+			}
+			rs = append(rs, r)
+		}
+		return rs
+	}
+	for _, tc := range []struct {
+		name   string
+		rs     []Result
+		within time.Duration
+		want   string
+	}{
+		{"never back", stream(600, func(i int) bool { return i > 100 }), 300 * time.Millisecond,
+			"no good reply since the fault at 105ms: 50 failed requests, the last at 600ms (connection refused)"},
+		// The case: a 415 ms outage, back, then one reset long after: the reset is the reason.
+		{"one reset after recovering", stream(2000, func(i int) bool { return (i > 100 && i < 520) || i == 1800 }), time.Second,
+			"back at 521ms (416ms after the fault at 105ms, within 1s), then 1 more failed requests, the last at 1.8s, after the bound (connection refused)"},
+		{"back too late", stream(2000, func(i int) bool { return i > 100 && i < 1500 }), time.Second,
+			"good again at 1.501s, 1.396s after the fault at 105ms: beyond the bound 1s (139 failed requests from 110ms, connection refused)"},
+		{"failing at the end", stream(2000, func(i int) bool { return (i > 100 && i < 300) || i > 1500 }), time.Second,
+			"back at 301ms (196ms after the fault at 105ms, within 1s), then 50 more failed requests, the last at 2s, after the bound (connection refused)"},
+		{"nothing completed", nil, time.Second, "no request completed since the fault at 105ms"},
+	} {
+		if got := Failure(tc.rs, ms(105), tc.within, at); got != tc.want {
+			t.Errorf("%s:\n got  %s\n want %s", tc.name, got, tc.want)
+		}
+		// Every case here is one Recovery calls NotRecovered (or undecided for no requests).
+		if state, _ := Recovery(tc.rs, ms(105), ms(2100), tc.within, 200*time.Millisecond); tc.rs != nil && state != NotRecovered {
+			t.Errorf("%s: Recovery = %d, want NotRecovered", tc.name, state)
+		}
+	}
+}
