@@ -72,10 +72,20 @@ func (m *Metrics) received(peer netip.Addr) {
 	}
 }
 
-func (m *Metrics) malformed(peer netip.Addr, reason string) {
-	if m != nil {
-		m.bad.WithLabelValues(peer.String(), reason).Inc()
+// UnknownPeer is the peer label of packets dropped from an address no session is configured
+// with: one series for all of them, so that forged source addresses cannot grow the metrics.
+const UnknownPeer = "unknown"
+
+// dropped counts a dropped packet, under its sender when a session with it is configured.
+func (m *Metrics) dropped(peer netip.Addr, configured bool, reason string) {
+	if m == nil {
+		return
 	}
+	label := UnknownPeer
+	if configured {
+		label = peer.String()
+	}
+	m.bad.WithLabelValues(label, reason).Inc()
 }
 
 func (m *Metrics) forget(peer netip.Addr) {
@@ -86,4 +96,5 @@ func (m *Metrics) forget(peer netip.Addr) {
 		v.DeleteLabelValues(peer.String())
 	}
 	m.up.DeleteLabelValues(peer.String())
+	m.bad.DeletePartialMatch(prometheus.Labels{"peer": peer.String()})
 }

@@ -4,9 +4,10 @@
 //
 // packet.go and session.go are pure (no sockets): the control packet's wire format and the
 // session state machine driven by explicit times, so both are table-tested and fuzzed. The
-// transport (UDP port 3784, TTL 255) lives in conn_linux.go. Echo mode and authentication are not
-// implemented: packets that ask for authentication are discarded, as RFC 5880 requires of a
-// system that does not support it.
+// reception rules (demux.go, which packet goes to which session) are pure as well; the transport
+// (UDP port 3784 of the sessions' local addresses, TTL 255) lives in server_linux.go. Echo mode
+// and authentication are not implemented: packets that ask for authentication are discarded, as
+// RFC 5880 requires of a system that does not support it.
 package bfd
 
 import (

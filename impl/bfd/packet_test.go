@@ -62,6 +62,16 @@ func FuzzParse(f *testing.F) {
 	f.Add(Packet{Version: 1, State: Down, DetectMult: 3, MyDisc: 1, DesiredMinTx: time.Second}.Marshal())
 	f.Add(Packet{Version: 1, State: Up, Final: true, DetectMult: 3, MyDisc: 9, YourDisc: 4, RequiredMinRx: 300 * time.Millisecond}.Marshal())
 	f.Add([]byte{})
+	// Hostile seeds: each breaks one reception rule, or sits on its edge.
+	f.Add(Packet{Version: 1, State: AdminDown, DetectMult: 3, MyDisc: 1}.Marshal())
+	f.Add(Packet{Version: 1, State: Up, DetectMult: 3, MyDisc: 1}.Marshal())                            // your discriminator 0 in Up
+	f.Add(Packet{Version: 1, State: Down, DetectMult: 3, MyDisc: 1, AuthPresent: true}.Marshal())       // authentication
+	f.Add(Packet{Version: 1, State: Down, DetectMult: 3, MyDisc: 1, Multipoint: true}.Marshal())        // multipoint
+	f.Add(Packet{Version: 1, State: Down, DetectMult: 3, MyDisc: 1, Poll: true, Final: true}.Marshal()) // poll and final
+	f.Add(Packet{Version: 1, State: Down, MyDisc: 1}.Marshal())                                         // detect mult 0
+	f.Add([]byte{0x20, 0x40, 3, 255, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})       // length beyond the datagram
+	f.Add([]byte{0x20, 0x44, 3, 26, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2})  // simple password auth header
+	f.Add([]byte{0xe0, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := Parse(b)
 		if err != nil {

@@ -4,6 +4,8 @@ package bfd
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,23 +30,29 @@ type Event struct {
 	Diag     Diag // why, when it went down
 }
 
-// Server runs the BFD sessions of one process: it receives control packets on port 3784 (IPv4
-// and IPv6, accepting only TTL/hop limit 255 as RFC 5881 requires of single hop), sends each
-// session's packets from its own socket and reports state changes.
+// Server runs the BFD sessions of one process: it receives control packets on port 3784 of the
+// sessions' local addresses only (a socket per address, open while a session uses it, so a node
+// without a BFDProfile in use listens nowhere), hands each to its session by the reception rules
+// of Demux, sends each session's packets from its own socket and reports state changes.
 type Server struct {
 	log      *slog.Logger
 	onChange func(Event)
 	metrics  *Metrics
 
-	mu       sync.Mutex
-	sessions map[netip.Addr]*peerSession // by peer address
-	byDisc   map[uint32]*peerSession
-	nextDisc uint32
-	wake     chan struct{}
+	mu        sync.Mutex
+	sessions  map[netip.Addr]*peerSession // by peer address
+	byDisc    map[uint32]*peerSession
+	listeners map[netip.Addr]*listener // by local address
+	wake      chan struct{}
 
-	conns  []net.PacketConn
 	cancel context.CancelFunc
 	done   sync.WaitGroup
+}
+
+// listener is the socket on a local address's port 3784 and how many sessions use it.
+type listener struct {
+	conn net.PacketConn
+	refs int
 }
 
 type peerSession struct {
@@ -53,44 +61,91 @@ type peerSession struct {
 	conn        *net.UDPConn
 }
 
-// Listen starts a server. onChange is called (from the server's goroutines, not concurrently)
-// for every state change; metrics may be nil.
+// Listen starts a server. It opens no socket until a session is added (Add). onChange is called
+// (from the server's goroutines, not concurrently) for every state change; metrics may be nil.
 func Listen(ctx context.Context, log *slog.Logger, metrics *Metrics, onChange func(Event)) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Server{log: log, onChange: onChange, metrics: metrics, sessions: map[netip.Addr]*peerSession{},
-		byDisc: map[uint32]*peerSession{}, nextDisc: rand.Uint32()>>1 + 1, wake: make(chan struct{}, 1), cancel: cancel}
-	c4, err := net.ListenPacket("udp4", fmt.Sprintf("0.0.0.0:%d", Port))
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("bfd: listen on udp4 port %d: %w", Port, err)
-	}
-	p4 := ipv4.NewPacketConn(c4)
-	if err := p4.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst, true); err != nil {
-		c4.Close()
-		cancel()
-		return nil, fmt.Errorf("bfd: receive TTL: %w", err)
-	}
-	s.conns = append(s.conns, c4)
-	s.done.Add(1)
-	go s.read4(p4)
-	if c6, err := net.ListenPacket("udp6", fmt.Sprintf("[::]:%d", Port)); err == nil {
-		p6 := ipv6.NewPacketConn(c6)
-		if err := p6.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst, true); err == nil {
-			s.conns = append(s.conns, c6)
-			s.done.Add(1)
-			go s.read6(p6)
-		} else {
-			c6.Close()
-		}
-	} else {
-		log.Warn("bfd: no IPv6 listener", "error", err)
-	}
+		byDisc: map[uint32]*peerSession{}, listeners: map[netip.Addr]*listener{}, wake: make(chan struct{}, 1), cancel: cancel}
 	s.done.Add(1)
 	go s.loop(ctx)
 	return s, nil
+}
+
+// listenLocked makes sure port 3784 of local is open (one more session uses it).
+func (s *Server) listenLocked(local netip.Addr) error {
+	if l, ok := s.listeners[local]; ok {
+		l.refs++
+		return nil
+	}
+	network := "udp4"
+	if local.Is6() {
+		network = "udp6"
+	}
+	c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, Port)))
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", netip.AddrPortFrom(local, Port), err)
+	}
+	if local.Is6() {
+		p := ipv6.NewPacketConn(c)
+		err = p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst, true)
+		if err == nil {
+			s.done.Add(1)
+			go s.read6(p)
+		}
+	} else {
+		p := ipv4.NewPacketConn(c)
+		err = p.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst, true)
+		if err == nil {
+			s.done.Add(1)
+			go s.read4(p)
+		}
+	}
+	if err != nil {
+		c.Close()
+		return fmt.Errorf("receive the TTL on %s: %w", local, err)
+	}
+	s.listeners[local] = &listener{conn: c, refs: 1}
+	return nil
+}
+
+// unlistenLocked closes port 3784 of local when no session uses it any more.
+func (s *Server) unlistenLocked(local netip.Addr) {
+	l, ok := s.listeners[local]
+	if !ok {
+		return
+	}
+	if l.refs--; l.refs <= 0 {
+		l.conn.Close()
+		delete(s.listeners, local)
+	}
+}
+
+// Listening returns the local addresses whose port 3784 is open.
+func (s *Server) Listening() []netip.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]netip.Addr, 0, len(s.listeners))
+	for a := range s.listeners {
+		out = append(out, a)
+	}
+	return out
+}
+
+// newDiscLocked returns a random discriminator, nonzero and not in use: a peer's packets name
+// the session by it, and one that cannot be guessed is what an off-path sender lacks.
+func (s *Server) newDiscLocked() uint32 {
+	var b [4]byte
+	for {
+		_, _ = crand.Read(b[:]) // never fails on Linux (it panics rather than return an error)
+		d := binary.BigEndian.Uint32(b[:])
+		if _, used := s.byDisc[d]; d != 0 && !used {
+			return d
+		}
+	}
 }
 
 // Add starts a session with a peer, sending from local. A session with the same peer is replaced
@@ -106,15 +161,15 @@ func (s *Server) Add(local, peer netip.Addr, cfg Config) error {
 		}
 		s.removeLocked(peer)
 	}
-	conn, err := dialFrom(local, peer)
-	if err != nil {
+	if err := s.listenLocked(local); err != nil {
 		return fmt.Errorf("bfd: session with %s: %w", peer, err)
 	}
-	s.nextDisc++
-	if s.nextDisc == 0 {
-		s.nextDisc = 1
+	conn, err := dialFrom(local, peer)
+	if err != nil {
+		s.unlistenLocked(local)
+		return fmt.Errorf("bfd: session with %s: %w", peer, err)
 	}
-	cfg.LocalDisc = s.nextDisc
+	cfg.LocalDisc = s.newDiscLocked()
 	ps := &peerSession{Session: NewSession(cfg, time.Now()), local: local, peer: peer, conn: conn}
 	s.sessions[peer], s.byDisc[cfg.LocalDisc] = ps, ps
 	s.metrics.sessionUp(peer, false)
@@ -139,6 +194,7 @@ func (s *Server) removeLocked(peer netip.Addr) {
 	ps.SetAdminDown(true, now)
 	s.write(ps, ps.Send(now))
 	ps.conn.Close()
+	s.unlistenLocked(ps.local)
 	delete(s.sessions, peer)
 	delete(s.byDisc, ps.Config().LocalDisc)
 	s.metrics.forget(peer)
@@ -160,11 +216,12 @@ func (s *Server) Close() {
 	for peer := range s.sessions {
 		s.removeLocked(peer)
 	}
+	for local, l := range s.listeners { // none left, unless a session's Add half failed
+		l.conn.Close()
+		delete(s.listeners, local)
+	}
 	s.mu.Unlock()
 	s.cancel()
-	for _, c := range s.conns {
-		c.Close()
-	}
 	s.done.Wait()
 }
 
@@ -237,77 +294,78 @@ func (s *Server) report(events []Event) {
 	}
 }
 
-// read receives datagrams until the socket closes; next returns one with its TTL or hop limit
-// (-1 when the kernel did not say).
-func (s *Server) read(next func(buf []byte) (int, net.Addr, int, error)) {
+// read receives datagrams until the socket closes; next returns one with its destination and
+// TTL or hop limit (-1 when the kernel did not say).
+func (s *Server) read(next func(buf []byte) (int, net.Addr, net.IP, int, error)) {
 	defer s.done.Done()
 	buf := make([]byte, 1500)
 	for {
-		n, src, ttl, err := next(buf)
+		n, src, dst, ttl, err := next(buf)
 		if err != nil {
 			return
 		}
-		s.receive(buf[:n], src, ttl)
+		ua, _ := src.(*net.UDPAddr)
+		if ua == nil {
+			continue
+		}
+		from, _ := netip.AddrFromSlice(ua.IP)
+		to, _ := netip.AddrFromSlice(dst)
+		s.receive(Datagram{Data: buf[:n], Src: from.Unmap(), Dst: to.Unmap(), TTL: ttl})
 	}
 }
 
 func (s *Server) read4(c *ipv4.PacketConn) {
-	s.read(func(buf []byte) (int, net.Addr, int, error) {
+	s.read(func(buf []byte) (int, net.Addr, net.IP, int, error) {
 		n, cm, src, err := c.ReadFrom(buf)
 		if cm == nil {
-			return n, src, -1, err
+			return n, src, nil, -1, err
 		}
-		return n, src, cm.TTL, err
+		return n, src, cm.Dst, cm.TTL, err
 	})
 }
 
 func (s *Server) read6(c *ipv6.PacketConn) {
-	s.read(func(buf []byte) (int, net.Addr, int, error) {
+	s.read(func(buf []byte) (int, net.Addr, net.IP, int, error) {
 		n, cm, src, err := c.ReadFrom(buf)
 		if cm == nil {
-			return n, src, -1, err
+			return n, src, nil, -1, err
 		}
-		return n, src, cm.HopLimit, err
+		return n, src, cm.Dst, cm.HopLimit, err
 	})
 }
 
-// receive handles one datagram from the network: anything malformed, from a stranger or sent
-// from further than one hop is logged with its sender and dropped.
-func (s *Server) receive(b []byte, src net.Addr, ttl int) {
-	ua, _ := src.(*net.UDPAddr)
-	if ua == nil {
-		return
+// table is the server's sessions as Demux sees them (s.mu held).
+type table struct{ s *Server }
+
+func (t table) ByDisc(d uint32) (Candidate, bool) { return candidate(t.s.byDisc[d]) }
+
+func (t table) ByPeer(a netip.Addr) (Candidate, bool) { return candidate(t.s.sessions[a]) }
+
+func candidate(ps *peerSession) (Candidate, bool) {
+	if ps == nil {
+		return Candidate{}, false
 	}
-	from, _ := netip.AddrFromSlice(ua.IP)
-	from = from.Unmap()
-	if ttl != 255 {
-		s.metrics.malformed(from, "ttl")
-		s.log.Debug("bfd: dropped a packet not sent from one hop away (TTL is not 255)", "peer", from, "ttl", ttl)
-		return
-	}
-	p, err := Parse(b)
-	if err != nil {
-		s.metrics.malformed(from, "parse")
-		s.log.Info("bfd: dropped a malformed control packet", "peer", from, "error", err)
-		return
-	}
+	return Candidate{Local: ps.local, Peer: ps.peer, State: ps.State, RemoteDisc: ps.RemoteDisc}, true
+}
+
+// receive handles one datagram from the network: what Demux refuses is counted (under the peer's
+// address only when a session with it is configured, so that forged sources add no series) and
+// dropped.
+func (s *Server) receive(d Datagram) {
 	s.mu.Lock()
-	var ps *peerSession
-	if p.YourDisc != 0 {
-		ps = s.byDisc[p.YourDisc]
-	} else if p.State == Down || p.State == AdminDown {
-		ps = s.sessions[from]
-	}
-	if ps == nil || ps.peer != from {
+	p, c, err := Demux(d, table{s})
+	_, known := s.sessions[d.Src]
+	if err != nil {
 		s.mu.Unlock()
-		s.metrics.malformed(from, "no session")
-		s.log.Debug("bfd: packet for no session", "peer", from, "yourDisc", p.YourDisc)
+		s.metrics.dropped(d.Src, known, dropReason(err))
+		s.log.Debug("bfd: dropped a control packet", "peer", d.Src, "yourDisc", p.YourDisc, "error", err)
 		return
 	}
-	s.metrics.received(from)
+	ps := s.sessions[c.Peer]
+	s.metrics.received(c.Peer)
 	before := ps.State
 	changed := ps.Receive(p, time.Now())
-	ev := Event{Peer: from, Old: before, New: ps.State, Diag: ps.Diag}
+	ev := Event{Peer: c.Peer, Old: before, New: ps.State, Diag: ps.Diag}
 	s.mu.Unlock()
 	if changed {
 		s.report([]Event{ev})
