@@ -12,8 +12,15 @@ import (
 // Build validates the whole configuration and returns its model, or every problem found as Errors
 // (which match ErrInvalid). It never panics on any input. Objects are processed by name, so the
 // result and the order of the errors do not depend on the order of the input.
+//
+// A reference by name to an object that does not exist (yet) is a warning (Config.Warnings), never
+// an error, so that objects may be applied in any order and deleting one costs only its referrers:
+// a BGPPeer whose BFDProfile or password Secret is missing is not run (Config.SkippedPeers); an
+// advertisement skips an IPAddressPool name that does not exist; a BGPAdvertisement naming a
+// Community alias that is not defined is not used; a BGPAdvertisement's peers keep a name that
+// matches no BGPPeer (it announces to none of that name, never to all).
 func Build(in Input) (*Config, error) {
-	var errs Errors
+	var errs, warns Errors
 	cfg := &Config{
 		Pools:       make(map[string]*Pool, len(in.Pools)),
 		Peers:       make(map[string]*Peer, len(in.Peers)),
@@ -22,16 +29,17 @@ func Build(in Input) (*Config, error) {
 	buildPools(&errs, cfg, sortedByName(in.Pools, func(p PoolSpec) string { return p.Name }))
 	buildBFDProfiles(&errs, cfg, sortedByName(in.BFDProfiles, func(p BFDProfileSpec) string { return p.Name }))
 	aliases := buildCommunities(&errs, sortedByName(in.Communities, func(c CommunitySpec) string { return c.Name }))
-	buildPeers(&errs, cfg, sortedByName(in.Peers, func(p PeerSpec) string { return p.Name }), in.Secrets)
+	buildPeers(&errs, &warns, cfg, sortedByName(in.Peers, func(p PeerSpec) string { return p.Name }), in.Secrets)
 	labels := make(map[string]map[string]string, len(in.Pools))
 	for _, p := range in.Pools {
 		labels[p.Name] = p.Labels
 	}
-	buildL2Advertisements(&errs, cfg, labels, sortedByName(in.L2Advertisements, func(a L2AdvertisementSpec) string { return a.Name }))
-	buildBGPAdvertisements(&errs, cfg, labels, aliases, sortedByName(in.BGPAdvertisements, func(a BGPAdvertisementSpec) string { return a.Name }))
+	buildL2Advertisements(&errs, &warns, cfg, labels, sortedByName(in.L2Advertisements, func(a L2AdvertisementSpec) string { return a.Name }))
+	buildBGPAdvertisements(&errs, &warns, cfg, labels, aliases, sortedByName(in.BGPAdvertisements, func(a BGPAdvertisementSpec) string { return a.Name }))
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	cfg.Warnings = warns
 	return cfg, nil
 }
 
@@ -54,6 +62,9 @@ func checkName(c collector, seen map[string]bool) bool {
 	seen[c.name] = true
 	return true
 }
+
+// mappedBlock is ::ffff:0.0.0.0/96, the IPv4-mapped IPv6 addresses.
+var mappedBlock = Range{First: netip.MustParseAddr("::ffff:0.0.0.0"), Last: netip.MustParseAddr("::ffff:255.255.255.255")}
 
 type ownedRange struct {
 	Range
@@ -79,6 +90,10 @@ func buildPools(errs *Errors, cfg *Config, pools []PoolSpec) {
 			r, err := ParseRange(a)
 			if err != nil {
 				c.add(field, "%v", err)
+				continue
+			}
+			if r.Overlaps(mappedBlock) {
+				c.add(field, "%s includes IPv4-mapped IPv6 addresses (%s): they are IPv4 addresses in disguise; list IPv4 addresses as IPv4", r, mappedBlock)
 				continue
 			}
 			p.Ranges = append(p.Ranges, r)
@@ -215,7 +230,7 @@ func buildCommunities(errs *Errors, objs []CommunitySpec) map[string]Community {
 	return aliases
 }
 
-func buildPeers(errs *Errors, cfg *Config, peers []PeerSpec, secrets map[string]Secret) {
+func buildPeers(errs, warns *Errors, cfg *Config, peers []PeerSpec, secrets map[string]Secret) {
 	seen := map[string]bool{}
 	type key struct {
 		addr, iface, vrf string
@@ -223,14 +238,20 @@ func buildPeers(errs *Errors, cfg *Config, peers []PeerSpec, secrets map[string]
 	}
 	byKey := map[key][]*Peer{}
 	for _, spec := range peers {
-		c := collector{errs: errs, kind: KindBGPPeer, name: spec.Name}
+		c := collector{errs: errs, kind: KindBGPPeer, name: spec.Name, warns: warns}
 		if !checkName(c, seen) {
 			continue
 		}
-		before := len(*errs)
+		before, beforeWarns := len(*errs), len(*warns)
 		p := buildPeer(c, spec, secrets)
 		if spec.BFDProfile != "" && cfg.BFDProfiles[spec.BFDProfile] == nil {
-			c.add("spec.bfdProfile", "BFDProfile %q does not exist (or is invalid)", spec.BFDProfile)
+			c.warn("spec.bfdProfile", "BFDProfile %q does not exist (or is invalid): the peer is not run until it does", spec.BFDProfile)
+		}
+		if spec.Interface != "" {
+			c.warn("spec.interface", "unnumbered BGP (peering over interface %q) is not supported by IronLB's speaker: the peer is not run", spec.Interface)
+		}
+		if spec.VRF != "" {
+			c.warn("spec.vrf", "peering in a VRF (%q) is not supported by IronLB's speaker: the peer is not run", spec.VRF)
 		}
 		if len(*errs) > before {
 			continue
@@ -245,7 +266,15 @@ func buildPeers(errs *Errors, cfg *Config, peers []PeerSpec, secrets map[string]
 			}
 		}
 		byKey[k] = append(byKey[k], p)
-		if len(*errs) == before {
+		switch {
+		case len(*errs) > before:
+		case len(*warns) > beforeWarns:
+			var reasons []string
+			for _, w := range (*warns)[beforeWarns:] {
+				reasons = append(reasons, w.Field+": "+w.Detail)
+			}
+			cfg.SkippedPeers = append(cfg.SkippedPeers, SkippedPeer{Name: p.Name, Reason: strings.Join(reasons, "; ")})
+		default:
 			cfg.Peers[p.Name] = p
 		}
 	}
@@ -324,14 +353,16 @@ func buildPeer(c collector, s PeerSpec, secrets map[string]Secret) *Peer {
 		if s.Password != "" {
 			c.add("spec.password", "password and passwordSecret are mutually exclusive")
 		}
+		// The Secret is another object, changed without the webhook: what is wrong with it costs
+		// this peer only.
 		sec, ok := secrets[s.PasswordSecret]
 		switch {
 		case !ok:
-			c.add("spec.passwordSecret.name", "Secret %q does not exist in the IronLB namespace", s.PasswordSecret)
+			c.warn("spec.passwordSecret.name", "Secret %q does not exist in the IronLB namespace: the peer is not run until it does", s.PasswordSecret)
 		case sec.Type != SecretTypeBasicAuth:
-			c.add("spec.passwordSecret.name", "Secret %q has type %q, want %s", s.PasswordSecret, sec.Type, SecretTypeBasicAuth)
+			c.warn("spec.passwordSecret.name", "Secret %q has type %q, want %s: the peer is not run until it does", s.PasswordSecret, sec.Type, SecretTypeBasicAuth)
 		case len(sec.Data["password"]) == 0:
-			c.add("spec.passwordSecret.name", "Secret %q has no \"password\" key", s.PasswordSecret)
+			c.warn("spec.passwordSecret.name", "Secret %q has no \"password\" key: the peer is not run until it does", s.PasswordSecret)
 		default:
 			p.Password = string(sec.Data["password"])
 		}
@@ -344,9 +375,9 @@ func buildPeer(c collector, s PeerSpec, secrets map[string]Secret) *Peer {
 }
 
 func ipField(c collector, field, s string) netip.Addr {
-	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" {
-		c.add(field, "%q is not an IPv4 or IPv6 address", s)
+	a, err := ParseAddr(s)
+	if err != nil {
+		c.add(field, "%v", err)
 		return netip.Addr{}
 	}
 	return a
@@ -379,7 +410,7 @@ func poolsOf(c collector, cfg *Config, labels map[string]map[string]string, name
 			if _, exists := labels[n]; exists {
 				continue // the pool exists but is invalid; its own errors say why
 			}
-			c.add(fmt.Sprintf("spec.ipAddressPools[%d]", i), "IPAddressPool %q does not exist", n)
+			c.warn(fmt.Sprintf("spec.ipAddressPools[%d]", i), "IPAddressPool %q does not exist (yet): the name is skipped until it does", n)
 			continue
 		}
 		if !seen[n] {
@@ -399,10 +430,10 @@ func poolsOf(c collector, cfg *Config, labels map[string]map[string]string, name
 	return out
 }
 
-func buildL2Advertisements(errs *Errors, cfg *Config, labels map[string]map[string]string, advs []L2AdvertisementSpec) {
+func buildL2Advertisements(errs, warns *Errors, cfg *Config, labels map[string]map[string]string, advs []L2AdvertisementSpec) {
 	seen := map[string]bool{}
 	for _, spec := range advs {
-		c := collector{errs: errs, kind: KindL2Advertisement, name: spec.Name}
+		c := collector{errs: errs, kind: KindL2Advertisement, name: spec.Name, warns: warns}
 		if !checkName(c, seen) {
 			continue
 		}
@@ -424,10 +455,10 @@ func buildL2Advertisements(errs *Errors, cfg *Config, labels map[string]map[stri
 	}
 }
 
-func buildBGPAdvertisements(errs *Errors, cfg *Config, labels map[string]map[string]string, aliases map[string]Community, advs []BGPAdvertisementSpec) {
+func buildBGPAdvertisements(errs, warns *Errors, cfg *Config, labels map[string]map[string]string, aliases map[string]Community, advs []BGPAdvertisementSpec) {
 	seen := map[string]bool{}
 	for _, spec := range advs {
-		c := collector{errs: errs, kind: KindBGPAdvertisement, name: spec.Name}
+		c := collector{errs: errs, kind: KindBGPAdvertisement, name: spec.Name, warns: warns}
 		if !checkName(c, seen) {
 			continue
 		}
@@ -451,13 +482,20 @@ func buildBGPAdvertisements(errs *Errors, cfg *Config, labels map[string]map[str
 			checkAggregation(c, adv, pools)
 		}
 		seenComm := map[Community]bool{}
+		unused := false // names a Community alias that is not defined (yet)
 		for i, s := range spec.Communities {
 			field := fmt.Sprintf("spec.communities[%d]", i)
 			v, isAlias := aliases[s]
 			if !isAlias {
 				var err error
 				if v, err = ParseCommunity(s); err != nil {
-					c.add(field, "%q is neither a community (65535:65282, large:64512:1:2) nor an alias defined in a Community object", s)
+					if communityLike(s) {
+						c.add(field, "%v", err)
+						continue
+					}
+					// As MetalLB: it may be an alias of a Community applied later.
+					c.warn(field, "%q is not an alias defined in a Community object (yet): the advertisement is not used until it is", s)
+					unused = true
 					continue
 				}
 			}
@@ -469,12 +507,12 @@ func buildBGPAdvertisements(errs *Errors, cfg *Config, labels map[string]map[str
 			adv.Communities = append(adv.Communities, v)
 		}
 		for i, peer := range spec.Peers {
-			if _, ok := cfg.Peers[peer]; !ok {
-				c.add(fmt.Sprintf("spec.peers[%d]", i), "BGPPeer %q does not exist (or is invalid)", peer)
+			if _, ok := cfg.Peers[peer]; !ok && !slices.ContainsFunc(cfg.SkippedPeers, func(s SkippedPeer) bool { return s.Name == peer }) {
+				c.warn(fmt.Sprintf("spec.peers[%d]", i), "BGPPeer %q does not exist (yet): the advertisement announces to no peer of that name until it does", peer)
 			}
 		}
 		validateSelectors(c, "spec.nodeSelectors", spec.NodeSelectors)
-		if len(*errs) > before {
+		if len(*errs) > before || unused {
 			continue
 		}
 		for _, p := range pools {
@@ -500,4 +538,18 @@ func checkAggregation(c collector, adv *BGPAdvertisement, pools []*Pool) {
 			}
 		}
 	}
+}
+
+// communityLike reports whether s is written as a community value (two numbers, or large:...), so
+// that a parse error is a wrong value, not the name of an alias defined later.
+func communityLike(s string) bool {
+	if strings.HasPrefix(s, "large:") {
+		return true
+	}
+	hi, lo, ok := strings.Cut(s, ":")
+	return ok && isDigits(hi) && isDigits(strings.ReplaceAll(lo, ":", ""))
+}
+
+func isDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }

@@ -19,7 +19,8 @@ const (
 // ErrInvalid is matched (errors.Is) by every validation error of this package.
 var ErrInvalid = errors.New("invalid configuration")
 
-// FieldError is one problem, with the object and field it concerns.
+// FieldError is one problem, with the object and field it concerns. The same type carries the
+// warnings of Config.Warnings, which do not make a configuration invalid.
 type FieldError struct {
 	Kind   string // e.g. IPAddressPool
 	Name   string // the object's name
@@ -59,11 +60,17 @@ func (es Errors) For(kind, name string) Errors {
 	return out
 }
 
-// collector gathers problems for one object.
+// collector gathers problems for one object: errors, and warnings when warns is set.
 type collector struct {
-	errs *Errors
-	kind string
-	name string
+	errs  *Errors
+	kind  string
+	name  string
+	warns *Errors
+}
+
+// warn records a problem that costs only this object, never the configuration.
+func (c collector) warn(field, format string, args ...any) {
+	*c.warns = append(*c.warns, &FieldError{Kind: c.kind, Name: c.name, Field: field, Detail: fmt.Sprintf(format, args...)})
 }
 
 func (c collector) add(field, format string, args ...any) {

@@ -14,6 +14,19 @@ type Config struct {
 	Peers map[string]*Peer
 	// BFDProfiles by name.
 	BFDProfiles map[string]*BFDProfile
+	// Warnings are the problems that leave the configuration valid because each costs only the
+	// object that holds it: a reference to an object that does not exist (yet), a peer that is not
+	// run. They are in a stable order (by kind, then name, as Build processes objects).
+	Warnings []*FieldError
+	// SkippedPeers are the BGPPeers that are valid but not run (a dangling reference, a feature the
+	// speaker does not support), sorted by name. They are not in Peers; each has a matching warning.
+	SkippedPeers []SkippedPeer
+}
+
+// SkippedPeer is a BGPPeer that is not run, and why.
+type SkippedPeer struct {
+	Name   string
+	Reason string
 }
 
 // Pool is a validated IPAddressPool.

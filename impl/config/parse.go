@@ -56,8 +56,8 @@ func ParseRange(s string) (Range, error) {
 		if err != nil {
 			return Range{}, fmt.Errorf("%w: %q: %v", ErrBadAddress, s, err)
 		}
-		if p.Addr().Zone() != "" {
-			return Range{}, fmt.Errorf("%w: %q has an interface zone", ErrBadAddress, s)
+		if err := checkAddr(s, p.Addr()); err != nil {
+			return Range{}, fmt.Errorf("%w: %w", ErrBadAddress, err)
 		}
 		p = p.Masked()
 		return Range{First: p.Addr(), Last: lastOf(p)}, nil
@@ -84,14 +84,7 @@ func ParseRange(s string) (Range, error) {
 }
 
 func parseAddr(s string) (netip.Addr, error) {
-	a, err := netip.ParseAddr(strings.TrimSpace(s))
-	if err != nil {
-		return netip.Addr{}, err
-	}
-	if a.Zone() != "" {
-		return netip.Addr{}, fmt.Errorf("%q has an interface zone", s)
-	}
-	return a, nil
+	return ParseAddr(strings.TrimSpace(s))
 }
 
 // lastOf returns the last address of a masked prefix.

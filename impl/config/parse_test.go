@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -111,7 +112,8 @@ func TestSelectorMatches(t *testing.T) {
 // FuzzParseRange checks that the pool address parser never panics and that what it accepts is a
 // well-formed range whose printed form parses back to the same range.
 func FuzzParseRange(f *testing.F) {
-	for _, s := range []string{"192.168.10.0/24", "172.18.255.200-172.18.255.250", "fc00::/64", "::1-::2", "1.2.3.4/0", "a-b", "-", "/"} {
+	for _, s := range append([]string{"192.168.10.0/24", "172.18.255.200-172.18.255.250", "fc00::/64", "::1-::2", "1.2.3.4/0", "a-b", "-", "/"},
+		zonedOrMappedRanges...) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -125,9 +127,54 @@ func FuzzParseRange(f *testing.F) {
 		if !r.First.IsValid() || !r.Last.IsValid() || r.First.Is4() != r.Last.Is4() || r.Last.Less(r.First) {
 			t.Fatalf("ParseRange(%q) = %v: not a well-formed range", s, r)
 		}
+		// A written bound is never zoned or IPv4-mapped; a CIDR such as ::/80 may end in the mapped
+		// block, which Build rejects for a pool.
+		if r.First.Zone() != "" || r.Last.Zone() != "" || r.First.Is4In6() || (r.Last.Is4In6() && !strings.Contains(s, "/")) {
+			t.Fatalf("ParseRange(%q) = %v: accepted a zone or an IPv4-mapped bound", s, r)
+		}
 		back, err := ParseRange(r.String())
 		if err != nil || back != r {
 			t.Fatalf("ParseRange(%q) = %v, printed %q parses to %v, %v", s, r, r.String(), back, err)
+		}
+	})
+}
+
+// zonedOrMappedRanges are pool addresses with an IPv6 zone or an IPv4-mapped IPv6 address, which
+// ParseRange must reject (issue #13); they seed FuzzParseRange.
+var zonedOrMappedRanges = []string{
+	"fe80::1%eth0-fe80::2", "fe80::1-fe80::2%eth0", "fe80::%eth0/64", "fe80::1%1/128",
+	"::ffff:10.0.0.0/104", "::ffff:10.0.0.1/128", "::ffff:0:0/96", "::ffff:10.0.0.1-::ffff:10.0.0.9",
+	"10.0.0.1-::ffff:10.0.0.9", "::ffff:c0a8:1-::ffff:c0a8:ff", " ::ffff:10.0.0.1 - ::ffff:10.0.0.2 ",
+}
+
+func TestParseRangeRejectsZonesAndMapped(t *testing.T) {
+	for _, s := range zonedOrMappedRanges {
+		if r, err := ParseRange(s); !errors.Is(err, ErrBadAddress) {
+			t.Errorf("ParseRange(%q) = %v, %v; want ErrBadAddress", s, r, err)
+		}
+	}
+}
+
+// FuzzParseAddr checks that ParseAddr never panics, never accepts a zone or an IPv4-mapped
+// address, and that what it accepts prints back to itself.
+func FuzzParseAddr(f *testing.F) {
+	for _, s := range []string{"192.0.2.1", "2001:db8::1", "fe80::1%eth0", "fe80::1%", "::ffff:192.0.2.1", "::ffff:c000:201",
+		"::ffff:192.0.2.1%eth0", "::192.0.2.1", "1.2.3.4%eth0", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := ParseAddr(s)
+		if err != nil {
+			if !errors.Is(err, ErrNotAddress) && !errors.Is(err, ErrAddrZone) && !errors.Is(err, ErrAddrMapped) {
+				t.Fatalf("ParseAddr(%q): error %v matches none of the sentinels", s, err)
+			}
+			return
+		}
+		if a.Zone() != "" || a.Is4In6() {
+			t.Fatalf("ParseAddr(%q) = %v: accepted a zone or an IPv4-mapped address", s, a)
+		}
+		if back, err := ParseAddr(a.String()); err != nil || back != a {
+			t.Fatalf("ParseAddr(%q) = %v, printed %q parses to %v, %v", s, a, a.String(), back, err)
 		}
 	})
 }
