@@ -1,6 +1,7 @@
 // Package pki makes certificates (the lab's control plane, the admission webhook's serving cert): one CA, serving certificates with their SANs, client
 // certificates whose subject carries the Kubernetes user and groups, the service-account signing
-// key, and kubeconfig files that use them. Keys are ECDSA P-256; certificates last a year.
+// key, and kubeconfig files that use them. Keys are ECDSA P-256; certificates last a year unless
+// made with NewCAAt / IssueAt for another lifetime (rotate.go renews the webhook's before they end).
 package pki
 
 import (
@@ -29,17 +30,33 @@ type CA struct {
 	PEM  []byte
 }
 
-// NewCA makes a self-signed CA.
-func NewCA(name string) (*CA, error) {
+// DefaultLifetime is how long certificates last unless said otherwise.
+const DefaultLifetime = 365 * 24 * time.Hour
+
+// validity is a certificate's NotBefore and NotAfter when made at now to last lifetime: it is
+// valid from a little before now (a tenth of the lifetime, at most an hour) for clocks that lag.
+func validity(now time.Time, lifetime time.Duration) (time.Time, time.Time) {
+	if lifetime <= 0 {
+		lifetime = DefaultLifetime
+	}
+	return now.Add(-min(time.Hour, lifetime/10)), now.Add(lifetime)
+}
+
+// NewCA makes a self-signed CA that lasts DefaultLifetime.
+func NewCA(name string) (*CA, error) { return NewCAAt(name, time.Now(), DefaultLifetime) }
+
+// NewCAAt makes a self-signed CA made at now that lasts lifetime.
+func NewCAAt(name string, now time.Time, lifetime time.Duration) (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
+	notBefore, notAfter := validity(now, lifetime)
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
 		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(365 * 24 * time.Hour),
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -75,17 +92,21 @@ type Request struct {
 	Client       bool
 }
 
-// Issue signs a new key pair.
-func (ca *CA) Issue(r Request) (*KeyPair, error) {
+// Issue signs a new key pair that lasts DefaultLifetime.
+func (ca *CA) Issue(r Request) (*KeyPair, error) { return ca.IssueAt(r, time.Now(), DefaultLifetime) }
+
+// IssueAt signs a new key pair made at now that lasts lifetime.
+func (ca *CA) IssueAt(r Request, now time.Time, lifetime time.Duration) (*KeyPair, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
+	notBefore, notAfter := validity(now, lifetime)
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: r.CommonName, Organization: r.Organization},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		DNSNames:     r.DNSNames,
 		IPAddresses:  r.IPs,
@@ -172,18 +193,27 @@ func LoadCA(dir string) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
+	ca, err := ParseCA(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("CA in %s: %w", dir, err)
+	}
+	return ca, nil
+}
+
+// ParseCA reads a CA from its PEM certificate and EC key.
+func ParseCA(certPEM, keyPEM []byte) (*CA, error) {
 	cb, _ := pem.Decode(certPEM)
 	kb, _ := pem.Decode(keyPEM)
 	if cb == nil || kb == nil {
-		return nil, fmt.Errorf("CA in %s: not PEM", dir)
+		return nil, fmt.Errorf("not PEM")
 	}
 	cert, err := x509.ParseCertificate(cb.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("CA certificate in %s: %w", dir, err)
+		return nil, fmt.Errorf("CA certificate: %w", err)
 	}
 	key, err := x509.ParseECPrivateKey(kb.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("CA key in %s: %w", dir, err)
+		return nil, fmt.Errorf("CA key: %w", err)
 	}
 	return &CA{Cert: cert, Key: key, PEM: certPEM}, nil
 }
