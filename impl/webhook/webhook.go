@@ -2,7 +2,12 @@
 // config.Build as the controller and the speaker over the configuration as it would be after the
 // request, and rejects the request when that adds a problem, with every new problem listed with
 // its object and field. Problems that were already there (say, from before the webhook ran) do not
-// block unrelated changes.
+// block unrelated changes. A reference to an object that does not exist (yet) is not a problem but
+// a warning (config.Config.Warnings), returned to the client as an admission warning, so that a
+// multi-document file applies in any order.
+//
+// DELETE of a BFDProfile or a Community is judged too: it is rejected while a BGPPeer or a
+// BGPAdvertisement refers to it, naming the referrer (as MetalLB does for BFDProfiles).
 package webhook
 
 import (
@@ -37,7 +42,11 @@ type Validator struct {
 
 // Handle implements admission.Handler.
 func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+	switch req.Operation {
+	case admissionv1.Create, admissionv1.Update:
+	case admissionv1.Delete:
+		return v.handleDelete(ctx, req)
+	default:
 		return admission.Allowed("")
 	}
 	if req.Namespace != v.Namespace {
@@ -53,7 +62,7 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 	}
 	added := newProblems(in, next)
 	if len(added) == 0 {
-		return admission.Allowed("")
+		return admission.Allowed("").WithWarnings(newWarnings(in, next)...)
 	}
 	msgs := make([]string, len(added))
 	for i, e := range added {
@@ -73,6 +82,80 @@ func newProblems(cur, next config.Input) config.Errors {
 		}
 	}
 	return added
+}
+
+// newWarnings returns the warnings of next that cur does not have, as messages.
+func newWarnings(cur, next config.Input) []string {
+	before := warnings(cur)
+	var out []string
+	for _, w := range warnings(next) {
+		if !slices.Contains(before, w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func warnings(in config.Input) []string {
+	cfg, err := config.Build(in)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, len(cfg.Warnings))
+	for i, w := range cfg.Warnings {
+		out[i] = w.Error()
+	}
+	return out
+}
+
+// handleDelete rejects deleting a BFDProfile or a Community that the configuration uses.
+func (v *Validator) handleDelete(ctx context.Context, req admission.Request) admission.Response {
+	kind := req.Kind.Kind
+	if (kind != config.KindBFDProfile && kind != config.KindCommunity) || req.Namespace != v.Namespace {
+		return admission.Allowed("")
+	}
+	in, err := fromapi.List(ctx, v.Reader, v.Namespace)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("read the current configuration: %w", err))
+	}
+	users := referrers(in, kind, req.Name)
+	if len(users) == 0 {
+		return admission.Allowed("")
+	}
+	v.Log.Info("rejected a deletion", "kind", kind, "name", req.Name, "usedBy", users)
+	return admission.Denied(fmt.Sprintf("%s %q is used by %s: remove those references first", kind, req.Name, strings.Join(users, ", ")))
+}
+
+// referrers names every object of in that refers to the BFDProfile or Community name, with the
+// field that does, e.g. `BGPPeer "edge" (spec.bfdProfile)`.
+func referrers(in config.Input, kind, name string) []string {
+	var out []string
+	switch kind {
+	case config.KindBFDProfile:
+		for _, p := range in.Peers {
+			if p.BFDProfile == name {
+				out = append(out, fmt.Sprintf("%s %q (spec.bfdProfile)", config.KindBGPPeer, p.Name))
+			}
+		}
+	case config.KindCommunity:
+		aliases := map[string]bool{}
+		for _, c := range in.Communities {
+			if c.Name == name {
+				for _, a := range c.Aliases {
+					aliases[a.Name] = true
+				}
+			}
+		}
+		for _, a := range in.BGPAdvertisements {
+			for i, c := range a.Communities {
+				if aliases[c] {
+					out = append(out, fmt.Sprintf("%s %q (spec.communities[%d], alias %q)", config.KindBGPAdvertisement, a.Name, i, c))
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func problems(in config.Input) config.Errors {
