@@ -72,6 +72,8 @@ type Controller struct {
 	cfgErr   error          // why the latest configuration was rejected
 	restored bool
 	pending  map[string]struct{}
+	// noConfig are the Services told (by one event) that no valid configuration exists yet.
+	noConfig map[string]struct{}
 
 	configDirty atomic.Bool
 	statsDirty  atomic.Bool
@@ -87,7 +89,7 @@ func New(c client.Client, opts Options) *Controller {
 		opts.Workers = 4
 	}
 	ctl := &Controller{client: c, opts: opts, log: opts.Log, alloc: allocator.New(),
-		pending: map[string]struct{}{}, requeue: make(chan event.GenericEvent, 1024)}
+		pending: map[string]struct{}{}, noConfig: map[string]struct{}{}, requeue: make(chan event.GenericEvent, 1024)}
 	ctl.configDirty.Store(true)
 	return ctl
 }
@@ -124,7 +126,7 @@ func (c *Controller) configChanged(ctx context.Context, _ client.Object) []recon
 		return reqs
 	}
 	for i := range svcs.Items {
-		if WantsAddress(&svcs.Items[i], c.opts.LBClass) || svcs.Items[i].Annotations[AnnotationAllocatedFromPool] != "" {
+		if WantsAddress(&svcs.Items[i], c.opts.LBClass) || wroteStatus(&svcs.Items[i]) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&svcs.Items[i])})
 		}
 	}
@@ -164,6 +166,9 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 		return reconcile.Result{}, err
 	}
+	if wait, ok := c.waitForConfig(svc); !ok {
+		return wait, nil
+	}
 	if !WantsAddress(svc, c.opts.LBClass) {
 		c.release(key)
 		return reconcile.Result{}, c.clearIfOurs(ctx, svc)
@@ -176,12 +181,53 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		c.release(key)
 		return reconcile.Result{}, c.fail(ctx, svc, reasonFor(err), err)
 	}
+	if len(sr.req.Requested) == 0 {
+		// A new leader that has not seen this Service keeps what its status shows, if allowed.
+		sr.req.Prefer = preferFromStatus(svc)
+	}
 	asg, err := c.assign(key, sr.req)
 	if err != nil {
-		log.Info("allocation failed", "reason", reasonFor(err), "error", err.Error())
+		if errors.Is(err, allocator.ErrInconsistent) {
+			log.Error(err, "BUG: the allocator's books disagree; the address was not handed out")
+		} else {
+			log.Info("allocation failed", "reason", reasonFor(err), "error", err.Error())
+		}
 		return reconcile.Result{}, c.fail(ctx, svc, reasonFor(err), err)
 	}
 	return reconcile.Result{}, c.apply(ctx, svc, sr, asg)
+}
+
+// noConfigRetry is how often a Service is looked at again while no valid configuration has been
+// seen; a configuration change re-evaluates every Service at once anyway.
+const noConfigRetry = 30 * time.Second
+
+// waitForConfig holds a Service back, writing nothing to it, while no valid configuration has
+// ever been loaded (one invalid object makes the whole configuration invalid): what a Service
+// shows stays as it is, to be restored once a valid configuration arrives. The Service gets one
+// Warning event. ok is false when the Service must wait.
+func (c *Controller) waitForConfig(svc *corev1.Service) (reconcile.Result, bool) {
+	key := svc.Namespace + "/" + svc.Name
+	c.mu.Lock()
+	cfg, cfgErr := c.cfg, c.cfgErr
+	_, told := c.noConfig[key]
+	if cfg != nil {
+		delete(c.noConfig, key)
+	} else {
+		c.noConfig[key] = struct{}{}
+	}
+	c.mu.Unlock()
+	if cfg != nil {
+		return reconcile.Result{}, true
+	}
+	if !told && WantsAddress(svc, c.opts.LBClass) {
+		why := "none has been seen yet"
+		if cfgErr != nil {
+			why = cfgErr.Error()
+		}
+		c.event(svc, corev1.EventTypeWarning, "NoConfiguration", "Allocate",
+			"No valid configuration: the service's addresses are left as they are until there is one: %s", why)
+	}
+	return reconcile.Result{RequeueAfter: noConfigRetry}, false
 }
 
 // prepare reloads the configuration when it changed and, once, restores every assignment from
@@ -229,7 +275,8 @@ func (c *Controller) reloadConfig(ctx context.Context) error {
 	}
 	c.statsDirty.Store(true)
 	c.opts.Metrics.configLoaded(true)
-	c.reportState(ctx, v1beta1.ConfigurationValid, "")
+	c.reportState(ctx, v1beta1.ConfigurationValid, "", cfg.WarningMessages()...)
+	c.configEvents(cfg)
 	c.log.Info("configuration loaded", "pools", len(cfg.Pools), "peers", len(cfg.Peers))
 	return nil
 }
@@ -366,6 +413,10 @@ func reasonFor(err error) string {
 		return "NoMatchingPool"
 	case errors.Is(err, errNoConfig):
 		return "NoConfiguration"
+	case errors.Is(err, allocator.ErrBadRequest):
+		return "InvalidRequest"
+	case errors.Is(err, allocator.ErrInconsistent):
+		return "InternalError"
 	}
 	return "AllocationFailed"
 }

@@ -335,8 +335,8 @@ func TestFeatures(t *testing.T) {
 		h.create(lbService("req-spec", func(s *corev1.Service) { s.Spec.LoadBalancerIP = "10.41.0.2" }))
 		h.waitIPs("req-annotation", "10.40.0.5")
 		h.waitIPs("req-spec", "10.41.0.2")
-		if got := h.service("req-spec").Annotations[controller.AnnotationAllocatedFromPool]; got != "manual" {
-			t.Errorf("ip-allocated-from-pool = %q, want manual", got)
+		if c := meta.FindStatusCondition(h.service("req-spec").Status.Conditions, controller.ConditionAddressAssigned); c == nil || !strings.Contains(c.Message, "from pool manual") {
+			t.Errorf("condition %+v does not name pool manual", c)
 		}
 		h.waitEvent("req-annotation", "IPAllocated", "10.40.0.5")
 	})
@@ -391,9 +391,9 @@ func TestFeatures(t *testing.T) {
 		if err := h.c.Update(h.ctx, s); err != nil {
 			t.Fatal(err)
 		}
-		h.eventually("status and annotation cleared", 10*time.Second, func() (bool, string) {
+		h.eventually("status and condition cleared", 10*time.Second, func() (bool, string) {
 			s := h.service("changes")
-			return len(s.Status.LoadBalancer.Ingress) == 0 && s.Annotations[controller.AnnotationAllocatedFromPool] == "", fmt.Sprint(s.Status.LoadBalancer)
+			return len(s.Status.LoadBalancer.Ingress) == 0 && meta.FindStatusCondition(s.Status.Conditions, controller.ConditionAddressAssigned) == nil, fmt.Sprint(s.Status)
 		})
 	})
 	t.Run("pool removed: services left pending with an event", func(t *testing.T) {

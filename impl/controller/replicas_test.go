@@ -45,7 +45,7 @@ func startReplica(t *testing.T, bin, kubeconfig, name string) *replica {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--namespace", ns, "--webhook-mode", "disabled",
-		"--metrics-bind-address", "0", "--health-bind-address", "0", "--lease-duration", "4s")
+		"--metrics-bind-address", "0", "--health-bind-address", "0", "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms")
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

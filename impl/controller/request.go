@@ -3,6 +3,7 @@ package controller
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -10,14 +11,14 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/ironlb/ironlb/impl/allocator"
+	"github.com/ironlb/ironlb/impl/config"
 )
 
 // The annotations MetalLB users write, and the deprecated forms IronLB still reads.
 const (
-	AnnotationAddressPool       = "metallb.io/address-pool"
-	AnnotationLoadBalancerIPs   = "metallb.io/loadBalancerIPs"
-	AnnotationAllowSharedIP     = "metallb.io/allow-shared-ip"
-	AnnotationAllocatedFromPool = "metallb.io/ip-allocated-from-pool"
+	AnnotationAddressPool     = "metallb.io/address-pool"
+	AnnotationLoadBalancerIPs = "metallb.io/loadBalancerIPs"
+	AnnotationAllowSharedIP   = "metallb.io/allow-shared-ip"
 
 	deprecatedPrefix = "metallb.universe.tf/"
 )
@@ -72,25 +73,29 @@ func buildRequest(svc *corev1.Service) (*serviceRequest, error) {
 	r.PoolRequested = pool != ""
 
 	ips, dep := annotation(svc, AnnotationLoadBalancerIPs)
+	ipsField := "metadata.annotations[" + AnnotationLoadBalancerIPs + "]"
 	if dep {
 		sr.deprecated = append(sr.deprecated, deprecatedPrefix+"loadBalancerIPs")
+		ipsField = "metadata.annotations[" + deprecatedPrefix + "loadBalancerIPs]"
 	}
 	switch {
 	case ips != "":
 		for _, s := range strings.Split(ips, ",") {
-			a, err := netip.ParseAddr(strings.TrimSpace(s))
+			// config.ParseAddr refuses an IPv6 zone and an IPv4-mapped IPv6 address: either
+			// would be another netip.Addr for an address some other Service may hold.
+			a, err := config.ParseAddr(strings.TrimSpace(s))
 			if err != nil {
-				return nil, fmt.Errorf("annotation %s: %q is not an IP address", AnnotationLoadBalancerIPs, s)
+				return nil, fmt.Errorf("service %s: %s: %w", r.Service, ipsField, err)
 			}
 			r.Requested = append(r.Requested, a)
 		}
 		if svc.Spec.LoadBalancerIP != "" {
-			return nil, fmt.Errorf("spec.loadBalancerIP and annotation %s are both set: use the annotation alone", AnnotationLoadBalancerIPs)
+			return nil, fmt.Errorf("service %s: spec.loadBalancerIP and %s are both set: use the annotation alone", r.Service, ipsField)
 		}
 	case svc.Spec.LoadBalancerIP != "":
-		a, err := netip.ParseAddr(svc.Spec.LoadBalancerIP)
+		a, err := config.ParseAddr(svc.Spec.LoadBalancerIP)
 		if err != nil {
-			return nil, fmt.Errorf("spec.loadBalancerIP: %q is not an IP address", svc.Spec.LoadBalancerIP)
+			return nil, fmt.Errorf("service %s: spec.loadBalancerIP: %w", r.Service, err)
 		}
 		r.Requested = []netip.Addr{a}
 	}
@@ -163,11 +168,23 @@ func familyRank(fams []allocator.Family, a netip.Addr) int {
 	return len(fams)
 }
 
-// statusIPs returns the addresses in a Service's status.
+// statusIPs returns the addresses in a Service's status (never a zoned or IPv4-mapped form).
 func statusIPs(svc *corev1.Service) []netip.Addr {
 	var out []netip.Addr
 	for _, ing := range svc.Status.LoadBalancer.Ingress {
-		if a, err := netip.ParseAddr(ing.IP); err == nil {
+		if a, err := config.ParseAddr(ing.IP); err == nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// preferFromStatus is what a Service shows in its status, at most one address per family, in
+// the status order: the addresses an ordinary reconcile tries first (see allocator.Request.Prefer).
+func preferFromStatus(svc *corev1.Service) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range statusIPs(svc) {
+		if !slices.ContainsFunc(out, func(b netip.Addr) bool { return a.Is4() == b.Is4() }) {
 			out = append(out, a)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -21,9 +22,9 @@ import (
 const ConfigurationStateName = "controller"
 
 // reportState writes the controller's ConfigurationState; a failure is logged, not fatal.
-func (c *Controller) reportState(ctx context.Context, result v1beta1.ConfigurationResult, lastError string) {
+func (c *Controller) reportState(ctx context.Context, result v1beta1.ConfigurationResult, lastError string, warnings ...string) {
 	key := types.NamespacedName{Namespace: c.opts.Namespace, Name: ConfigurationStateName}
-	if err := configstate.Report(ctx, c.client, key, map[string]string{v1beta1.LabelComponentType: "controller"}, result, lastError); err != nil {
+	if err := configstate.Report(ctx, c.client, key, map[string]string{v1beta1.LabelComponentType: "controller"}, result, lastError, warnings...); err != nil {
 		c.log.Error(err, "write ConfigurationState")
 	}
 }
@@ -32,16 +33,8 @@ func (c *Controller) reportState(ctx context.Context, result v1beta1.Configurati
 func (c *Controller) apply(ctx context.Context, svc *corev1.Service, sr *serviceRequest, asg allocator.Assignment) error {
 	prev := statusIPs(svc)
 	changed := !slices.Equal(prev, asg.IPs)
-	if svc.Annotations[AnnotationAllocatedFromPool] != asg.Pool {
-		patch := client.MergeFrom(svc.DeepCopy())
-		if svc.Annotations == nil {
-			svc.Annotations = map[string]string{}
-		}
-		svc.Annotations[AnnotationAllocatedFromPool] = asg.Pool
-		if err := c.client.Patch(ctx, svc, patch); err != nil {
-			return fmt.Errorf("annotate service %s/%s: %w", svc.Namespace, svc.Name, err)
-		}
-	}
+	// The pool is named in the condition and the event: the controller writes only status (its
+	// RBAC grants no update of Services), so no metallb.io/ip-allocated-from-pool annotation.
 	msg := fmt.Sprintf("Assigned IP %s from pool %s", joinIPs(asg.IPs), asg.Pool)
 	cond := conditionFor(svc, true, "Assigned", msg)
 	if changed || !hasCondition(svc, cond) {
@@ -88,16 +81,23 @@ func (c *Controller) fail(ctx context.Context, svc *corev1.Service, reason strin
 	if err := c.client.Status().Patch(ctx, svc, patch); err != nil {
 		return fmt.Errorf("write status of service %s: %w", key, err)
 	}
-	if !holds && svc.Annotations[AnnotationAllocatedFromPool] != "" {
-		return c.dropAnnotation(ctx, svc)
-	}
 	return nil
+}
+
+// wroteStatus says whether this controller wrote the Service's status: it carries the
+// AddressAssigned condition.
+func wroteStatus(svc *corev1.Service) bool {
+	return meta.FindStatusCondition(svc.Status.Conditions, ConditionAddressAssigned) != nil
 }
 
 // clearIfOurs removes the addresses this controller wrote on a Service it no longer serves.
 func (c *Controller) clearIfOurs(ctx context.Context, svc *corev1.Service) error {
-	if svc.Annotations[AnnotationAllocatedFromPool] == "" || svc.DeletionTimestamp != nil {
+	if !wroteStatus(svc) || svc.DeletionTimestamp != nil {
 		return nil
+	}
+	released := "its addresses"
+	if cur := meta.FindStatusCondition(svc.Status.Conditions, ConditionAddressAssigned); cur.Status == metav1.ConditionTrue {
+		released = joinIPs(statusIPs(svc))
 	}
 	patch := client.MergeFrom(svc.DeepCopy())
 	svc.Status.LoadBalancer.Ingress = nil
@@ -105,16 +105,7 @@ func (c *Controller) clearIfOurs(ctx context.Context, svc *corev1.Service) error
 	if err := c.client.Status().Patch(ctx, svc, patch); err != nil {
 		return fmt.Errorf("clear status of service %s/%s: %w", svc.Namespace, svc.Name, err)
 	}
-	c.event(svc, corev1.EventTypeNormal, "IPReleased", "Release", "Released %s: the service is no longer of type LoadBalancer for this controller", svc.Annotations[AnnotationAllocatedFromPool])
-	return c.dropAnnotation(ctx, svc)
-}
-
-func (c *Controller) dropAnnotation(ctx context.Context, svc *corev1.Service) error {
-	patch := client.MergeFrom(svc.DeepCopy())
-	delete(svc.Annotations, AnnotationAllocatedFromPool)
-	if err := c.client.Patch(ctx, svc, patch); err != nil {
-		return fmt.Errorf("remove annotation from service %s/%s: %w", svc.Namespace, svc.Name, err)
-	}
+	c.event(svc, corev1.EventTypeNormal, "IPReleased", "Release", "Released %s: the service is no longer of type LoadBalancer for this controller", released)
 	return nil
 }
 

@@ -1,0 +1,51 @@
+package deploy_test
+
+import (
+	"slices"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// TestControllerRBACLeastPrivilege: the controller writes only Service status (the
+// AddressAssigned condition names the pool; no annotation, no finalizer), so its ClusterRole
+// grants no update or patch of Services themselves.
+func TestControllerRBACLeastPrivilege(t *testing.T) {
+	var role *rbacv1.ClusterRole
+	for _, u := range documents(t, "ironlb-native.yaml") {
+		if u.GetKind() == "ClusterRole" && u.GetName() == "ironlb:controller" {
+			role = &rbacv1.ClusterRole{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, role); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if role == nil {
+		t.Fatal("no ClusterRole ironlb:controller in ironlb-native.yaml")
+	}
+	verbs := map[string][]string{}
+	for i, r := range role.Rules {
+		if !slices.Contains(r.APIGroups, "") {
+			continue
+		}
+		for _, res := range r.Resources {
+			if res == "services" || res == "services/status" || res == "*" {
+				if len(r.ResourceNames) > 0 {
+					t.Errorf("rules[%d]: %s restricted by resourceNames", i, res)
+				}
+				verbs[res] = append(verbs[res], r.Verbs...)
+			}
+		}
+	}
+	want := map[string][]string{"services": {"get", "list", "watch"}, "services/status": {"patch", "update"}}
+	for res, w := range want {
+		got := slices.Sorted(slices.Values(verbs[res]))
+		if !slices.Equal(got, w) {
+			t.Errorf("ClusterRole ironlb:controller, %s: verbs %v, want exactly %v", res, got, w)
+		}
+	}
+	if v, ok := verbs["*"]; ok {
+		t.Errorf("ClusterRole ironlb:controller grants %v on every core resource", v)
+	}
+}
