@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
@@ -33,7 +32,9 @@ func main() {
 	flag.IntVar(&o.WebhookPort, "webhook-port", 9443, "port of the validating webhook")
 	flag.StringVar(&o.WebhookCertDir, "webhook-cert-dir", "", "directory with tls.crt and tls.key (default: made and kept in a Secret)")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one active replica with a Lease")
-	flag.DurationVar(&o.LeaseDuration, "lease-duration", 4*time.Second, "leader lease duration: a standby takes over after at most this")
+	flag.DurationVar(&o.LeaseDuration, "lease-duration", controller.DefaultLeaseDuration, "leader lease duration: a standby takes over after at most this (plus --retry-period)")
+	flag.DurationVar(&o.RenewDeadline, "renew-deadline", controller.DefaultRenewDeadline, "how long the leader keeps retrying to renew its lease before it gives up leading (< --lease-duration)")
+	flag.DurationVar(&o.RetryPeriod, "retry-period", controller.DefaultRetryPeriod, "how often leader election acts (renewal, acquisition attempts)")
 	qps := flag.Float64("kube-api-qps", 200, "queries per second to the API server")
 	burst := flag.Int("kube-api-burst", 400, "burst of queries to the API server")
 	// --kubeconfig is registered by controller-runtime's config package (GetConfig reads it).

@@ -36,7 +36,8 @@ type RunOptions struct {
 	HealthBindAddress  string // "0" disables
 	LeaderElection     bool
 	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election: a standby takes over
-	// at most LeaseDuration + RetryPeriod after the leader dies.
+	// at most LeaseDuration + RetryPeriod after the leader dies. Zero means client-go's defaults
+	// (DefaultLeaseDuration, DefaultRenewDeadline, DefaultRetryPeriod: 15 s, 10 s, 2 s).
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	Log                                       logr.Logger
 	// Registry receives the Prometheus metrics; nil means controller-runtime's registry, which
@@ -54,6 +55,14 @@ type RunOptions struct {
 	// replicas); controller-runtime otherwise refuses a second controller of the same name.
 	SeveralInProcess bool
 }
+
+// Leader election at client-go's defaults: a renewal that stalls for a few seconds (a busy API
+// server, a GC pause) does not hand the lease over, and a standby takes over within ~17 s.
+const (
+	DefaultLeaseDuration = 15 * time.Second
+	DefaultRenewDeadline = 10 * time.Second
+	DefaultRetryPeriod   = 2 * time.Second
+)
 
 // Scheme returns a scheme with the Kubernetes and metallb.io types.
 func Scheme() (*runtime.Scheme, error) {
@@ -129,9 +138,9 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 		LeaderElectionID:              "ironlb-controller",
 		LeaderElectionNamespace:       o.Namespace,
 		LeaderElectionReleaseOnCancel: true,
-		LeaseDuration:                 durationOr(o.LeaseDuration, 4*time.Second),
-		RenewDeadline:                 durationOr(o.RenewDeadline, 3*time.Second),
-		RetryPeriod:                   durationOr(o.RetryPeriod, 500*time.Millisecond),
+		LeaseDuration:                 durationOr(o.LeaseDuration, DefaultLeaseDuration),
+		RenewDeadline:                 durationOr(o.RenewDeadline, DefaultRenewDeadline),
+		RetryPeriod:                   durationOr(o.RetryPeriod, DefaultRetryPeriod),
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
