@@ -128,3 +128,13 @@ func (c *Config) PoolByAddress(a netip.Addr) *Pool {
 	}
 	return nil
 }
+
+// WarningMessages returns each warning as one message naming its object and field, for a
+// ConfigurationState or a log.
+func (c *Config) WarningMessages() []string {
+	out := make([]string, len(c.Warnings))
+	for i, w := range c.Warnings {
+		out[i] = w.Error()
+	}
+	return out
+}

@@ -74,6 +74,8 @@ type Controller struct {
 	pending  map[string]struct{}
 	// noConfig are the Services told (by one event) that no valid configuration exists yet.
 	noConfig map[string]struct{}
+	// warned are the configuration warnings already posted as events (configevents.go).
+	warned map[string]bool
 
 	configDirty atomic.Bool
 	statsDirty  atomic.Bool
@@ -276,7 +278,7 @@ func (c *Controller) reloadConfig(ctx context.Context) error {
 	c.statsDirty.Store(true)
 	c.opts.Metrics.configLoaded(true)
 	c.reportState(ctx, v1beta1.ConfigurationValid, "", cfg.WarningMessages()...)
-	c.configEvents(cfg)
+	c.configEvents(ctx, cfg)
 	c.log.Info("configuration loaded", "pools", len(cfg.Pools), "peers", len(cfg.Peers))
 	return nil
 }
