@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,14 +39,40 @@ type BFD interface {
 	Remove(peer netip.Addr)
 }
 
+// Bounds on what one peer may cost the speaker. The speaker announces and never learns: every
+// route a peer sends is rejected by import policy (nothing reaches the RIB), and a peer that sends
+// more than MaxReceivedPrefixes of one family (those are still kept in GoBGP's Adj-RIB-In, before
+// policy) has its session closed (Cease, maximum number of prefixes reached) and retried later.
+const MaxReceivedPrefixes = 1000
+
+// Back-off of a peer whose session cannot be started: the first retry after startBackoff, each
+// next one twice later, at most maxBackoff.
+const (
+	startBackoff = time.Second
+	maxBackoff   = 5 * time.Minute
+)
+
+// ErrClosing is what Set returns once Shutdown has begun: nothing changes any more.
+var ErrClosing = errors.New("bgp: shutting down")
+
+// ErrUnsupported marks a BGPPeer this speaker does not run (a feature it does not implement).
+var ErrUnsupported = errors.New("not supported by this speaker")
+
 // Manager runs this node's BGP sessions.
 type Manager struct {
 	log     *slog.Logger
 	metrics *Metrics
 	bfd     BFD
+	now     func() time.Time
 
 	mu       sync.Mutex
 	sessions map[string]*session // by BGPPeer name
+	failed   map[string]*failure // peers without a session: why, and when to try again
+	// idle are stopped GoBGP servers kept for the next session: GoBGP v3's Serve loop never
+	// returns, so a server once served is never freed; reusing it bounds the servers (and their
+	// goroutines) to the most sessions ever run at once instead of one more per session start.
+	idle     []*server.BgpServer
+	closing  bool
 	onChange func()
 }
 
@@ -59,13 +86,23 @@ type session struct {
 	cancel  context.CancelFunc
 }
 
+// failure is a peer whose session could not start.
+type failure struct {
+	spec     PeerSpec
+	err      error
+	attempts int
+	backoff  time.Duration
+	next     time.Time // zero: never retried (the peer is not supported)
+}
+
 // NewManager returns a manager; bfd may be nil (no BFD), onChange (may be nil) is called when a
 // session goes up or down.
 func NewManager(log *slog.Logger, metrics *Metrics, bfd BFD, onChange func()) *Manager {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Manager{log: log, metrics: metrics, bfd: bfd, sessions: map[string]*session{}, onChange: onChange}
+	return &Manager{log: log, metrics: metrics, bfd: bfd, now: time.Now, sessions: map[string]*session{}, failed: map[string]*failure{},
+		onChange: onChange}
 }
 
 // SetBFD gives the manager its BFD sessions (before the first Set).
@@ -77,20 +114,31 @@ func (m *Manager) SetBFD(b BFD) {
 
 // Set makes the sessions and their routes what peers and routes say: new peers get a session,
 // gone or changed ones lose theirs, unchanged ones keep it; each session's routes change by diff.
+// A peer whose session cannot start is not retried before its back-off is over (NotRunning says
+// why); a peer this speaker does not support is never started. After Shutdown began, Set changes
+// nothing and returns ErrClosing.
 func (m *Manager) Set(ctx context.Context, peers []PeerSpec, routes map[string][]Route) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closing {
+		return ErrClosing
+	}
 	want := map[string]PeerSpec{}
 	for _, p := range peers {
 		want[p.Peer.Name] = p
 	}
 	var errs []error
 	for name, s := range m.sessions {
-		if p, ok := want[name]; !ok || !SamePeer(p.Peer, s.spec.Peer) || p.NodeV4 != s.spec.NodeV4 || p.NodeV6 != s.spec.NodeV6 {
+		if p, ok := want[name]; !ok || !sameSpec(p, s.spec) {
 			m.stop(name, s, false)
 		} else if !sameBFD(p.BFD, s.spec.BFD) {
 			s.spec.BFD = p.BFD
 			m.setBFD(s)
+		}
+	}
+	for name, f := range m.failed {
+		if p, ok := want[name]; !ok || !sameSpec(p, f.spec) {
+			delete(m.failed, name) // gone or changed: a changed peer is tried at once
 		}
 	}
 	names := make([]string, 0, len(want))
@@ -101,10 +149,17 @@ func (m *Manager) Set(ctx context.Context, peers []PeerSpec, routes map[string][
 	for _, name := range names {
 		s, ok := m.sessions[name]
 		if !ok {
+			if f := m.failed[name]; f != nil && (f.next.IsZero() || m.now().Before(f.next)) {
+				continue
+			}
 			var err error
 			if s, err = m.start(want[name]); err != nil {
-				errs = append(errs, err)
+				m.failedStart(name, want[name], err)
 				continue
+			}
+			if f := m.failed[name]; f != nil {
+				m.log.Info("bgp session started after failures", "peer", name, "attempts", f.attempts+1)
+				delete(m.failed, name)
 			}
 			m.sessions[name] = s
 		}
@@ -113,6 +168,69 @@ func (m *Manager) Set(ctx context.Context, peers []PeerSpec, routes map[string][
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// sameSpec reports whether a session of a can serve b.
+func sameSpec(a, b PeerSpec) bool {
+	return SamePeer(a.Peer, b.Peer) && a.NodeV4 == b.NodeV4 && a.NodeV6 == b.NodeV6
+}
+
+// failedStart remembers why a peer's session did not start and when to try again (never, for an
+// unsupported peer); it logs when the reason changes, not on every attempt.
+func (m *Manager) failedStart(name string, p PeerSpec, err error) {
+	f := m.failed[name]
+	if f == nil {
+		f = &failure{spec: p}
+		m.failed[name] = f
+	}
+	if f.err == nil || f.err.Error() != err.Error() {
+		m.log.Error("bgp session not started", "peer", name, "error", err)
+	}
+	f.err = err
+	f.attempts++
+	if errors.Is(err, ErrUnsupported) {
+		f.next = time.Time{}
+		return
+	}
+	f.backoff = min(max(2*f.backoff, startBackoff), maxBackoff)
+	f.next = m.now().Add(f.backoff)
+}
+
+// NotRunning returns the peers that were asked for and have no session, with the reason: not
+// supported, or the last start failed (retried with back-off).
+func (m *Manager) NotRunning() map[string]error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]error, len(m.failed))
+	for n, f := range m.failed {
+		out[n] = f.err
+	}
+	return out
+}
+
+// Supported says whether this speaker can run a BGPPeer's session, and if not why (the error
+// matches ErrUnsupported).
+func Supported(p *config.Peer) error {
+	var why []string
+	if p.Interface != "" {
+		why = append(why, "spec.interface (BGP unnumbered)")
+	}
+	if p.VRF != "" {
+		why = append(why, "spec.vrf")
+	}
+	if p.DynamicASN == "external" {
+		why = append(why, "spec.dynamicASN: external")
+	}
+	if p.DisableMP {
+		why = append(why, "spec.disableMP")
+	}
+	if !p.Address.IsValid() && p.Interface == "" {
+		why = append(why, "no spec.peerAddress")
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", strings.Join(why, ", "), ErrUnsupported)
 }
 
 func sameBFD(a, b *config.BFDProfile) bool {
@@ -149,6 +267,9 @@ func (m *Manager) Announced() map[string][]string {
 
 func (m *Manager) start(p PeerSpec) (*session, error) {
 	peer := p.Peer
+	if err := Supported(peer); err != nil {
+		return nil, fmt.Errorf("BGPPeer %s: %w", peer.Name, err)
+	}
 	routerID := peer.RouterID
 	if !routerID.IsValid() {
 		routerID = p.NodeV4
@@ -156,15 +277,17 @@ func (m *Manager) start(p PeerSpec) (*session, error) {
 	if !routerID.Is4() {
 		return nil, fmt.Errorf("BGPPeer %s: no IPv4 router ID (set spec.routerID; the node has no IPv4 address)", peer.Name)
 	}
-	srv := server.NewBgpServer(server.LoggerOption(Logger(m.log.With("peer", peer.Name))))
-	go srv.Serve()
+	srv := m.server()
 	ctx, cancel := context.WithCancel(context.Background())
 	fail := func(err error) (*session, error) {
 		cancel()
-		_ = srv.StopBgp(context.Background(), &api.StopBgpRequest{})
+		m.release(srv)
 		return nil, fmt.Errorf("BGPPeer %s: %w", peer.Name, err)
 	}
 	if err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{Asn: peer.MyASN, RouterId: routerID.String(), ListenPort: -1}}); err != nil {
+		return fail(err)
+	}
+	if err := learnNothing(ctx, srv); err != nil {
 		return fail(err)
 	}
 	s := &session{spec: p, srv: srv, routes: map[string]Route{}, cancel: cancel}
@@ -180,7 +303,8 @@ func (m *Manager) start(p PeerSpec) (*session, error) {
 		}
 		up := pe.Peer.State.SessionState == api.PeerState_ESTABLISHED
 		m.mu.Lock()
-		changed := s.up != up
+		current := m.sessions[name] == s // not a late event of a stopped session
+		changed := current && s.up != up
 		s.up = up
 		m.mu.Unlock()
 		if changed {
@@ -203,6 +327,46 @@ func (m *Manager) start(p PeerSpec) (*session, error) {
 	m.log.Info("bgp session configured", "peer", name, "address", peer.Address, "asn", peer.ASN, "myASN", peer.MyASN,
 		"source", s.local, "bfd", p.BFD != nil)
 	return s, nil
+}
+
+// server returns a stopped GoBGP server to start a session on: an idle one, or a new one.
+func (m *Manager) server() *server.BgpServer {
+	if n := len(m.idle); n > 0 {
+		srv := m.idle[n-1]
+		m.idle = m.idle[:n-1]
+		return srv
+	}
+	// The logger names no peer: the server may serve another one later.
+	srv := server.NewBgpServer(server.LoggerOption(Logger(m.log.With("server", len(m.idle)+len(m.sessions)))))
+	go srv.Serve()
+	return srv
+}
+
+// release stops a server's BGP (its peers deconfigured, its RIB dropped at the next start) and
+// keeps it for the next session.
+func (m *Manager) release(srv *server.BgpServer) {
+	_ = srv.StopBgp(context.Background(), &api.StopBgpRequest{})
+	m.idle = append(m.idle, srv)
+}
+
+// learnNothing makes the server reject every route its peer sends (import policy: only the
+// speaker's own routes enter the RIB). MetalLB's speakers learn nothing either.
+func learnNothing(ctx context.Context, srv *server.BgpServer) error {
+	const name = "ironlb-learn-nothing"
+	if err := srv.AddPolicy(ctx, &api.AddPolicyRequest{Policy: &api.Policy{Name: name, Statements: []*api.Statement{{
+		Name:       name + "-local",
+		Conditions: &api.Conditions{RouteType: api.Conditions_ROUTE_TYPE_LOCAL},
+		Actions:    &api.Actions{RouteAction: api.RouteAction_ACCEPT},
+	}}}}); err != nil {
+		return fmt.Errorf("import policy: %w", err)
+	}
+	if err := srv.AddPolicyAssignment(ctx, &api.AddPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
+		Name: "global", Direction: api.PolicyDirection_IMPORT, Policies: []*api.Policy{{Name: name}},
+		DefaultAction: api.RouteAction_REJECT,
+	}}); err != nil {
+		return fmt.Errorf("import policy assignment: %w", err)
+	}
+	return nil
 }
 
 // peerConf is GoBGP's configuration of a BGPPeer.
@@ -247,7 +411,8 @@ func peerConf(p PeerSpec) *api.Peer {
 		families = []api.Family_Afi{api.Family_AFI_IP, api.Family_AFI_IP6}
 	}
 	for _, afi := range families {
-		as := &api.AfiSafi{Config: &api.AfiSafiConfig{Family: &api.Family{Afi: afi, Safi: api.Family_SAFI_UNICAST}, Enabled: true}}
+		as := &api.AfiSafi{Config: &api.AfiSafiConfig{Family: &api.Family{Afi: afi, Safi: api.Family_SAFI_UNICAST}, Enabled: true},
+			PrefixLimits: &api.PrefixLimit{MaxPrefixes: MaxReceivedPrefixes, ShutdownThresholdPct: 80}}
 		if peer.EnableGracefulRestart {
 			as.MpGracefulRestart = &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}}
 		}
@@ -292,6 +457,9 @@ func (m *Manager) setBFD(s *session) {
 func (m *Manager) BFDChanged(peer netip.Addr, up bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closing {
+		return
+	}
 	for name, s := range m.sessions {
 		if s.spec.Peer.Address != peer {
 			continue
@@ -429,19 +597,22 @@ func (m *Manager) stop(name string, s *session, shutdown bool) {
 	if m.bfd != nil && s.spec.BFD != nil {
 		m.bfd.Remove(s.spec.Peer.Address)
 	}
-	if !(shutdown && s.spec.Peer.EnableGracefulRestart) {
-		_ = s.srv.StopBgp(ctx, &api.StopBgpRequest{})
-	}
 	s.cancel()
+	if !(shutdown && s.spec.Peer.EnableGracefulRestart) {
+		m.release(s.srv)
+	}
 	delete(m.sessions, name)
 	m.metrics.forget(s.spec.Peer.Address.String())
 }
 
 // Shutdown ends every session for a process that stops: routes are withdrawn and, after wait (for
 // the routers to move traffic elsewhere), the sessions close; sessions with graceful restart close
-// at once without withdrawing, so that the peers keep forwarding to this node meanwhile.
+// at once without withdrawing, so that the peers keep forwarding to this node meanwhile. From its
+// start the manager is closing: Set and BFDChanged change nothing (a reconcile during the wait
+// must not announce again, nor start sessions after they closed).
 func (m *Manager) Shutdown(wait time.Duration) {
 	m.mu.Lock()
+	m.closing = true
 	withdrew := false
 	for _, s := range m.sessions {
 		if s.spec.Peer.EnableGracefulRestart {
@@ -465,13 +636,20 @@ func (m *Manager) Shutdown(wait time.Duration) {
 }
 
 // Logger adapts slog to GoBGP's logger: GoBGP's informational chatter at debug level, warnings and
-// errors as such. The lab's routers use it too.
-func Logger(log *slog.Logger) gobgplog.Logger { return &logAdapter{log: log} }
+// errors as such, each message at most once a second (a hostile peer makes GoBGP warn on every
+// UPDATE it sends), with the number of repeats left out. The lab's routers use it too.
+func Logger(log *slog.Logger) gobgplog.Logger {
+	return &logAdapter{log: log, last: map[string]time.Time{}, dropped: map[string]int{}}
+}
 
 // logAdapter sends GoBGP's logs to slog.
 type logAdapter struct {
 	log   *slog.Logger
 	level gobgplog.LogLevel
+
+	mu      sync.Mutex
+	last    map[string]time.Time // when each warning or error message was last logged
+	dropped map[string]int       // repeats left out since
 }
 
 func (l *logAdapter) attrs(f gobgplog.Fields) []any {
@@ -482,13 +660,36 @@ func (l *logAdapter) attrs(f gobgplog.Fields) []any {
 	return out
 }
 
+// limited logs msg unless it was logged less than a second ago.
+func (l *logAdapter) limited(level slog.Level, msg string, f gobgplog.Fields) {
+	l.mu.Lock()
+	now := time.Now()
+	if now.Sub(l.last[msg]) < time.Second {
+		l.dropped[msg]++
+		l.mu.Unlock()
+		return
+	}
+	if len(l.last) > 1000 { // messages are GoBGP's constants; bound the map anyway
+		clear(l.last)
+	}
+	l.last[msg] = now
+	n := l.dropped[msg]
+	delete(l.dropped, msg)
+	l.mu.Unlock()
+	attrs := l.attrs(f)
+	if n > 0 {
+		attrs = append(attrs, "repeatsNotLogged", n)
+	}
+	l.log.Log(context.Background(), level, msg, attrs...)
+}
+
 func (l *logAdapter) Panic(msg string, f gobgplog.Fields) {
 	l.log.Error(msg, l.attrs(f)...)
 	panic(msg)
 }
 func (l *logAdapter) Fatal(msg string, f gobgplog.Fields) { l.log.Error(msg, l.attrs(f)...) }
-func (l *logAdapter) Error(msg string, f gobgplog.Fields) { l.log.Error(msg, l.attrs(f)...) }
-func (l *logAdapter) Warn(msg string, f gobgplog.Fields)  { l.log.Warn(msg, l.attrs(f)...) }
+func (l *logAdapter) Error(msg string, f gobgplog.Fields) { l.limited(slog.LevelError, msg, f) }
+func (l *logAdapter) Warn(msg string, f gobgplog.Fields)  { l.limited(slog.LevelWarn, msg, f) }
 func (l *logAdapter) Info(msg string, f gobgplog.Fields)  { l.log.Debug(msg, l.attrs(f)...) }
 func (l *logAdapter) Debug(msg string, f gobgplog.Fields) {}
 func (l *logAdapter) SetLevel(level gobgplog.LogLevel)    { l.level = level }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -88,18 +89,23 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	annDone := make(chan error, 1)
 	go func() { annDone <- ann.Run(life) }()
 
-	var mem *members.Members
+	var mem *lateMembers
 	if o.MemberBindAddr != "" {
-		mem, err = members.Start(members.Config{Node: o.Node, BindAddr: o.MemberBindAddr, Port: o.MemberPort, SecretKey: o.MemberKey,
-			ProbeInterval: o.ProbeInterval, ProbeTimeout: o.ProbeTimeout, LeftGrace: o.LeftGrace, Log: o.Log.WithName("members")})
-		if err != nil {
-			return err
-		}
 		sel, err := labels.Parse(o.MemberLabels)
 		if err != nil {
 			return fmt.Errorf("--ml-labels: %w", err)
 		}
-		go joinLoop(life, mgr.GetAPIReader(), mem, o, sel)
+		// Started by the first valid configuration: a speaker that cannot announce must not be
+		// elected for addresses.
+		mem = &lateMembers{changes: make(chan struct{}, 1), start: func() (*members.Members, error) {
+			m, err := members.Start(members.Config{Node: o.Node, BindAddr: o.MemberBindAddr, Port: o.MemberPort, SecretKey: o.MemberKey,
+				ProbeInterval: o.ProbeInterval, ProbeTimeout: o.ProbeTimeout, LeftGrace: o.LeftGrace, Log: o.Log.WithName("members")})
+			if err != nil {
+				return nil, err
+			}
+			go joinLoop(life, mgr.GetAPIReader(), m, o, sel)
+			return m, nil
+		}}
 	} else {
 		o.Log.Info("no membership address: liveness comes from the Node conditions alone (slower failover)")
 	}
@@ -130,6 +136,7 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	}
 	if mem != nil {
 		s.Members = mem
+		s.Join = func(context.Context) error { return mem.Join(life) }
 	}
 	if err := s.SetupWithManager(mgr); err != nil {
 		return err
@@ -144,6 +151,8 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 		return err
 	case <-ctx.Done():
 	}
+	// From here on no change announces anything or starts a session.
+	s.Close()
 	if sessions != nil {
 		o.Log.Info("stopping: withdrawing BGP routes (sessions with graceful restart keep them)", "node", o.Node, "wait", o.BGPWithdrawWait)
 		sessions.Shutdown(o.BGPWithdrawWait)
@@ -186,4 +195,66 @@ func joinLoop(ctx context.Context, r client.Reader, mem *members.Members, o RunO
 		case <-time.After(3 * time.Second):
 		}
 	}
+}
+
+// lateMembers is the gossip membership, started when the speaker first has a valid configuration
+// (Join) and never before.
+type lateMembers struct {
+	start   func() (*members.Members, error)
+	changes chan struct{}
+
+	mu sync.Mutex
+	m  *members.Members
+}
+
+// Join starts the membership once; its changes are forwarded until ctx ends.
+func (l *lateMembers) Join(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m != nil {
+		return nil
+	}
+	m, err := l.start()
+	if err != nil {
+		return err
+	}
+	l.m = m
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-m.Changes():
+				select {
+				case l.changes <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+func (l *lateMembers) started() *members.Members {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.m
+}
+
+// Alive is nobody before Join (the speaker announces nothing before it either).
+func (l *lateMembers) Alive() map[string]bool {
+	if m := l.started(); m != nil {
+		return m.Alive()
+	}
+	return map[string]bool{}
+}
+
+func (l *lateMembers) Changes() <-chan struct{} { return l.changes }
+
+// Leave leaves the membership if it was joined.
+func (l *lateMembers) Leave(timeout time.Duration) error {
+	if m := l.started(); m != nil {
+		return m.Leave(timeout)
+	}
+	return nil
 }

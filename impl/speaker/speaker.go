@@ -10,6 +10,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
+	"sync/atomic"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -43,6 +45,8 @@ type Announcer interface {
 // BGPSessions runs this node's BGP sessions (impl/bgp).
 type BGPSessions interface {
 	Set(ctx context.Context, peers []bgp.PeerSpec, routes map[string][]bgp.Route) error
+	// NotRunning names the peers asked for that have no session, with the reason.
+	NotRunning() map[string]error
 }
 
 // Membership says which speakers are alive (impl/members).
@@ -66,9 +70,18 @@ type Speaker struct {
 	Recorder events.EventRecorder
 	// BGP, when set, gets this node's BGP peers and routes.
 	BGP BGPSessions
+	// Join, when set, is called once, with the first valid configuration and before anything is
+	// announced: the speaker joins the membership (where it is elected for addresses) only once it
+	// can announce them. A later invalid configuration leaves the last valid one in force, and the
+	// speaker in the membership.
+	Join func(ctx context.Context) error
 
-	current   *config.Config // last valid configuration
-	announced map[types.NamespacedName][]string
+	closing atomic.Bool
+	joined  bool
+	current *config.Config // last valid configuration
+	// peerProblems are the BGPPeers not run, with the reason last reported in an event.
+	peerProblems map[string]string
+	announced    map[types.NamespacedName][]string
 	// advertised are the Services advertised over BGP, with their peers.
 	advertised map[types.NamespacedName][]string
 }
@@ -105,8 +118,16 @@ func (s *Speaker) SetupWithManager(mgr ctrl.Manager) error {
 	return b.Complete(s)
 }
 
+// Close makes every later reconcile a no-op: a stopping speaker withdraws and hands over, and
+// nothing (a change of configuration, of Services, of the membership) announces again or starts
+// sessions meanwhile.
+func (s *Speaker) Close() { s.closing.Store(true) }
+
 // Reconcile validates the configuration and reports the result.
 func (s *Speaker) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	if s.closing.Load() {
+		return reconcile.Result{}, nil
+	}
 	in, err := fromapi.List(ctx, s.Client, s.Namespace)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -122,11 +143,21 @@ func (s *Speaker) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile
 			s.Log.V(1).Info("configuration loaded", "node", s.Node, "pools", len(cfg.Pools), "peers", len(cfg.Peers))
 		}
 		s.current = cfg
-		if err := s.report(ctx, v1beta1.ConfigurationValid, ""); err != nil {
+		if err := s.report(ctx, v1beta1.ConfigurationValid, "", cfg.WarningMessages()...); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
-	if s.current == nil || (s.BGP == nil && s.Announcer == nil) {
+	if s.current == nil {
+		return reconcile.Result{}, nil // never joins the membership without a valid configuration
+	}
+	if !s.joined && s.Join != nil {
+		if err := s.Join(ctx); err != nil {
+			return reconcile.Result{}, fmt.Errorf("speaker %s: join the membership: %w", s.Node, err)
+		}
+		s.Log.Info("valid configuration: joined the membership", "node", s.Node)
+	}
+	s.joined = true
+	if s.BGP == nil && s.Announcer == nil {
 		return reconcile.Result{}, nil
 	}
 	snap, err := s.read(ctx)
@@ -210,6 +241,17 @@ func (s *Speaker) announceBGP(ctx context.Context, snap *snapshot) error {
 	if err := s.BGP.Set(ctx, specs, plan.routes); err != nil {
 		s.Log.Error(err, "bgp", "node", s.Node)
 	}
+	// A peer without a session is not advertised to: the Services' statuses do not name it.
+	notRunning := s.BGP.NotRunning()
+	s.peerEvents(ctx, notRunning)
+	for key, peers := range plan.services {
+		peers = slices.DeleteFunc(peers, func(p string) bool { return notRunning[p] != nil })
+		if len(peers) == 0 {
+			delete(plan.services, key)
+		} else {
+			plan.services[key] = peers
+		}
+	}
 	byKey := serviceIndex(svcs.Items)
 	for key := range plan.services {
 		if _, had := s.advertised[key]; !had && s.Recorder != nil && byKey[key] != nil {
@@ -252,8 +294,44 @@ func (s *Speaker) announceL2(ctx context.Context, snap *snapshot) error {
 	return s.reportL2(ctx, plan.services, live)
 }
 
-func (s *Speaker) report(ctx context.Context, result v1beta1.ConfigurationResult, lastError string) error {
+func (s *Speaker) report(ctx context.Context, result v1beta1.ConfigurationResult, lastError string, warnings ...string) error {
 	key := types.NamespacedName{Namespace: s.Namespace, Name: StateName(s.Node)}
 	labels := map[string]string{v1beta1.LabelComponentType: "speaker", v1beta1.LabelNodeName: s.Node}
-	return configstate.Report(ctx, s.Client, key, labels, result, lastError)
+	return configstate.Report(ctx, s.Client, key, labels, result, lastError, warnings...)
+}
+
+// peerEvents records a Warning event on each BGPPeer this speaker does not run (skipped by the
+// configuration, or its session failed to start), once per change of the reason, not on every
+// reconcile.
+func (s *Speaker) peerEvents(ctx context.Context, notRunning map[string]error) {
+	now := map[string]string{}
+	for _, p := range s.current.SkippedPeers {
+		now[p.Name] = p.Reason
+	}
+	for name, err := range notRunning {
+		now[name] = err.Error()
+	}
+	for name, reason := range now {
+		if s.peerProblems[name] == reason {
+			continue
+		}
+		s.Log.Info("BGPPeer not run", "node", s.Node, "peer", name, "reason", reason)
+		if s.Recorder != nil {
+			peer := &v1beta2.BGPPeer{}
+			if err := s.Client.Get(ctx, types.NamespacedName{Namespace: s.Namespace, Name: name}, peer); err != nil {
+				continue // gone: nothing to tell; try again next time
+			}
+			s.Recorder.Eventf(peer, nil, corev1.EventTypeWarning, "PeerNotRunning", "StartSession",
+				"node %q does not run this peer: %s", s.Node, reason)
+		}
+		if s.peerProblems == nil {
+			s.peerProblems = map[string]string{}
+		}
+		s.peerProblems[name] = reason
+	}
+	for name := range s.peerProblems {
+		if _, ok := now[name]; !ok {
+			delete(s.peerProblems, name)
+		}
+	}
 }
