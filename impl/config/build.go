@@ -26,7 +26,7 @@ func Build(in Input) (*Config, error) {
 		Peers:       make(map[string]*Peer, len(in.Peers)),
 		BFDProfiles: make(map[string]*BFDProfile, len(in.BFDProfiles)),
 	}
-	buildPools(&errs, cfg, sortedByName(in.Pools, func(p PoolSpec) string { return p.Name }))
+	buildPools(&errs, &warns, cfg, sortedByName(in.Pools, func(p PoolSpec) string { return p.Name }))
 	buildBFDProfiles(&errs, cfg, sortedByName(in.BFDProfiles, func(p BFDProfileSpec) string { return p.Name }))
 	aliases := buildCommunities(&errs, sortedByName(in.Communities, func(c CommunitySpec) string { return c.Name }))
 	buildPeers(&errs, &warns, cfg, sortedByName(in.Peers, func(p PeerSpec) string { return p.Name }), in.Secrets)
@@ -72,11 +72,11 @@ type ownedRange struct {
 	field string
 }
 
-func buildPools(errs *Errors, cfg *Config, pools []PoolSpec) {
+func buildPools(errs, warns *Errors, cfg *Config, pools []PoolSpec) {
 	seen := map[string]bool{}
 	var all []ownedRange
 	for _, spec := range pools {
-		c := collector{errs: errs, kind: KindIPAddressPool, name: spec.Name}
+		c := collector{errs: errs, kind: KindIPAddressPool, name: spec.Name, warns: warns}
 		if !checkName(c, seen) {
 			continue
 		}
@@ -101,18 +101,21 @@ func buildPools(errs *Errors, cfg *Config, pools []PoolSpec) {
 		}
 		if spec.Allocation != nil {
 			a := spec.Allocation
-			if a.Priority < 0 {
-				c.add("spec.serviceAllocation.priority", "must not be negative, got %d", a.Priority)
+			priority := a.Priority
+			if priority < 0 {
+				// MetalLB orders only positive priorities: a negative one is no priority.
+				c.warn("spec.serviceAllocation.priority", "%d is negative: the pool has no priority (as 0)", a.Priority)
+				priority = 0
 			}
 			for i, ns := range a.Namespaces {
 				if ns == "" || len(ns) > 63 || !dnsSubRe.MatchString(ns) || strings.Contains(ns, ".") {
-					c.add(fmt.Sprintf("spec.serviceAllocation.namespaces[%d]", i), "%q is not a namespace name", ns)
+					c.warn(fmt.Sprintf("spec.serviceAllocation.namespaces[%d]", i), "%q is not a namespace name: it matches no namespace", ns)
 				}
 			}
 			validateSelectors(c, "spec.serviceAllocation.namespaceSelectors", a.NamespaceSelectors)
 			validateSelectors(c, "spec.serviceAllocation.serviceSelectors", a.ServiceSelectors)
 			p.Allocation = &Allocation{
-				Priority:           a.Priority,
+				Priority:           priority,
 				Namespaces:         slices.Clone(a.Namespaces),
 				NamespaceSelectors: slices.Clone(a.NamespaceSelectors),
 				ServiceSelectors:   slices.Clone(a.ServiceSelectors),
@@ -233,8 +236,8 @@ func buildCommunities(errs *Errors, objs []CommunitySpec) map[string]Community {
 func buildPeers(errs, warns *Errors, cfg *Config, peers []PeerSpec, secrets map[string]Secret) {
 	seen := map[string]bool{}
 	type key struct {
-		addr, iface, vrf string
-		port             uint16
+		addr string
+		port uint16
 	}
 	byKey := map[key][]*Peer{}
 	for _, spec := range peers {
@@ -256,27 +259,26 @@ func buildPeers(errs, warns *Errors, cfg *Config, peers []PeerSpec, secrets map[
 		if len(*errs) > before {
 			continue
 		}
-		k := key{addr: spec.Address, iface: spec.Interface, vrf: spec.VRF, port: p.Port}
-		if p.Address.IsValid() {
-			k.addr = p.Address.String()
-		}
-		for _, other := range byKey[k] {
-			if selectorsOverlap(other.NodeSelectors, p.NodeSelectors) {
-				c.add("spec.peerAddress", "duplicate of BGPPeer %q: same address, port and VRF on the same nodes", other.Name)
+		if len(*warns) == beforeWarns {
+			// Only a peer that runs takes its address: a duplicate of a skipped one runs instead.
+			k := key{addr: p.Address.String(), port: p.Port}
+			for _, other := range byKey[k] {
+				if selectorsOverlap(other.NodeSelectors, p.NodeSelectors) {
+					c.warn("spec.peerAddress", "duplicate of BGPPeer %q (same address and port on the same nodes): the peer is not run", other.Name)
+					break
+				}
+			}
+			if len(*warns) == beforeWarns {
+				byKey[k] = append(byKey[k], p)
+				cfg.Peers[p.Name] = p
+				continue
 			}
 		}
-		byKey[k] = append(byKey[k], p)
-		switch {
-		case len(*errs) > before:
-		case len(*warns) > beforeWarns:
-			var reasons []string
-			for _, w := range (*warns)[beforeWarns:] {
-				reasons = append(reasons, w.Field+": "+w.Detail)
-			}
-			cfg.SkippedPeers = append(cfg.SkippedPeers, SkippedPeer{Name: p.Name, Reason: strings.Join(reasons, "; ")})
-		default:
-			cfg.Peers[p.Name] = p
+		var reasons []string
+		for _, w := range (*warns)[beforeWarns:] {
+			reasons = append(reasons, w.Field+": "+w.Detail)
 		}
+		cfg.SkippedPeers = append(cfg.SkippedPeers, SkippedPeer{Name: p.Name, Reason: strings.Join(reasons, "; ")})
 	}
 }
 
@@ -321,12 +323,12 @@ func buildPeer(c collector, s PeerSpec, secrets map[string]Secret) *Peer {
 	if s.SourceAddress != "" {
 		p.SourceAddress = ipField(c, "spec.sourceAddress", s.SourceAddress)
 		if p.Address.IsValid() && p.SourceAddress.IsValid() && p.Address.Is4() != p.SourceAddress.Is4() {
-			c.add("spec.sourceAddress", "%s is not of the same family as peerAddress %s", p.SourceAddress, p.Address)
+			c.warn("spec.sourceAddress", "%s is not of the same family as peerAddress %s: the peer is not run", p.SourceAddress, p.Address)
 		}
 	}
 	if s.RouterID != "" {
 		if id := ipField(c, "spec.routerID", s.RouterID); id.IsValid() && !id.Is4() {
-			c.add("spec.routerID", "must be an IPv4 address, got %s", s.RouterID)
+			c.warn("spec.routerID", "a BGP router ID is an IPv4 address, got %s: the peer is not run", s.RouterID)
 		} else {
 			p.RouterID = id
 		}
@@ -343,8 +345,9 @@ func buildPeer(c collector, s PeerSpec, secrets map[string]Secret) *Peer {
 	if h, k := p.HoldTime, p.KeepaliveTime; h != nil && k != nil && *h != 0 && *k > *h {
 		c.add("spec.keepaliveTime", "%s is longer than holdTime %s", s.KeepaliveTime, s.HoldTime)
 	}
-	if h, k := p.HoldTime, p.KeepaliveTime; h == nil && k != nil && *k > 90*time.Second {
-		c.add("spec.keepaliveTime", "%s is longer than the default holdTime 90s", s.KeepaliveTime)
+	if h, k := p.HoldTime, p.KeepaliveTime; h == nil && k != nil {
+		hold := 3 * *k // as MetalLB: a keepalive alone sets the hold time to three of them
+		p.HoldTime = &hold
 	}
 	if ct := p.ConnectTime; ct != nil && (*ct < time.Second || *ct > 65535*time.Second || *ct%time.Second != 0) {
 		c.add("spec.connectTime", "must be a whole number of seconds from 1 to 65535, got %s", s.ConnectTime)
@@ -368,7 +371,7 @@ func buildPeer(c collector, s PeerSpec, secrets map[string]Secret) *Peer {
 		}
 	}
 	if len(p.Password) > 80 {
-		c.add("spec.password", "a TCP MD5 key is at most 80 bytes long, got %d", len(p.Password))
+		c.warn("spec.password", "a TCP MD5 key is at most 80 bytes long, got %d: the peer is not run", len(p.Password))
 	}
 	validateSelectors(c, "spec.nodeSelectors", s.NodeSelectors)
 	return p
@@ -442,7 +445,7 @@ func buildL2Advertisements(errs, warns *Errors, cfg *Config, labels map[string]m
 		validateSelectors(c, "spec.nodeSelectors", spec.NodeSelectors)
 		for i, ifc := range spec.Interfaces {
 			if ifc == "" || len(ifc) > 15 || strings.ContainsAny(ifc, "/ \t\n:") {
-				c.add(fmt.Sprintf("spec.interfaces[%d]", i), "%q is not a network interface name (1-15 characters, no '/', ':' or spaces)", ifc)
+				c.warn(fmt.Sprintf("spec.interfaces[%d]", i), "%q is not a network interface name (1-15 characters, no '/', ':' or spaces): it matches no interface", ifc)
 			}
 		}
 		if len(*errs) > before {
@@ -499,9 +502,12 @@ func buildBGPAdvertisements(errs, warns *Errors, cfg *Config, labels map[string]
 					continue
 				}
 			}
-			if seenComm[v] {
-				c.add(field, "community %s is listed twice", v)
+			if slices.Contains(spec.Communities[:i], s) {
+				c.add(field, "%q is listed twice", s)
 				continue
+			}
+			if seenComm[v] {
+				continue // the same value through an alias and literally: one community, as MetalLB
 			}
 			seenComm[v] = true
 			adv.Communities = append(adv.Communities, v)

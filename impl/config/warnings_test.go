@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBuildWarns is every dangling reference and every peer the speaker cannot run: each costs
@@ -101,6 +102,68 @@ func TestBuildWarns(t *testing.T) {
 		{name: "an advertisement naming a skipped peer gets no second warning",
 			change: func(in *Input) { in.Peers[0].VRF = "red"; in.BGPAdvertisements[0].Peers = []string{"router"} },
 			want:   []string{"BGPPeer/router/spec.vrf"}, skipped: []string{"router"}},
+		// MetalLB accepts these; they cost nothing but the object itself, so they are warnings too.
+		{name: "negative priority is no priority",
+			change: func(in *Input) { in.Pools[0].Allocation = &AllocationSpec{Priority: -1} },
+			want:   []string{"IPAddressPool/default/spec.serviceAllocation.priority"},
+			check: func(t *testing.T, cfg *Config) {
+				if a := cfg.Pools["default"].Allocation; a == nil || a.Priority != 0 {
+					t.Errorf("allocation = %+v, want priority 0", a)
+				}
+			}},
+		{name: "namespace that cannot exist",
+			change: func(in *Input) { in.Pools[0].Allocation = &AllocationSpec{Namespaces: []string{"Not_A_NS"}} },
+			want:   []string{"IPAddressPool/default/spec.serviceAllocation.namespaces[0]"},
+			check: func(t *testing.T, cfg *Config) {
+				if a := cfg.Pools["default"].Allocation; a == nil || !slices.Equal(a.Namespaces, []string{"Not_A_NS"}) {
+					t.Errorf("allocation = %+v: the restriction must stay (it matches no namespace)", a)
+				}
+			}},
+		{name: "interface name that cannot exist",
+			change: func(in *Input) { in.L2Advertisements[0].Interfaces = []string{"a-very-long-interface-name"} },
+			want:   []string{"L2Advertisement/l2/spec.interfaces[0]"},
+			check: func(t *testing.T, cfg *Config) {
+				if l2 := cfg.Pools["default"].L2Advertisements; len(l2) != 1 || len(l2[0].Interfaces) != 1 {
+					t.Errorf("L2Advertisements = %+v: the interface restriction must stay", l2)
+				}
+			}},
+		{name: "the same community literally and through its alias is one community",
+			change: func(in *Input) { in.BGPAdvertisements[0].Communities = []string{"65535:65282", "no-advertise"} },
+			check: func(t *testing.T, cfg *Config) {
+				if c := cfg.Pools["default"].BGPAdvertisements[0].Communities; len(c) != 1 {
+					t.Errorf("communities = %v", c)
+				}
+			}},
+		{name: "keepaliveTime alone sets holdTime to three of them",
+			change: func(in *Input) { in.Peers[0].KeepaliveTime = "100s" },
+			check: func(t *testing.T, cfg *Config) {
+				if h := cfg.Peers["router"].HoldTime; h == nil || *h != 300*time.Second {
+					t.Errorf("holdTime = %v, want 5m0s", h)
+				}
+			}},
+		{name: "sourceAddress of another family",
+			change: func(in *Input) { in.Peers[0].SourceAddress = "fc00::1" },
+			want:   []string{"BGPPeer/router/spec.sourceAddress"}, skipped: []string{"router"}},
+		{name: "IPv6 router ID",
+			change: func(in *Input) { in.Peers[0].RouterID = "fc00::1" },
+			want:   []string{"BGPPeer/router/spec.routerID"}, skipped: []string{"router"}},
+		{name: "TCP MD5 key too long",
+			change: func(in *Input) { in.Peers[0].Password = strings.Repeat("x", 81) },
+			want:   []string{"BGPPeer/router/spec.password"}, skipped: []string{"router"}},
+		{name: "duplicate peer: the first by name runs",
+			change: func(in *Input) { in.Peers = append(in.Peers, peer("router2", "172.18.0.5")) },
+			want:   []string{"BGPPeer/router2/spec.peerAddress"}, skipped: []string{"router2"}},
+		{name: "a duplicate of a peer that is not run runs",
+			change: func(in *Input) {
+				in.Peers[0].BFDProfile = "slow"
+				in.Peers = append(in.Peers, peer("router2", "172.18.0.5"))
+			},
+			want: []string{"BGPPeer/router/spec.bfdProfile"}, skipped: []string{"router"},
+			check: func(t *testing.T, cfg *Config) {
+				if cfg.Peers["router2"] == nil {
+					t.Error("router2 must run")
+				}
+			}},
 		{name: "disableMP and dynamicASN run (supported)",
 			change: func(in *Input) {
 				in.Peers[0].DisableMP = true
