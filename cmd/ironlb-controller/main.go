@@ -31,6 +31,7 @@ func main() {
 	flag.StringVar(&webhook, "webhook-mode", "enabled", "enabled, disabled or onlywebhook")
 	flag.IntVar(&o.WebhookPort, "webhook-port", 9443, "port of the validating webhook")
 	flag.StringVar(&o.WebhookCertDir, "webhook-cert-dir", "", "directory with tls.crt and tls.key (default: made and kept in a Secret)")
+	flag.DurationVar(&o.WebhookCertLifetime, "webhook-cert-lifetime", 0, "lifetime of the webhook's CA and serving certificate, renewed at two thirds of it (0: 8760h, a year)")
 	flag.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one active replica with a Lease")
 	flag.DurationVar(&o.LeaseDuration, "lease-duration", controller.DefaultLeaseDuration, "leader lease duration: a standby takes over after at most this (plus --retry-period)")
 	flag.DurationVar(&o.RenewDeadline, "renew-deadline", controller.DefaultRenewDeadline, "how long the leader keeps retrying to renew its lease before it gives up leading (< --lease-duration)")

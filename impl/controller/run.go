@@ -51,6 +51,9 @@ type RunOptions struct {
 	// WebhookCertDir holds tls.crt and tls.key; when they are missing the controller makes them
 	// (see webhook.EnsureCerts).
 	WebhookCertDir string
+	// WebhookCertLifetime is how long the webhook's CA and serving certificate last (0: a year);
+	// they are renewed at two thirds of it.
+	WebhookCertLifetime time.Duration
 	// SeveralInProcess allows more than one controller in a process (tests of restarts and
 	// replicas); controller-runtime otherwise refuses a second controller of the same name.
 	SeveralInProcess bool
@@ -115,10 +118,13 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := ironwebhook.EnsureCerts(ctx, direct, o.Namespace, o.WebhookCertDir); err != nil {
+		certs := &ironwebhook.Certs{Client: direct, Namespace: o.Namespace, Dir: o.WebhookCertDir,
+			Lifetime: o.WebhookCertLifetime, Log: o.Log.WithName("webhook-certs")}
+		if err := certs.Ensure(ctx); err != nil {
 			return err
 		}
-		hookServer = webhook.NewServer(webhook.Options{Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.WebhookCertDir})
+		go func() { _ = certs.Run(ctx) }() // every replica: each serves the webhook
+		hookServer = webhook.NewServer(webhook.Options{Host: o.WebhookHost, Port: o.WebhookPort, CertDir: o.WebhookCertDir, TLSOpts: certs.TLSOpts()})
 	}
 	// The configuration (and Secrets, for BGP passwords) is read only in our namespace, never
 	// cluster-wide: the Role grants no more.
