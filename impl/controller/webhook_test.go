@@ -66,16 +66,19 @@ func TestWebhookRejectsInvalidConfiguration(t *testing.T) {
 		want string
 	}{
 		{pool("b", "10.0.0.128/25"), `IPAddressPool "b": spec.addresses[0]: 10.0.0.128/25 overlaps 10.0.0.0/24 of IPAddressPool "a"`},
+		{pool("mapped", "::ffff:10.8.0.0/120"), `::ffff:10.8.0.0/120`}, // by the schema or by the webhook
+		// A reference to an object that does not exist (yet) is allowed with a warning (issue #13).
 		{&v1beta1.L2Advertisement{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "l2"},
-			Spec: v1beta1.L2AdvertisementSpec{IPAddressPools: []string{"missing"}}}, `L2Advertisement "l2": spec.ipAddressPools[0]: IPAddressPool "missing" does not exist`},
+			Spec: v1beta1.L2AdvertisementSpec{IPAddressPools: []string{"missing"}}}, ""},
 		{&v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "agg"},
 			Spec: v1beta1.BGPAdvertisementSpec{AggregationLength: &agg}}, `BGPAdvertisement "agg": spec.aggregationLength: 16 is shorter than /24`},
 		{&v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "comm"},
-			Spec: v1beta1.BGPAdvertisementSpec{Communities: []string{"gold"}}}, `BGPAdvertisement "comm": spec.communities[0]: "gold" is neither a community`},
+			Spec: v1beta1.BGPAdvertisementSpec{Communities: []string{"gold"}}}, ""},
 		{&v1beta2.BGPPeer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "peer"},
-			Spec: v1beta2.BGPPeerSpec{MyASN: 64500, ASN: 64501, Address: "10.1.0.1", BFDProfile: "fast"}}, `BGPPeer "peer": spec.bfdProfile: BFDProfile "fast" does not exist`},
+			Spec: v1beta2.BGPPeerSpec{MyASN: 64500, ASN: 64501, Address: "10.1.0.1", BFDProfile: "fast"}}, ""},
 		{&v1beta2.BGPPeer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "secret"},
-			Spec: v1beta2.BGPPeerSpec{MyASN: 64500, ASN: 64501, Address: "10.1.0.2", PasswordSecret: corev1.SecretReference{Name: "nope"}}}, `BGPPeer "secret": spec.passwordSecret.name: Secret "nope" does not exist`},
+			Spec: v1beta2.BGPPeerSpec{MyASN: 64500, ASN: 64501, Address: "10.1.0.2", PasswordSecret: corev1.SecretReference{Name: "nope"}}}, ""},
+		{&v1beta1.BFDProfile{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "fast"}}, ""},
 		{pool("elsewhere", "10.9.0.0/24"), ""}, // valid: allowed
 		{&v1beta1.L2Advertisement{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ok"},
 			Spec: v1beta1.L2AdvertisementSpec{IPAddressPools: []string{"a"}}}, ""},
@@ -90,6 +93,11 @@ func TestWebhookRejectsInvalidConfiguration(t *testing.T) {
 		case tt.want != "" && !strings.Contains(err.Error(), tt.want):
 			t.Errorf("%s: rejection %q does not say %q", tt.obj.GetName(), err, tt.want)
 		}
+	}
+	// Deleting a BFDProfile in use is rejected, naming the peer (the manifest sends DELETE).
+	bfd := &v1beta1.BFDProfile{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "fast"}}
+	if err := c.Delete(h.ctx, bfd); err == nil || !strings.Contains(err.Error(), `BFDProfile "fast" is used by BGPPeer "peer"`) {
+		t.Errorf("deleting a BFDProfile in use: %v", err)
 	}
 	// An update that breaks an object is rejected too.
 	p := &v1beta1.IPAddressPool{}
