@@ -212,17 +212,8 @@ func (m *Manager) NotRunning() map[string]error {
 // matches ErrUnsupported).
 func Supported(p *config.Peer) error {
 	var why []string
-	if p.Interface != "" {
-		why = append(why, "spec.interface (BGP unnumbered)")
-	}
-	if p.VRF != "" {
-		why = append(why, "spec.vrf")
-	}
-	if p.DynamicASN == "external" {
-		why = append(why, "spec.dynamicASN: external")
-	}
-	if p.DisableMP {
-		why = append(why, "spec.disableMP")
+	for _, u := range config.Unsupported(p) {
+		why = append(why, u.Field+" ("+u.What+")")
 	}
 	if !p.Address.IsValid() && p.Interface == "" {
 		why = append(why, "no spec.peerAddress")

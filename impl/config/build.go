@@ -250,11 +250,8 @@ func buildPeers(errs, warns *Errors, cfg *Config, peers []PeerSpec, secrets map[
 		if spec.BFDProfile != "" && cfg.BFDProfiles[spec.BFDProfile] == nil {
 			c.warn("spec.bfdProfile", "BFDProfile %q does not exist (or is invalid): the peer is not run until it does", spec.BFDProfile)
 		}
-		if spec.Interface != "" {
-			c.warn("spec.interface", "unnumbered BGP (peering over interface %q) is not supported by IronLB's speaker: the peer is not run", spec.Interface)
-		}
-		if spec.VRF != "" {
-			c.warn("spec.vrf", "peering in a VRF (%q) is not supported by IronLB's speaker: the peer is not run", spec.VRF)
+		for _, u := range Unsupported(p) {
+			c.warn(u.Field, "%s is not supported by IronLB's speaker: the peer is not run", u.What)
 		}
 		if len(*errs) > before {
 			continue
@@ -280,6 +277,29 @@ func buildPeers(errs, warns *Errors, cfg *Config, peers []PeerSpec, secrets map[
 		}
 		cfg.SkippedPeers = append(cfg.SkippedPeers, SkippedPeer{Name: p.Name, Reason: strings.Join(reasons, "; ")})
 	}
+}
+
+// UnsupportedField is a BGPPeer setting IronLB's speaker cannot run.
+type UnsupportedField struct{ Field, What string }
+
+// Unsupported lists the settings of a peer that IronLB's speaker cannot run. It is the one place
+// for that contract: the configuration skips such peers (with a warning) and the BGP manager
+// refuses them.
+func Unsupported(p *Peer) []UnsupportedField {
+	var out []UnsupportedField
+	if p.Interface != "" {
+		out = append(out, UnsupportedField{"spec.interface", fmt.Sprintf("unnumbered BGP (peering over interface %q)", p.Interface)})
+	}
+	if p.VRF != "" {
+		out = append(out, UnsupportedField{"spec.vrf", fmt.Sprintf("peering in a VRF (%q)", p.VRF)})
+	}
+	if p.DynamicASN == "external" {
+		out = append(out, UnsupportedField{"spec.dynamicASN", "dynamicASN external (any AS but ours)"})
+	}
+	if p.DisableMP {
+		out = append(out, UnsupportedField{"spec.disableMP", "a session per address family (disableMP)"})
+	}
+	return out
 }
 
 // selectorsOverlap is a conservative test for two node selector lists that could select the same

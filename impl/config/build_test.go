@@ -34,7 +34,7 @@ func base() Input {
 func TestBuildValid(t *testing.T) {
 	in := base()
 	in.BGPAdvertisements[0].Communities = []string{"65535:65281", "no-advertise", "large:64512:1:2"}
-	in.Peers = append(in.Peers, PeerSpec{Name: "dyn", MyASN: 64500, DynamicASN: "external", Address: "fc00::5",
+	in.Peers = append(in.Peers, PeerSpec{Name: "dyn", MyASN: 64500, DynamicASN: "internal", Address: "fc00::5",
 		HoldTime: "9s", KeepaliveTime: "3s", ConnectTime: "5s", RouterID: "10.0.0.1", PasswordSecret: "bgp-pass", BFDProfile: "fast"})
 	cfg, err := Build(in)
 	if err != nil {

@@ -164,11 +164,18 @@ func TestBuildWarns(t *testing.T) {
 					t.Error("router2 must run")
 				}
 			}},
-		{name: "disableMP and dynamicASN run (supported)",
+		{name: "disableMP and dynamicASN external are skipped, dynamicASN internal runs",
 			change: func(in *Input) {
 				in.Peers[0].DisableMP = true
 				in.Peers = append(in.Peers, PeerSpec{Name: "dyn-ext", MyASN: 64500, DynamicASN: "external", Address: "172.18.0.7"},
 					PeerSpec{Name: "dyn-int", MyASN: 64500, DynamicASN: "internal", Address: "172.18.0.8"})
+			},
+			want:    []string{"BGPPeer/dyn-ext/spec.dynamicASN", "BGPPeer/router/spec.disableMP"},
+			skipped: []string{"dyn-ext", "router"},
+			check: func(t *testing.T, cfg *Config) {
+				if cfg.Peers["dyn-int"] == nil {
+					t.Error("dyn-int must run")
+				}
 			}},
 	}
 	for _, tt := range tests {
