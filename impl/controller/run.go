@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -129,7 +130,7 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	// The configuration (and Secrets, for BGP passwords) is read only in our namespace, never
 	// cluster-wide: the Role grants no more.
 	byObject := map[client.Object]cache.ByObject{}
-	for _, o := range fromapi.NamespacedObjects() {
+	for _, o := range append(fromapi.NamespacedObjects(), &corev1.Secret{}) { // Secrets: watched for password changes
 		byObject[o] = cache.ByObject{Namespaces: only}
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{

@@ -49,3 +49,30 @@ func TestControllerRBACLeastPrivilege(t *testing.T) {
 		t.Errorf("ClusterRole ironlb:controller grants %v on every core resource", v)
 	}
 }
+
+// TestSpeakerSecretsGetOnly: the speaker reads only the Secrets its BGPPeers name, by name, so its
+// Role lets it get Secrets and never list or watch them (which would expose every Secret of the
+// namespace, the memberlist key and the webhook's CA among them).
+func TestSpeakerSecretsGetOnly(t *testing.T) {
+	var role *rbacv1.Role
+	for _, u := range documents(t, "ironlb-native.yaml") {
+		if u.GetKind() == "Role" && u.GetName() == "ironlb-speaker" {
+			role = &rbacv1.Role{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, role); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if role == nil {
+		t.Fatal("no Role ironlb-speaker in ironlb-native.yaml")
+	}
+	var verbs []string
+	for _, r := range role.Rules {
+		if slices.Contains(r.APIGroups, "") && (slices.Contains(r.Resources, "secrets") || slices.Contains(r.Resources, "*")) {
+			verbs = append(verbs, r.Verbs...)
+		}
+	}
+	if !slices.Equal(verbs, []string{"get"}) {
+		t.Errorf("Role ironlb-speaker, secrets: verbs %v, want exactly [get]", verbs)
+	}
+}

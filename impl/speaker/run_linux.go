@@ -74,7 +74,10 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	if metricsAddr == "" {
 		metricsAddr = "0"
 	}
+	// Secrets are read one by one, uncached, and only those a BGPPeer names: the speaker may get
+	// Secrets, never list or watch them.
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Logger: o.Log, Cache: cache.Options{ByObject: byObject},
+		Client:  client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 		Metrics: metricsserver.Options{BindAddress: metricsAddr}})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)

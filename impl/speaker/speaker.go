@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -96,7 +97,7 @@ func (s *Speaker) SetupWithManager(mgr ctrl.Manager) error {
 	inNS := builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetNamespace() == s.Namespace }))
 	b := ctrl.NewControllerManagedBy(mgr).Named("ironlb-speaker")
 	for _, o := range []client.Object{&v1beta1.IPAddressPool{}, &v1beta1.L2Advertisement{}, &v1beta1.BGPAdvertisement{},
-		&v1beta1.Community{}, &v1beta1.BFDProfile{}, &v1beta2.BGPPeer{}, &corev1.Secret{}} {
+		&v1beta1.Community{}, &v1beta1.BFDProfile{}, &v1beta2.BGPPeer{}} {
 		b = b.Watches(o, toNode, inNS)
 	}
 	// What is announced where depends on the Services, their endpoints and the nodes too.
@@ -132,6 +133,19 @@ func (s *Speaker) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	res, err := s.reconcile(ctx, in)
+	if err == nil && len(in.Secrets) > 0 {
+		// The speaker does not watch Secrets (it may only get those its peers name): a changed
+		// password is read again at the latest after this.
+		res.RequeueAfter = SecretResync
+	}
+	return res, err
+}
+
+// SecretResync is how often a speaker whose peers use password Secrets reads them again.
+const SecretResync = time.Minute
+
+func (s *Speaker) reconcile(ctx context.Context, in config.Input) (reconcile.Result, error) {
 	cfg, err := config.Build(in)
 	if err != nil {
 		s.Log.Error(err, "configuration rejected; keeping the last valid one", "node", s.Node)
