@@ -373,6 +373,7 @@ func (c *Controller) release(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.pending, key)
+	delete(c.noConfig, key)
 	if _, held := c.alloc.Assigned(key); !held {
 		return
 	}
