@@ -382,6 +382,8 @@ func buildPeer(c collector, s PeerSpec, secrets map[string]Secret) *Peer {
 		switch {
 		case !ok:
 			c.warn("spec.passwordSecret.name", "Secret %q does not exist in the IronLB namespace: the peer is not run until it does", s.PasswordSecret)
+		case sec.Unreadable != "":
+			c.warn("spec.passwordSecret.name", "Secret %q cannot be read (%s): the peer is not run until it can", s.PasswordSecret, sec.Unreadable)
 		case sec.Type != SecretTypeBasicAuth:
 			c.warn("spec.passwordSecret.name", "Secret %q has type %q, want %s: the peer is not run until it does", s.PasswordSecret, sec.Type, SecretTypeBasicAuth)
 		case len(sec.Data["password"]) == 0:

@@ -112,6 +112,9 @@ type CommunityAliasSpec struct {
 type Secret struct {
 	Type string
 	Data map[string][]byte
+	// Unreadable, when set, says why the Secret could not be read (the reader may not get it):
+	// the peer that names it is not run, as for a missing Secret.
+	Unreadable string
 }
 
 // SecretTypeBasicAuth is the Secret type a BGPPeer passwordSecret must have.

@@ -51,8 +51,10 @@ func TestControllerRBACLeastPrivilege(t *testing.T) {
 }
 
 // TestSpeakerSecretsGetOnly: the speaker reads only the Secrets its BGPPeers name, by name, so its
-// Role lets it get Secrets and never list or watch them (which would expose every Secret of the
-// namespace, the memberlist key and the webhook's CA among them).
+// Role lets it get Secrets and never list or watch them. A get without resourceNames still reaches
+// any Secret whose name is known (the memberlist key and the webhook's certificates have fixed
+// names): the manifest says how to narrow it to the password Secrets, and a Secret the speaker may
+// not get costs only the peer that names it (impl/config/fromapi TestListReadsOnlyNamedSecrets).
 func TestSpeakerSecretsGetOnly(t *testing.T) {
 	var role *rbacv1.Role
 	for _, u := range documents(t, "ironlb-native.yaml") {

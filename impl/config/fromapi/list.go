@@ -23,8 +23,8 @@ func NamespacedObjects() []client.Object {
 
 // List reads every configuration object of the namespace, and the Secrets that BGPPeers name
 // for their passwords (with Get, one by one: a reader needs no right to list or watch Secrets),
-// into config.Input. A named Secret that does not exist is left out: the configuration skips the
-// peer that needs it.
+// into config.Input. A named Secret that does not exist, or that the reader may not get, costs only
+// the peer that needs it: the configuration skips that peer with a warning.
 func List(ctx context.Context, c client.Reader, ns string) (config.Input, error) {
 	var (
 		pools v1beta1.IPAddressPoolList
@@ -52,6 +52,10 @@ func List(ctx context.Context, c client.Reader, ns string) (config.Input, error)
 		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s)
 		switch {
 		case apierrors.IsNotFound(err):
+			continue
+		case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
+			// Not ours to read (a Role narrowed with resourceNames): only this peer is not run.
+			sec[name] = config.Secret{Unreadable: string(apierrors.ReasonForError(err))}
 			continue
 		case err != nil:
 			return config.Input{}, fmt.Errorf("read Secret %s/%s (passwordSecret of BGPPeer %s): %w", ns, name, p.Name, err)

@@ -3,9 +3,12 @@ package fromapi_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 	"github.com/ironlb/ironlb/impl/api/v1beta2"
+	"github.com/ironlb/ironlb/impl/config"
 	"github.com/ironlb/ironlb/impl/config/fromapi"
 )
 
@@ -34,14 +38,14 @@ func TestListReadsOnlyNamedSecrets(t *testing.T) {
 	}
 	peer := func(name, secret string) *v1beta2.BGPPeer {
 		p := &v1beta2.BGPPeer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-			Spec: v1beta2.BGPPeerSpec{MyASN: 64500, ASN: 64501, Address: "172.18.0.5"}}
+			Spec: v1beta2.BGPPeerSpec{MyASN: 64500, ASN: 64501, Address: fmt.Sprintf("172.18.0.%d", 5+int(name[0]-'a'))}}
 		p.Spec.PasswordSecret.Name = secret
 		return p
 	}
 	var got []string
 	c := fake.NewClientBuilder().WithScheme(scheme).
 		WithObjects(secret("used"), secret("memberlist"), secret("webhook-server-cert"),
-			peer("a", "used"), peer("b", "used"), peer("c", "missing"), peer("d", "")).
+			peer("a", "used"), peer("b", "used"), peer("c", "missing"), peer("d", ""), peer("e", "hidden")).
 		WithInterceptorFuncs(interceptor.Funcs{
 			List: func(ctx context.Context, c client.WithWatch, l client.ObjectList, opts ...client.ListOption) error {
 				if _, ok := l.(*corev1.SecretList); ok {
@@ -52,6 +56,9 @@ func TestListReadsOnlyNamedSecrets(t *testing.T) {
 			Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 				if _, ok := obj.(*corev1.Secret); ok {
 					got = append(got, key.Name)
+					if key.Name == "hidden" { // a Role narrowed with resourceNames
+						return apierrors.NewForbidden(corev1.Resource("secrets"), key.Name, errors.New("not in resourceNames"))
+					}
 				}
 				return c.Get(ctx, key, obj, opts...)
 			},
@@ -60,10 +67,22 @@ func TestListReadsOnlyNamedSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
-	if len(got) != 2 || got[0] != "used" || got[1] != "missing" {
+	if len(got) != 3 || got[0] != "used" || got[1] != "missing" || got[2] != "hidden" {
 		t.Errorf("Secrets read: %v, want [used missing] (each named one once, nothing else)", got)
 	}
-	if len(in.Secrets) != 1 || string(in.Secrets["used"].Data["password"]) != "used" {
-		t.Errorf("Input.Secrets = %v, want only used", in.Secrets)
+	if len(in.Secrets) != 2 || string(in.Secrets["used"].Data["password"]) != "used" || in.Secrets["hidden"].Unreadable == "" {
+		t.Errorf("Input.Secrets = %v, want used, and hidden as unreadable", in.Secrets)
+	}
+	// The forbidden Secret costs its peer only: the configuration is valid and skips peer e.
+	cfg, err := config.Build(in)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	var skipped []string
+	for _, p := range cfg.SkippedPeers {
+		skipped = append(skipped, p.Name+": "+p.Reason)
+	}
+	if len(skipped) != 2 || !strings.HasPrefix(skipped[0], "c: ") || !strings.Contains(skipped[1], "e: spec.passwordSecret.name: Secret \"hidden\" cannot be read (Forbidden)") {
+		t.Errorf("skipped peers = %q, want c (missing) and e (cannot be read)", skipped)
 	}
 }
