@@ -14,7 +14,6 @@ import (
 	"maps"
 	"net"
 	"net/netip"
-	"regexp"
 	"slices"
 	"sync"
 	"time"
@@ -23,10 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vishvananda/netlink"
 )
-
-// DefaultExcluded matches interfaces never used unless an L2Advertisement names them: container,
-// bridge and tunnel devices (MetalLB's list).
-var DefaultExcluded = regexp.MustCompile(`^(lo|docker.*|cbr.*|dummy.*|virbr.*|lxcbr.*|veth.*|cilium.*|cni.*|flannel.*|vxlan.*|tunl.*|genev.*|kube-ipvs.*|kube-bridge|nodelocaldns|tap.*)$`)
 
 // Options tune an Announcer.
 type Options struct {
@@ -39,12 +34,21 @@ type Options struct {
 	// Refresh, when not zero, repeats them at this period while the address is owned (for
 	// switches whose forwarding tables age out before the routers' ARP caches do).
 	Refresh time.Duration
+	// ExcludeL2Path is MetalLB's excludel2.yaml (ConfigMap metallb-excludel2): interface names
+	// not answered on, on top of DefaultExcluded, unless an L2Advertisement names them. Empty, or
+	// a missing file: DefaultExcluded alone. Read once, by New.
+	ExcludeL2Path string
+	// ErrorLogEvery is the least time between two log lines of one per-packet error reason
+	// (default 10 s); the next line says how many were held back.
+	ErrorLogEvery time.Duration
 }
 
 // Announcer runs the responders of every suitable interface.
 type Announcer struct {
 	opts    Options
 	metrics *metrics
+	exclude Exclusion
+	errLog  *limiter
 
 	mu         sync.Mutex
 	owned      map[netip.Addr]Announcement
@@ -58,12 +62,19 @@ func New(opts Options) (*Announcer, error) {
 	if opts.Gratuitous == nil {
 		opts.Gratuitous = []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond, 700 * time.Millisecond, 1500 * time.Millisecond, 3 * time.Second}
 	}
+	if opts.ErrorLogEvery <= 0 {
+		opts.ErrorLogEvery = 10 * time.Second
+	}
+	ex, err := ReadExclusion(opts.ExcludeL2Path)
+	if err != nil {
+		return nil, fmt.Errorf("layer2: %w", err)
+	}
 	m, err := newMetrics(opts.Registry)
 	if err != nil {
 		return nil, err
 	}
-	return &Announcer{opts: opts, metrics: m, owned: map[netip.Addr]Announcement{}, responders: map[string]*responder{},
-		rescan: make(chan struct{}, 1)}, nil
+	return &Announcer{opts: opts, metrics: m, exclude: ex, errLog: newLimiter(opts.ErrorLogEvery, time.Now),
+		owned: map[netip.Addr]Announcement{}, responders: map[string]*responder{}, rescan: make(chan struct{}, 1)}, nil
 }
 
 // Run watches the node's interfaces (netlink notifications, no polling) and keeps a responder on
@@ -110,18 +121,50 @@ func (a *Announcer) Run(ctx context.Context) error {
 	}
 }
 
-// suitable reports whether an interface may carry announcements by default.
-func suitable(ifi net.Interface) bool {
-	return ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagLoopback == 0 && len(ifi.HardwareAddr) == 6 &&
-		!DefaultExcluded.MatchString(ifi.Name)
+// Interface flags netlink reports that net.Flags does not carry (linux/if.h).
+const (
+	iffNoARP = 0x80
+	iffSlave = 0x800
+)
+
+// links lists the node's interfaces, described for skip, with the net.Interface of each.
+func links() ([]Link, map[string]net.Interface, error) {
+	all, err := netlink.LinkList()
+	if err != nil {
+		return nil, nil, fmt.Errorf("list interfaces: %w", err)
+	}
+	kind := map[int]string{}
+	for _, l := range all {
+		kind[l.Attrs().Index] = l.Type()
+	}
+	var out []Link
+	ifis := map[string]net.Interface{}
+	for _, l := range all {
+		at := l.Attrs()
+		out = append(out, Link{Name: at.Name, Up: at.Flags&net.FlagUp != 0, Loopback: at.Flags&net.FlagLoopback != 0,
+			NoARP: at.RawFlags&iffNoARP != 0, Ethernet: len(at.HardwareAddr) == 6, Slave: at.RawFlags&iffSlave != 0,
+			Master: masterKind(at.MasterIndex, kind)})
+		ifis[at.Name] = net.Interface{Index: at.Index, MTU: at.MTU, Name: at.Name, HardwareAddr: at.HardwareAddr, Flags: at.Flags}
+	}
+	return out, ifis, nil
 }
 
-// scan starts responders on new suitable interfaces (and those an announcement names) and stops
-// those of interfaces that went away or down.
+func masterKind(index int, kind map[int]string) string {
+	if index == 0 {
+		return ""
+	}
+	if k, ok := kind[index]; ok {
+		return k
+	}
+	return "unknown"
+}
+
+// scan starts responders on new usable interfaces (see skip) and stops those of interfaces that
+// went away, went down or became unusable.
 func (a *Announcer) scan(ctx context.Context) {
-	ifis, err := net.Interfaces()
+	all, ifis, err := links()
 	if err != nil {
-		a.opts.Log.Error(err, "list interfaces")
+		a.opts.Log.Error(err, "layer2")
 		return
 	}
 	a.mu.Lock()
@@ -133,9 +176,14 @@ func (a *Announcer) scan(ctx context.Context) {
 		}
 	}
 	want := map[string]net.Interface{}
-	for _, ifi := range ifis {
-		if suitable(ifi) || (named[ifi.Name] && ifi.Flags&net.FlagUp != 0 && len(ifi.HardwareAddr) == 6) {
-			want[ifi.Name] = ifi
+	for _, l := range all {
+		why := skip(l, a.exclude, named[l.Name])
+		if why == useIt {
+			want[l.Name] = ifis[l.Name]
+		} else if r, ok := a.responders[l.Name]; ok {
+			a.opts.Log.Info("interface no longer usable: not announcing on it", "interface", l.Name, "reason", string(why))
+			r.close()
+			delete(a.responders, l.Name)
 		}
 	}
 	for name, r := range a.responders {
@@ -159,16 +207,17 @@ func (a *Announcer) scan(ctx context.Context) {
 		a.opts.Log.Info("announcing on interface", "interface", name, "arp", r.arp != nil, "ndp", r.ndp != nil)
 		// Addresses owned before this interface came: announce them here now.
 		for ip, ann := range a.owned {
-			if allowed(ann, name) {
+			if a.allowed(ann, name) {
 				a.gratuitous(ctx, r, ip)
 			}
 		}
 	}
 }
 
-func allowed(ann Announcement, iface string) bool {
+// allowed reports whether ann may be answered on iface (which has a responder).
+func (a *Announcer) allowed(ann Announcement, iface string) bool {
 	if len(ann.Interfaces) == 0 {
-		return !DefaultExcluded.MatchString(iface)
+		return !a.exclude.Excludes(iface)
 	}
 	return slices.Contains(ann.Interfaces, iface)
 }
@@ -187,7 +236,7 @@ func (a *Announcer) SetOwned(ctx context.Context, owned map[netip.Addr]Announcem
 		}
 		a.opts.Log.Info("taking over address", "ip", ip, "interfaces", ann.Interfaces)
 		for name, r := range a.responders {
-			if allowed(ann, name) {
+			if a.allowed(ann, name) {
 				a.gratuitous(ctx, r, ip)
 			}
 		}
@@ -221,15 +270,41 @@ func (a *Announcer) owns(ip netip.Addr, iface string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	ann, ok := a.owned[ip]
-	return ok && allowed(ann, iface)
+	return ok && a.allowed(ann, iface)
 }
 
-// gratuitous announces ip on r now and at the configured offsets (and periodically with
-// Refresh), for as long as ip stays owned. a.mu is held.
+// Reannounce announces every owned address again on every interface it is answered on, with
+// the takeover's schedule (Options.Gratuitous): the speaker calls it when the membership healed
+// (a partition ended, or others suspected this node), since the segment may meanwhile have
+// learnt another node's MAC address for addresses this node owned all along.
+func (a *Announcer) Reannounce(ctx context.Context) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.owned) == 0 {
+		return
+	}
+	a.opts.Log.Info("announcing the owned addresses again", "owned", len(a.owned))
+	for ip, ann := range a.owned {
+		for name, r := range a.responders {
+			if a.allowed(ann, name) {
+				a.schedule(ctx, r, ip, false)
+			}
+		}
+	}
+}
+
+// gratuitous starts answering for ip on r and announces it now and at the configured offsets
+// (and periodically with Refresh), for as long as ip stays owned. a.mu is held.
 func (a *Announcer) gratuitous(ctx context.Context, r *responder, ip netip.Addr) {
 	if ip.Is6() && r.ndp != nil {
 		r.join(ip)
 	}
+	a.schedule(ctx, r, ip, true)
+}
+
+// schedule announces ip on r at the offsets of Options.Gratuitous, then every Refresh when
+// refresh is set, while ip stays owned. a.mu is held.
+func (a *Announcer) schedule(ctx context.Context, r *responder, ip netip.Addr, refresh bool) {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -240,7 +315,7 @@ func (a *Announcer) gratuitous(ctx context.Context, r *responder, ip netip.Addr)
 			switch {
 			case next[i] >= 0:
 				wait = time.Until(start.Add(next[i]))
-			case a.opts.Refresh > 0:
+			case refresh && a.opts.Refresh > 0:
 				wait, i = a.opts.Refresh, i-1
 			default:
 				return
@@ -256,12 +331,25 @@ func (a *Announcer) gratuitous(ctx context.Context, r *responder, ip netip.Addr)
 				return
 			}
 			if err := r.announce(ip); err != nil {
-				if !errors.Is(err, net.ErrClosed) {
-					a.opts.Log.Error(err, "gratuitous announcement", "ip", ip, "interface", r.ifi.Name)
+				if !errors.Is(err, net.ErrClosed) && !r.isClosed() {
+					a.logError(dropGratuitousError, err, "ip", ip, "interface", r.ifi.Name)
 				}
 				return
 			}
 			a.metrics.gratuitous.WithLabelValues(ip.String()).Inc()
 		}
 	}()
+}
+
+// logError logs err for reason, at most once per Options.ErrorLogEvery, with the number of
+// errors of that reason not logged since.
+func (a *Announcer) logError(reason dropReason, err error, kv ...any) {
+	ok, held := a.errLog.allow(string(reason))
+	if !ok {
+		return
+	}
+	if held > 0 {
+		kv = append(kv, "suppressed", held, "suppressedSince", a.opts.ErrorLogEvery.String())
+	}
+	a.opts.Log.Error(err, string(reason), kv...)
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
@@ -45,6 +46,9 @@ func newResponder(ctx context.Context, a *Announcer, ifi net.Interface) (*respon
 		if err := c.SetICMPFilter(&f); err != nil {
 			c.Close()
 			errs = append(errs, fmt.Errorf("ndp filter: %w", err))
+		} else if err := c.SetControlMessage(ipv6.FlagDst, true); err != nil {
+			c.Close()
+			errs = append(errs, fmt.Errorf("ndp destination addresses: %w", err))
 		} else {
 			r.ndp = c
 		}
@@ -91,78 +95,112 @@ func (r *responder) isClosed() bool {
 	}
 }
 
+// owns reports whether ip is owned and answered on this interface.
+func (r *responder) owns(ip netip.Addr) bool { return r.a.owns(ip, r.ifi.Name) }
+
+// readFailed handles a read error: it reports whether the responder is closed, and otherwise
+// logs (rate-limited) and pauses briefly, so that a failing interface cannot spin the loop.
+func (r *responder) readFailed(proto string, err error) (closed bool) {
+	if r.isClosed() || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	r.a.logError(dropReadError, err, "protocol", proto, "interface", r.ifi.Name)
+	time.Sleep(10 * time.Millisecond)
+	return false
+}
+
 // serveARP answers ARP requests for owned IPv4 addresses with this interface's MAC.
 func (r *responder) serveARP() {
+	for r.serveARPOne() != dropClosed {
+	}
+}
+
+// dropClosed ends a serve loop.
+const dropClosed dropReason = "closed"
+
+// serveARPOne reads one ARP packet and answers it if arpVerdict says so.
+func (r *responder) serveARPOne() dropReason {
 	m := r.a.metrics
-	for {
-		pkt, eth, err := r.arp.Read()
-		if err != nil {
-			if r.isClosed() || errors.Is(err, net.ErrClosed) {
-				return
-			}
+	pkt, eth, err := r.arp.Read()
+	if err != nil {
+		var ne net.Error
+		if !errors.As(err, &ne) && !r.isClosed() {
 			// Anything that is not a well-formed ARP packet: counted and dropped.
 			m.malformed.WithLabelValues("arp").Inc()
-			continue
+			return dropMalformed
 		}
-		if pkt.Operation != arp.OperationRequest || !pkt.TargetIP.Is4() {
-			continue
+		if r.readFailed("arp", err) {
+			return dropClosed
 		}
-		ip := pkt.TargetIP
-		if !r.a.owns(ip, r.ifi.Name) {
-			continue
-		}
-		m.requests.WithLabelValues(ip.String()).Inc()
-		_ = eth
-		if err := r.arp.Reply(pkt, r.ifi.HardwareAddr, ip); err != nil {
-			if r.isClosed() {
-				return
-			}
-			r.a.opts.Log.Error(err, "ARP reply", "ip", ip, "interface", r.ifi.Name)
-			continue
-		}
-		m.responses.WithLabelValues(ip.String()).Inc()
+		return dropReadError
 	}
+	if why := arpVerdict(pkt.Operation == arp.OperationRequest, eth.Destination, r.ifi.HardwareAddr, pkt.TargetIP, r.owns); why != answer {
+		return why
+	}
+	ip := pkt.TargetIP
+	m.requests.WithLabelValues(ip.String()).Inc()
+	if err := r.arp.Reply(pkt, r.ifi.HardwareAddr, ip); err != nil {
+		if r.isClosed() {
+			return dropClosed
+		}
+		r.a.logError(dropReplyError, err, "protocol", "arp", "ip", ip, "interface", r.ifi.Name, "to", pkt.SenderHardwareAddr.String())
+		return dropReplyError
+	}
+	m.responses.WithLabelValues(ip.String()).Inc()
+	return answer
 }
 
 // serveNDP answers neighbour solicitations for owned IPv6 addresses.
 func (r *responder) serveNDP() {
-	m := r.a.metrics
 	buf := make([]byte, max(r.ifi.MTU, 1500))
-	for {
-		n, _, src, err := r.ndp.ReadRaw(buf)
-		if err != nil {
-			if r.isClosed() || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		msg, err := ndp.ParseMessage(buf[:n])
-		if err != nil {
-			m.malformed.WithLabelValues("ndp").Inc()
-			continue
-		}
-		ns, ok := msg.(*ndp.NeighborSolicitation)
-		if !ok || !r.a.owns(ns.TargetAddress, r.ifi.Name) {
-			continue
-		}
-		ip := ns.TargetAddress
-		m.requests.WithLabelValues(ip.String()).Inc()
-		na := &ndp.NeighborAdvertisement{Solicited: true, Override: true, TargetAddress: ip,
-			Options: []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Target, Addr: r.ifi.HardwareAddr}}}
-		dst := src
-		if !src.IsValid() || src.IsUnspecified() {
-			// Duplicate address detection asks from ::; the answer goes to all nodes.
-			na.Solicited, dst = false, netip.IPv6LinkLocalAllNodes()
-		}
-		if err := r.ndp.WriteTo(na, nil, dst); err != nil {
-			if r.isClosed() {
-				return
-			}
-			r.a.opts.Log.Error(err, "neighbour advertisement", "ip", ip, "interface", r.ifi.Name)
-			continue
-		}
-		m.responses.WithLabelValues(ip.String()).Inc()
+	for r.serveNDPOne(buf) != dropClosed {
 	}
+}
+
+// serveNDPOne reads one ICMPv6 message and answers it if it is a solicitation ndpVerdict takes.
+func (r *responder) serveNDPOne(buf []byte) dropReason {
+	m := r.a.metrics
+	n, cm, src, err := r.ndp.ReadRaw(buf)
+	if err != nil {
+		if r.readFailed("ndp", err) {
+			return dropClosed
+		}
+		return dropReadError
+	}
+	msg, err := ndp.ParseMessage(buf[:n])
+	if err != nil {
+		m.malformed.WithLabelValues("ndp").Inc()
+		return dropMalformed
+	}
+	ns, ok := msg.(*ndp.NeighborSolicitation)
+	if !ok {
+		return dropNotRequest
+	}
+	var dst netip.Addr
+	if cm != nil {
+		dst, _ = netip.AddrFromSlice(cm.Dst)
+	}
+	if why := ndpVerdict(dst.Unmap(), ns.TargetAddress, r.owns); why != answer {
+		return why
+	}
+	ip := ns.TargetAddress
+	m.requests.WithLabelValues(ip.String()).Inc()
+	na := &ndp.NeighborAdvertisement{Solicited: true, Override: true, TargetAddress: ip,
+		Options: []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Target, Addr: r.ifi.HardwareAddr}}}
+	to := src
+	if !src.IsValid() || src.IsUnspecified() {
+		// Duplicate address detection asks from ::; the answer goes to all nodes.
+		na.Solicited, to = false, netip.IPv6LinkLocalAllNodes()
+	}
+	if err := r.ndp.WriteTo(na, nil, to); err != nil {
+		if r.isClosed() {
+			return dropClosed
+		}
+		r.a.logError(dropReplyError, err, "protocol", "ndp", "ip", ip, "interface", r.ifi.Name, "to", to)
+		return dropReplyError
+	}
+	m.responses.WithLabelValues(ip.String()).Inc()
+	return answer
 }
 
 // announce sends one gratuitous ARP (a broadcast reply, then a request, as hosts differ in which

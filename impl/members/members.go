@@ -20,6 +20,7 @@ import (
 	"log"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,16 +46,23 @@ type Config struct {
 	// that dies is not given this grace.
 	LeftGrace time.Duration
 	Log       logr.Logger
+
+	// wrap, in tests, wraps the network transport (to cut and heal links).
+	wrap func(memberlist.Transport) memberlist.Transport
 }
 
 // Members is a running membership.
 type Members struct {
 	ml        *memberlist.Memberlist
 	changes   chan struct{}
+	healed    chan struct{}
+	name      string
 	leftGrace time.Duration
 	mu        sync.Mutex
 	left      map[string]time.Time // members that left politely, and when
 	leaving   map[string]bool      // members that announced they are leaving
+	dead      map[string]bool      // members declared dead (not left politely) and not back yet
+	heals     int                  // heals seen: members back from the dead, refutations of us
 	meta      []byte               // this member's metadata: "leaving" once Leave started
 	log       logr.Logger
 }
@@ -100,10 +108,18 @@ func Start(c Config) (*Members, error) {
 	if len(c.SecretKey) > 0 {
 		mc.SecretKey = normaliseKey(c.SecretKey)
 	}
-	m := &Members{changes: make(chan struct{}, 1), log: c.Log, leftGrace: c.LeftGrace, left: map[string]time.Time{}, leaving: map[string]bool{}}
+	m := &Members{changes: make(chan struct{}, 1), healed: make(chan struct{}, 1), name: c.Node, log: c.Log, leftGrace: c.LeftGrace,
+		left: map[string]time.Time{}, leaving: map[string]bool{}, dead: map[string]bool{}}
 	mc.Events = m
 	mc.Delegate = m
-	mc.Logger = log.New(logWriter{c.Log}, "", 0)
+	mc.Logger = log.New(logWriter{log: c.Log, refuted: m.refuted}, "", 0)
+	if c.wrap != nil {
+		t, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{BindAddrs: []string{mc.BindAddr}, BindPort: mc.BindPort, Logger: mc.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("memberlist transport: %w", err)
+		}
+		mc.Transport = c.wrap(t)
+	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("memberlist on %s: %w", net.JoinHostPort(c.BindAddr, strconv.Itoa(mc.BindPort)), err)
@@ -162,6 +178,35 @@ func (m *Members) Alive() map[string]bool {
 // Changes receives (coalesced) whenever a member joins, leaves, dies or changes.
 func (m *Members) Changes() <-chan struct{} { return m.changes }
 
+// Healed receives (coalesced) when the segment may have learnt a wrong MAC address for an
+// address this node keeps owning, so that owners should announce their addresses again:
+//   - a member declared dead is back (a partition healed, or a killed speaker restarted): while
+//     the others counted it dead, it may have owned and announced some of their addresses;
+//   - this member refuted a suspicion or a death others gossiped about it: they may have taken
+//     its addresses over and announced them meanwhile.
+//
+// In both cases the owners' sets of addresses may not change at all, so no takeover announces
+// them. A member that left politely and comes back within LeftGrace is not a heal (nothing moved).
+func (m *Members) Healed() <-chan struct{} { return m.healed }
+
+// heal records a heal and signals it.
+func (m *Members) heal(why, member string) {
+	m.mu.Lock()
+	m.heals++
+	m.mu.Unlock()
+	m.log.Info("membership healed: owners announce their addresses again", "why", why, "member", member)
+	select {
+	case m.healed <- struct{}{}:
+	default:
+	}
+}
+
+// refuted is called when memberlist refutes a suspicion, a death or a conflicting alive message
+// about this member (it gossips a higher incarnation). memberlist v0.5 reports this in its log
+// alone (no delegate sees it, and the incarnation number is not exported).
+// It runs under memberlist's lock: it must not call memberlist.
+func (m *Members) refuted(line string) { m.heal("refuted: "+line, m.name) }
+
 // Leave tells the others this node is going, politely (they give it LeftGrace to come back),
 // then stops.
 func (m *Members) Leave(timeout time.Duration) error {
@@ -190,8 +235,13 @@ func (m *Members) NotifyJoin(n *memberlist.Node) {
 	m.mu.Lock()
 	delete(m.left, n.Name)
 	m.leaving[n.Name] = string(n.Meta) == metaLeaving
+	back := m.dead[n.Name]
+	delete(m.dead, n.Name)
 	m.mu.Unlock()
 	m.notify("joined", n)
+	if back {
+		m.heal("member back after it was declared dead", n.Name)
+	}
 }
 
 func (m *Members) NotifyLeave(n *memberlist.Node) {
@@ -201,6 +251,7 @@ func (m *Members) NotifyLeave(n *memberlist.Node) {
 	if polite && m.leftGrace > 0 {
 		m.left[n.Name] = time.Now()
 	}
+	m.dead[n.Name] = !polite
 	m.mu.Unlock()
 	if polite && m.leftGrace > 0 {
 		// Look again when the grace is over.
@@ -218,11 +269,23 @@ func (m *Members) NotifyUpdate(n *memberlist.Node) {
 	m.notify("updated", n)
 }
 
-// logWriter sends memberlist's own log lines to the structured logger.
-type logWriter struct{ log logr.Logger }
+// logWriter sends memberlist's own log lines to the structured logger, and its refutations to
+// refuted.
+type logWriter struct {
+	log     logr.Logger
+	refuted func(line string)
+}
+
+// refuteMarker starts memberlist's log line for each of its refutations ("Refuting a suspect
+// message", "a dead message", "an alive message"); TestRefutationIsAHeal fails if it changes.
+const refuteMarker = "memberlist: Refuting "
 
 func (w logWriter) Write(p []byte) (int, error) {
-	w.log.V(1).Info(string(p))
+	line := strings.TrimSpace(string(p))
+	w.log.V(1).Info(line)
+	if i := strings.Index(line, refuteMarker); i >= 0 && w.refuted != nil {
+		w.refuted(line[i+len("memberlist: "):])
+	}
 	return len(p), nil
 }
 
