@@ -48,7 +48,7 @@ lint: ## gofmt, go vet and staticcheck
 
 .PHONY: bench
 bench: ## Go benchmarks of the hot paths (allocator, config); bench-e2e is the end-to-end burst
-	$(GO) test -run '^$$' -bench . -benchmem ./impl/allocator/ ./impl/config/
+	$(GO) test -run '^$$' -bench . -benchmem ./impl/allocator/ ./impl/config/ ./impl/speaker/
 
 .PHONY: bench-e2e
 bench-e2e: k8s-bins ## end to end: IRONLB_BENCH_SERVICES (10,000) Services in a burst against a real API server

@@ -6,8 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -173,23 +171,18 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 }
 
 // joinLoop joins the other speakers (found by their pods' labels) now and every few seconds, so
-// that a speaker started first, or cut off for a while, finds the others again.
+// that a speaker started first, or cut off for a while, finds the others again; while the API
+// server cannot be read, at the addresses they last had (joinTargets).
 func joinLoop(ctx context.Context, r client.Reader, mem *members.Members, o RunOptions, sel labels.Selector) {
+	var known map[string]string
 	for {
 		var pods corev1.PodList
-		if err := r.List(ctx, &pods, client.InNamespace(o.Namespace), client.MatchingLabelsSelector{Selector: sel}); err == nil {
-			alive := mem.Alive()
-			var addrs []string
-			for _, p := range pods.Items {
-				if p.Spec.NodeName == o.Node || alive[p.Spec.NodeName] || p.Status.PodIP == "" || p.Status.Phase != corev1.PodRunning {
-					continue
-				}
-				addrs = append(addrs, net.JoinHostPort(p.Status.PodIP, strconv.Itoa(o.MemberPort)))
-			}
-			if len(addrs) > 0 {
-				if n, err := mem.Join(addrs); err != nil && n == 0 {
-					o.Log.V(1).Info("join speakers", "addresses", addrs, "error", err.Error())
-				}
+		err := r.List(ctx, &pods, client.InNamespace(o.Namespace), client.MatchingLabelsSelector{Selector: sel})
+		var addrs []string
+		addrs, known = joinTargets(known, pods.Items, err, o.Node, o.MemberPort, mem.Alive())
+		if len(addrs) > 0 {
+			if n, err := mem.Join(addrs); err != nil && n == 0 {
+				o.Log.V(1).Info("join speakers", "addresses", addrs, "error", err.Error())
 			}
 		}
 		select {

@@ -7,7 +7,9 @@ import (
 
 	"github.com/go-logr/logr/testr"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,21 +28,35 @@ func pool(name, addr string) *v1beta1.IPAddressPool {
 	return &v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{addr}}}
 }
 
-func fakeClient(t *testing.T, objs ...client.Object) client.Client {
+func fakeClient(t testing.TB, objs ...client.Object) client.Client {
 	t.Helper()
 	scheme, err := controller.Scheme()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).
-		WithStatusSubresource(&v1beta1.ConfigurationState{}, &v1beta1.ServiceBGPStatus{}, &v1beta1.ServiceL2Status{}).Build()
+	return fakeBuilder(scheme).WithObjects(objs...).Build()
 }
 
-func reconcileOnce(t *testing.T, s *Speaker) {
+func fakeBuilder(scheme *runtime.Scheme) *fake.ClientBuilder {
+	return fake.NewClientBuilder().WithScheme(scheme).
+		WithStatusSubresource(&v1beta1.ConfigurationState{}, &v1beta1.ServiceBGPStatus{}, &v1beta1.ServiceL2Status{}).
+		WithIndex(&discoveryv1.EndpointSlice{}, endpointSliceServiceIndex, func(o client.Object) []string {
+			return []string{endpointSliceServiceKey(o.(*discoveryv1.EndpointSlice))}
+		})
+}
+
+// reconcileOnce runs what a configuration event runs: the configuration reconciler, the pass
+// over every Service it triggers, and the status writes.
+func reconcileOnce(t testing.TB, s *Speaker) {
 	t.Helper()
-	if _, err := s.Reconcile(context.Background(), reconcile.Request{}); err != nil {
+	ctx := context.Background()
+	if _, err := s.reconcileConfig(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.Reconcile(ctx, reconcile.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	s.status.drain(ctx)
 }
 
 // fakeSessions records what the speaker asks of BGP.
@@ -77,17 +93,17 @@ func TestJoinsOnlyWithValidConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	reconcileOnce(t, s)
-	if joins != 1 || s.current == nil {
-		t.Fatalf("valid configuration: %d joins, configuration %v", joins, s.current)
+	if joins != 1 || s.config() == nil {
+		t.Fatalf("valid configuration: %d joins, configuration %v", joins, s.config())
 	}
-	valid := s.current
+	valid := s.config()
 	if err := c.Create(context.Background(), pool("c", "10.0.0.128/25")); err != nil {
 		t.Fatal(err)
 	}
 	reconcileOnce(t, s)
 	reconcileOnce(t, s)
-	if joins != 1 || s.current != valid {
-		t.Errorf("after an invalid configuration: %d joins, the last valid configuration kept: %v", joins, s.current == valid)
+	if joins != 1 || s.config() != valid {
+		t.Errorf("after an invalid configuration: %d joins, the last valid configuration kept: %v", joins, s.config() == valid)
 	}
 }
 
