@@ -438,6 +438,9 @@ func (a *Allocator) canUse(r Request, ip netip.Addr) error {
 		return nil
 	}
 	for other := range use.services {
+		if other == r.Service {
+			continue // its own address
+		}
 		h := a.services[other]
 		if r.SharingKey == "" || h.req.SharingKey != r.SharingKey {
 			return fmt.Errorf("%s is held by %s: %w", ip, other, ErrIPInUse)
@@ -534,6 +537,9 @@ func (a *Allocator) commit(r Request, asg Assignment) error {
 		if use, held := a.ips[ip]; held {
 			if use.pool != asg.Pool {
 				return fmt.Errorf("commit %s for %s from pool %q: held from pool %q: %w", ip, r.Service, asg.Pool, use.pool, ErrInconsistent)
+			}
+			if err := a.canUse(r, ip); err != nil {
+				return fmt.Errorf("commit %s for %s: %v: %w", ip, r.Service, err, ErrInconsistent)
 			}
 			continue
 		}

@@ -179,3 +179,28 @@ func TestPreferStatus(t *testing.T) {
 		t.Errorf("two preferred IPv4: %v", err)
 	}
 }
+
+// TestCommitChecksSharing: a commit of an address another Service holds succeeds only when the two
+// may share it; a caller that asks for more (a bug) gets ErrInconsistent, never a silent share.
+func TestCommitChecksSharing(t *testing.T) {
+	p := pools(t, spec("pool", "10.0.0.0/30"))
+	a := New()
+	a.SetPools(p)
+	r1 := v4("ns/s1", p["pool"])
+	r1.Requested = ips("10.0.0.1")
+	if _, err := a.Assign(r1); err != nil {
+		t.Fatal(err)
+	}
+	r2 := v4("ns/s2", p["pool"]) // no sharing key
+	err := a.commit(r2, Assignment{Pool: "pool", IPs: ips("10.0.0.1")})
+	if !errors.Is(err, ErrInconsistent) {
+		t.Fatalf("commit of s1's address for s2 (no sharing key): %v, want %v", err, ErrInconsistent)
+	}
+	if _, ok := a.Assigned("ns/s2"); ok {
+		t.Error("s2 holds an address after a refused commit")
+	}
+	// The holder itself re-committing its own address is fine.
+	if err := a.commit(r1, Assignment{Pool: "pool", IPs: ips("10.0.0.1")}); err != nil {
+		t.Errorf("s1 re-committing its own address: %v", err)
+	}
+}

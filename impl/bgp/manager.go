@@ -74,6 +74,14 @@ type Manager struct {
 	idle     []*server.BgpServer
 	closing  bool
 	onChange func()
+	// last is the desired state of the last Set, which a retry after a failed start applies again
+	// when its back-off is over (nothing else may call Set for hours on a quiet cluster).
+	last struct {
+		peers  []PeerSpec
+		routes map[string][]Route
+	}
+	retry   *time.Timer
+	retryAt time.Time
 }
 
 type session struct {
@@ -123,6 +131,7 @@ func (m *Manager) Set(ctx context.Context, peers []PeerSpec, routes map[string][
 	if m.closing {
 		return ErrClosing
 	}
+	m.last.peers, m.last.routes = peers, routes
 	want := map[string]PeerSpec{}
 	for _, p := range peers {
 		want[p.Peer.Name] = p
@@ -194,6 +203,32 @@ func (m *Manager) failedStart(name string, p PeerSpec, err error) {
 	}
 	f.backoff = min(max(2*f.backoff, startBackoff), maxBackoff)
 	f.next = m.now().Add(f.backoff)
+	m.scheduleRetry(f.backoff)
+}
+
+// scheduleRetry applies the last Set again after d (unless a retry is already due sooner), so
+// that a peer whose start failed is tried again when its back-off is over. Called with m.mu held.
+func (m *Manager) scheduleRetry(d time.Duration) {
+	at := m.now().Add(d)
+	if m.retry != nil && !m.retryAt.After(at) {
+		return
+	}
+	if m.retry != nil {
+		m.retry.Stop()
+	}
+	m.retryAt = at
+	m.retry = time.AfterFunc(d, func() {
+		m.mu.Lock()
+		peers, routes, closing := m.last.peers, m.last.routes, m.closing
+		m.retry = nil
+		m.mu.Unlock()
+		if closing {
+			return
+		}
+		if err := m.Set(context.Background(), peers, routes); err != nil && !errors.Is(err, ErrClosing) {
+			m.log.Warn("bgp retry after a failed start", "error", err)
+		}
+	})
 }
 
 // NotRunning returns the peers that were asked for and have no session, with the reason: not
@@ -214,9 +249,6 @@ func Supported(p *config.Peer) error {
 	var why []string
 	for _, u := range config.Unsupported(p) {
 		why = append(why, u.Field+" ("+u.What+")")
-	}
-	if !p.Address.IsValid() && p.Interface == "" {
-		why = append(why, "no spec.peerAddress")
 	}
 	if len(why) == 0 {
 		return nil
@@ -604,6 +636,9 @@ func (m *Manager) stop(name string, s *session, shutdown bool) {
 func (m *Manager) Shutdown(wait time.Duration) {
 	m.mu.Lock()
 	m.closing = true
+	if m.retry != nil {
+		m.retry.Stop()
+	}
 	withdrew := false
 	for _, s := range m.sessions {
 		if s.spec.Peer.EnableGracefulRestart {

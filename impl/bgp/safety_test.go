@@ -299,3 +299,37 @@ func TestGoBGPWarningsRateLimited(t *testing.T) {
 		t.Error("another message was held back")
 	}
 }
+
+// TestFailedStartRetriedWithoutSet: a peer whose start failed is tried again when its back-off is
+// over, without waiting for another Set (on a quiet cluster the next one may be hours away).
+func TestFailedStartRetriedWithoutSet(t *testing.T) {
+	m := NewManager(nil, NewMetrics(nil), nil, nil)
+	defer m.Shutdown(0)
+	noID := speakerPeer("no-router-id", 11796) // no IPv4 address on the node, no routerID: start fails
+	if err := m.Set(context.Background(), []PeerSpec{{Peer: noID}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	attempts := func() int {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if f := m.failed["no-router-id"]; f != nil {
+			return f.attempts
+		}
+		return 0
+	}
+	if a := attempts(); a != 1 {
+		t.Fatalf("%d attempts after the first Set, want 1", a)
+	}
+	deadline := time.Now().Add(startBackoff + 2*time.Second)
+	for attempts() < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if a := attempts(); a != 2 {
+		t.Fatalf("%d attempts %s after the failure with no Set, want 2 (retried after the %s back-off)", a, startBackoff+2*time.Second, startBackoff)
+	}
+	m.Shutdown(0)
+	time.Sleep(2*startBackoff + 100*time.Millisecond)
+	if a := attempts(); a != 2 {
+		t.Errorf("%d attempts after Shutdown, want no more retries", a)
+	}
+}
