@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/ironlb/ironlb/impl/layer2"
 	"github.com/ironlb/ironlb/impl/speaker"
 )
 
@@ -35,6 +36,7 @@ func main() {
 	flag.StringVar(&o.MemberLabels, "ml-labels", "app.kubernetes.io/name=ironlb,app.kubernetes.io/component=speaker", "labels of the speaker pods to join")
 	flag.DurationVar(&o.ProbeInterval, "ml-probe-interval", 50*time.Millisecond, "gossip probe interval: shorter detects dead nodes faster, with more false alarms under load")
 	flag.DurationVar(&o.ProbeTimeout, "ml-probe-timeout", 25*time.Millisecond, "gossip probe timeout (a LAN round trip is well under a millisecond)")
+	flag.StringVar(&o.ExcludeL2Path, "excludel2-path", layer2.DefaultExcludeL2Path, "MetalLB's excludel2.yaml (ConfigMap metallb-excludel2): regexes of interfaces not to answer on, on top of the defaults; a missing file means the defaults alone")
 	flag.DurationVar(&o.GratuitousRefresh, "gratuitous-refresh", 0, "keep sending gratuitous ARP/NA at this period while an address is owned (0: only at takeover)")
 	flag.DurationVar(&o.Handover, "handover", time.Second, "on SIGTERM, keep answering this long after leaving the membership")
 	flag.BoolVar(&o.BGP, "bgp", true, "run BGP sessions from BGPPeers (with BFD from their BFDProfiles)")

@@ -45,6 +45,7 @@ type RunOptions struct {
 	LeftGrace      time.Duration
 
 	GratuitousRefresh time.Duration
+	ExcludeL2Path     string // MetalLB's excludel2.yaml (interfaces not answered on)
 
 	// BGP runs BGP sessions from BGPPeers (off: layer 2 only). BGPWithdrawWait is how long a
 	// stopping speaker waits after withdrawing its routes before it closes the sessions.
@@ -80,7 +81,7 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	ann, err := layer2.New(layer2.Options{Log: o.Log.WithName("layer2"), Registry: metrics.Registry, Refresh: o.GratuitousRefresh})
+	ann, err := layer2.New(layer2.Options{Log: o.Log.WithName("layer2"), Registry: metrics.Registry, Refresh: o.GratuitousRefresh, ExcludeL2Path: o.ExcludeL2Path})
 	if err != nil {
 		return err
 	}
@@ -105,6 +106,16 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 				return nil, err
 			}
 			go joinLoop(life, mgr.GetAPIReader(), m, o, sel)
+			go func() { // a healed partition or a refuted suspicion: the segment may know another MAC
+				for {
+					select {
+					case <-life.Done():
+						return
+					case <-m.Healed():
+						ann.Reannounce(life)
+					}
+				}
+			}()
 			return m, nil
 		}}
 	} else {
