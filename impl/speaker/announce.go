@@ -250,6 +250,7 @@ func (s *Speaker) applyBGP(ctx context.Context) {
 		}
 		s.status.add(statusBGPSweep)
 		s.status.add(statusPeers)
+		s.status.add(statusConfig) // the ConfigurationState lists the sessions that did not start
 	}
 	s.notRunning = notRunning
 }

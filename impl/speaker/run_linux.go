@@ -105,7 +105,10 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 			if err != nil {
 				return nil, err
 			}
-			go joinLoop(life, mgr.GetAPIReader(), m, o, sel)
+			// One join pass before the first plan: a speaker that planned alone would elect
+			// itself for every address until the others' gossip reached it.
+			known := joinOnce(life, mgr.GetAPIReader(), m, o, sel, nil)
+			go joinLoop(life, mgr.GetAPIReader(), m, o, sel, known)
 			go func() { // a healed partition or a refuted suspicion: the segment may know another MAC
 				for {
 					select {
@@ -181,27 +184,34 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	return nil
 }
 
-// joinLoop joins the other speakers (found by their pods' labels) now and every few seconds, so
+// joinLoop joins the other speakers (found by their pods' labels) every few seconds, so
 // that a speaker started first, or cut off for a while, finds the others again; while the API
 // server cannot be read, at the addresses they last had (joinTargets).
-func joinLoop(ctx context.Context, r client.Reader, mem *members.Members, o RunOptions, sel labels.Selector) {
-	var known map[string]string
+func joinLoop(ctx context.Context, r client.Reader, mem *members.Members, o RunOptions, sel labels.Selector, known map[string]string) {
 	for {
-		var pods corev1.PodList
-		err := r.List(ctx, &pods, client.InNamespace(o.Namespace), client.MatchingLabelsSelector{Selector: sel})
-		var addrs []string
-		addrs, known = joinTargets(known, pods.Items, err, o.Node, o.MemberPort, mem.Alive())
-		if len(addrs) > 0 {
-			if n, err := mem.Join(addrs); err != nil && n == 0 {
-				o.Log.V(1).Info("join speakers", "addresses", addrs, "error", err.Error())
-			}
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(3 * time.Second):
 		}
+		known = joinOnce(ctx, r, mem, o, sel, known)
 	}
+}
+
+// joinOnce joins the speakers that are not alive in the membership yet (memberlist exchanges the
+// whole member list while joining, so on return the membership knows whom they know) and returns
+// the addresses it knows by node.
+func joinOnce(ctx context.Context, r client.Reader, mem *members.Members, o RunOptions, sel labels.Selector, known map[string]string) map[string]string {
+	var pods corev1.PodList
+	err := r.List(ctx, &pods, client.InNamespace(o.Namespace), client.MatchingLabelsSelector{Selector: sel})
+	var addrs []string
+	addrs, known = joinTargets(known, pods.Items, err, o.Node, o.MemberPort, mem.Alive())
+	if len(addrs) > 0 {
+		if n, err := mem.Join(addrs); err != nil && n == 0 {
+			o.Log.V(1).Info("join speakers", "addresses", addrs, "error", err.Error())
+		}
+	}
+	return known
 }
 
 // lateMembers is the gossip membership, started when the speaker first has a valid configuration

@@ -3,11 +3,13 @@ package speaker
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/go-logr/logr/testr"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -19,6 +21,7 @@ import (
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 	"github.com/ironlb/ironlb/impl/api/v1beta2"
 	"github.com/ironlb/ironlb/impl/bgp"
+	"github.com/ironlb/ironlb/impl/configstate"
 	"github.com/ironlb/ironlb/impl/controller"
 )
 
@@ -163,6 +166,15 @@ func TestPeerNotRunning(t *testing.T) {
 	}
 	if len(st.Items) != 0 {
 		t.Errorf("a Service is reported advertised to a peer that does not run: %+v", st.Items[0].Status)
+	}
+	// The node's ConfigurationState says so too (a Degraded condition naming the peer).
+	var cs v1beta1.ConfigurationState
+	if err := c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: StateName("node-a")}, &cs); err != nil {
+		t.Fatal(err)
+	}
+	degraded := meta.FindStatusCondition(cs.Status.Conditions, configstate.ConditionDegraded)
+	if degraded == nil || degraded.Status != metav1.ConditionTrue || !strings.Contains(degraded.Message, `BGPPeer "r1": the session did not start on node node-a: no IPv4 router ID`) {
+		t.Errorf("ConfigurationState conditions = %+v, want Degraded naming r1 and its reason", cs.Status.Conditions)
 	}
 	sessions.notRunning["r1"] = errors.New("another reason")
 	reconcileOnce(t, s)

@@ -236,10 +236,13 @@ func (s *Speaker) reconcileConfig(ctx context.Context) (reconcile.Result, error)
 		return reconcile.Result{}, err
 	}
 	var res reconcile.Result
-	if len(in.Secrets) > 0 {
-		// The speaker does not watch Secrets (it may only get those its peers name): a changed
-		// password is read again at the latest after this.
-		res.RequeueAfter = SecretResync
+	for _, p := range in.Peers {
+		if p.PasswordSecret != "" {
+			// The speaker does not watch Secrets (it may only get those its peers name): a
+			// changed, created or restored password is read again at the latest after this.
+			res.RequeueAfter = SecretResync
+			break
+		}
 	}
 	cfg, err := config.Build(in)
 	if err != nil {

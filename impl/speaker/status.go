@@ -56,7 +56,7 @@ func (s *Speaker) syncStatus(ctx context.Context, key string) error {
 		}
 		stKey := types.NamespacedName{Namespace: s.Namespace, Name: StateName(s.Node)}
 		labels := map[string]string{v1beta1.LabelComponentType: "speaker", v1beta1.LabelNodeName: s.Node}
-		return configstate.Report(ctx, s.Client, stKey, labels, r.result, r.lastError, r.warnings...)
+		return configstate.Report(ctx, s.Client, stKey, labels, r.result, r.lastError, append(r.warnings, s.sessionProblems()...)...)
 	case key == statusL2Sweep:
 		return s.sweep(ctx, &v1beta1.ServiceL2StatusList{}, func(svc types.NamespacedName) bool { _, ok := s.l2[svc]; return ok })
 	case key == statusBGPSweep:
@@ -193,16 +193,24 @@ func (s *Speaker) sweep(ctx context.Context, list client.ObjectList, announced f
 	})
 }
 
-// peerEvents records a Warning event on each BGPPeer this speaker does not run (skipped by the
-// configuration, or its session failed to start), once per change of the reason, not on every
-// pass.
+// sessionProblems are the peers this speaker was asked to run whose session did not start, as
+// ConfigurationState warnings (the peers the configuration skips are among its warnings already).
+func (s *Speaker) sessionProblems() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.notRunning))
+	for name, err := range s.notRunning {
+		out = append(out, fmt.Sprintf("BGPPeer %q: the session did not start on node %s: %v", name, s.Node, err))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// peerEvents records a Warning event on each BGPPeer whose session this speaker could not start,
+// once per change of the reason, not on every pass. (A peer the configuration skips has its event
+// from the controller, once, not from every node.)
 func (s *Speaker) peerEvents(ctx context.Context) {
 	now := map[string]string{}
-	if cfg := s.config(); cfg != nil {
-		for _, p := range cfg.SkippedPeers {
-			now[p.Name] = p.Reason
-		}
-	}
 	s.mu.Lock()
 	for name, err := range s.notRunning {
 		now[name] = err.Error()
