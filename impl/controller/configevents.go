@@ -12,16 +12,18 @@ import (
 	"github.com/ironlb/ironlb/impl/config"
 )
 
-// configEvents posts a Warning event on each configuration object that holds a warning of cfg (a
-// BGPPeer not run, an advertisement skipping a name that does not exist), once per warning: only
-// the warnings that were not there at the last load are posted. Called with c.mu held.
-func (c *Controller) configEvents(ctx context.Context, cfg *config.Config) {
+// configEvents posts a Warning event on each configuration object that holds a problem of the
+// configuration just loaded: reason ConfigurationWarning for a warning of a valid configuration (a
+// BGPPeer not run, an advertisement skipping a name that does not exist), ConfigurationInvalid for
+// an error of an invalid one (written past the webhook, or with the webhook off). Each problem is
+// posted once: only those that were not there at the last load. Called with c.mu held.
+func (c *Controller) configEvents(ctx context.Context, problems []*config.FieldError, reason string) {
 	if c.opts.Recorder == nil {
 		return
 	}
-	posted := make(map[string]bool, len(cfg.Warnings))
-	for _, w := range cfg.Warnings {
-		msg := w.Error()
+	posted := make(map[string]bool, len(problems))
+	for _, w := range problems {
+		msg := reason + " " + w.Error()
 		if c.warned[msg] {
 			posted[msg] = true
 			continue
@@ -31,10 +33,10 @@ func (c *Controller) configEvents(ctx context.Context, cfg *config.Config) {
 			continue
 		}
 		if err := c.client.Get(ctx, types.NamespacedName{Namespace: c.opts.Namespace, Name: w.Name}, obj); err != nil {
-			c.log.Error(err, "post a configuration warning", "kind", w.Kind, "name", w.Name)
+			c.log.Error(err, "post a configuration problem", "kind", w.Kind, "name", w.Name)
 			continue // tried again at the next load
 		}
-		c.opts.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "ConfigurationWarning", "LoadConfiguration", "%s: %s", w.Field, w.Detail)
+		c.opts.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "LoadConfiguration", "%s: %s", w.Field, w.Detail)
 		posted[msg] = true
 	}
 	c.warned = posted

@@ -101,4 +101,22 @@ func TestDanglingReferencesAreWarningsWithEvents(t *testing.T) {
 	if ctl.cfg.Peers["router"] == nil {
 		t.Error("the peer must run once its BFDProfile exists")
 	}
+
+	// An invalid object written past the webhook (a zoned IPv6 pool address): the configuration is
+	// invalid, the last valid one stays, and the object gets an event naming the field, once.
+	if err := c.Create(ctx, &v1beta1.IPAddressPool{ObjectMeta: om("zoned"), Spec: v1beta1.IPAddressPoolSpec{Addresses: []string{"fd00:5::5%eth0/128"}}}); err != nil {
+		t.Fatal(err)
+	}
+	reload()
+	got = drain()
+	if len(got) != 1 || !strings.HasPrefix(got[0], corev1.EventTypeWarning+" ConfigurationInvalid spec.addresses[0]") {
+		t.Errorf("events = %q, want one ConfigurationInvalid naming spec.addresses[0]", got)
+	}
+	if ctl.cfg == nil || ctl.cfg.Pools["default"] == nil || ctl.cfgErr == nil {
+		t.Errorf("the last valid configuration must stay in force, with the error kept: %v", ctl.cfgErr)
+	}
+	reload()
+	if got := drain(); len(got) != 0 {
+		t.Errorf("an unchanged error was posted again: %q", got)
+	}
 }

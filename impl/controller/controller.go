@@ -267,6 +267,10 @@ func (c *Controller) reloadConfig(ctx context.Context) error {
 		c.log.Error(err, "configuration rejected; keeping the last valid one")
 		c.opts.Metrics.configLoaded(false)
 		c.reportState(ctx, v1beta1.ConfigurationInvalid, err.Error())
+		var problems config.Errors
+		if errors.As(err, &problems) {
+			c.configEvents(ctx, problems, "ConfigurationInvalid")
+		}
 		return nil
 	}
 	c.cfg, c.cfgErr = cfg, nil
@@ -278,7 +282,7 @@ func (c *Controller) reloadConfig(ctx context.Context) error {
 	c.statsDirty.Store(true)
 	c.opts.Metrics.configLoaded(true)
 	c.reportState(ctx, v1beta1.ConfigurationValid, "", cfg.WarningMessages()...)
-	c.configEvents(ctx, cfg)
+	c.configEvents(ctx, cfg.Warnings, "ConfigurationWarning")
 	c.log.Info("configuration loaded", "pools", len(cfg.Pools), "peers", len(cfg.Peers))
 	return nil
 }

@@ -183,8 +183,18 @@ func TestInvalidConfigAtStartWritesNothing(t *testing.T) {
 			}
 		}
 	}
-	if evs := e.events(); len(evs) != 3 || !strings.Contains(evs[0], "Warning NoConfiguration") {
-		t.Errorf("events %q, want one NoConfiguration warning per Service", evs)
+	var noConfig, invalid int
+	evs := e.events()
+	for _, ev := range evs {
+		switch {
+		case strings.HasPrefix(ev, "Warning NoConfiguration"):
+			noConfig++
+		case strings.HasPrefix(ev, "Warning ConfigurationInvalid"):
+			invalid++ // on the pools, naming the field
+		}
+	}
+	if noConfig != 3 || invalid != 2 {
+		t.Errorf("events %q, want one NoConfiguration warning per Service and one ConfigurationInvalid per pool", evs)
 	}
 	if err := e.c.Delete(e.ctx, fakePool("b")); err != nil {
 		t.Fatal(err)

@@ -38,7 +38,7 @@ func (c *Controller) apply(ctx context.Context, svc *corev1.Service, sr *service
 	msg := fmt.Sprintf("Assigned IP %s from pool %s", joinIPs(asg.IPs), asg.Pool)
 	cond := conditionFor(svc, true, "Assigned", msg)
 	if changed || !hasCondition(svc, cond) {
-		patch := client.MergeFrom(svc.DeepCopy())
+		patch := client.MergeFromWithOptions(svc.DeepCopy(), client.MergeFromWithOptimisticLock{}) // a stale leader's write conflicts instead of winning
 		svc.Status.LoadBalancer.Ingress = ingressFor(asg.IPs)
 		meta.SetStatusCondition(&svc.Status.Conditions, cond)
 		if err := c.client.Status().Patch(ctx, svc, patch); err != nil {
@@ -73,7 +73,7 @@ func (c *Controller) fail(ctx context.Context, svc *corev1.Service, reason strin
 		return nil
 	}
 	c.event(svc, corev1.EventTypeWarning, "AllocationFailed", "Allocate", "Failed to allocate IP for %q: %s: %s", key, reason, msg)
-	patch := client.MergeFrom(svc.DeepCopy())
+	patch := client.MergeFromWithOptions(svc.DeepCopy(), client.MergeFromWithOptimisticLock{}) // a stale leader's write conflicts instead of winning
 	if !holds {
 		svc.Status.LoadBalancer.Ingress = nil
 	}
@@ -99,7 +99,7 @@ func (c *Controller) clearIfOurs(ctx context.Context, svc *corev1.Service) error
 	if cur := meta.FindStatusCondition(svc.Status.Conditions, ConditionAddressAssigned); cur.Status == metav1.ConditionTrue {
 		released = joinIPs(statusIPs(svc))
 	}
-	patch := client.MergeFrom(svc.DeepCopy())
+	patch := client.MergeFromWithOptions(svc.DeepCopy(), client.MergeFromWithOptimisticLock{}) // a stale leader's write conflicts instead of winning
 	svc.Status.LoadBalancer.Ingress = nil
 	meta.RemoveStatusCondition(&svc.Status.Conditions, ConditionAddressAssigned)
 	if err := c.client.Status().Patch(ctx, svc, patch); err != nil {
