@@ -62,13 +62,19 @@ links:
 	reach := func(from, to string) (time.Duration, error) {
 		return dial(t, l, from, to, ip[to])
 	}
+	// must tries for up to 3 s: a link just set up may lose the first SYN (the port comes up
+	// asynchronously), and TCP would only retry it after a second, past one dial's timeout.
 	must := func(from, to string) time.Duration {
 		t.Helper()
-		rtt, err := reach(from, to)
-		if err != nil {
-			t.Fatalf("%s cannot reach %s: %v", from, to, err)
+		var err error
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+			var rtt time.Duration
+			if rtt, err = reach(from, to); err == nil {
+				return rtt
+			}
 		}
-		return rtt
+		t.Fatalf("%s cannot reach %s within 3 s: %v", from, to, err)
+		return 0
 	}
 	mustNot := func(from, to string) {
 		t.Helper()
