@@ -512,3 +512,36 @@ func (l Lab) RestartAPIServer() error {
 	}
 	return fmt.Errorf("lab %q has no kube-apiserver process", l.Net.Prefix)
 }
+
+// StopAPIServer stops the API server (SIGTERM, 5 s grace) and leaves it stopped: the cluster
+// runs on without its API until StartAPIServer.
+func (l Lab) StopAPIServer() error {
+	recs, err := l.records()
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.Name == "kube-apiserver" {
+			if err := process.Stop(l.run(), r, 5*time.Second); err != nil {
+				return fmt.Errorf("stop kube-apiserver: %w", err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("lab %q has no running kube-apiserver process", l.Net.Prefix)
+}
+
+// StartAPIServer starts a stopped API server again from its saved spec; one that runs is left
+// alone. It does not wait for it to serve.
+func (l Lab) StartAPIServer() (started bool, err error) {
+	recs, _ := process.List(l.run())
+	for _, r := range recs {
+		if r.Name == "kube-apiserver" && r.Alive() {
+			return false, nil
+		}
+	}
+	if _, err := process.Restart(l.run(), controlplane.LogDir(l.State), "kube-apiserver"); err != nil {
+		return false, err
+	}
+	return true, nil
+}

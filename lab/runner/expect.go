@@ -532,6 +532,32 @@ func (r *run) measure(m *scenario.Measure) (string, error) {
 		}
 		record(report.Measurement{ValueMs: ms(to.Sub(from))})
 		return fmt.Sprintf("%s = %.1f ms", m.Name, *ms(to.Sub(from))), nil
+	case m.OwnerChanges != nil:
+		oc := m.OwnerChanges
+		r.mu.Lock()
+		from, to := steps[oc.From], time.Now()
+		if oc.To != "" {
+			to = steps[oc.To]
+		}
+		addr := r.addresses[oc.Service]
+		var seen []string
+		for _, ev := range r.events {
+			at := r.t0.Add(time.Duration(ev.AtMs * float64(time.Millisecond)))
+			if ev.Kind == report.EventOwner && at.After(from) && at.Before(to) && addr != "" && strings.Contains(","+addr+",", ","+ev.Subject+",") {
+				seen = append(seen, fmt.Sprintf("%s at %.3fs", ev.Detail, ev.AtMs/1000))
+			}
+		}
+		r.mu.Unlock()
+		if addr == "" {
+			return "", fmt.Errorf("%s: %s has no address", m.Name, oc.Service)
+		}
+		n := len(seen)
+		record(report.Measurement{Count: &n})
+		detail := fmt.Sprintf("%s = %d", m.Name, n)
+		if n > 0 {
+			detail += ": " + strings.Join(seen, ", ")
+		}
+		return detail, nil
 	}
 	return "", fmt.Errorf("empty measurement")
 }

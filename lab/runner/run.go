@@ -42,6 +42,8 @@ type run struct {
 	owners       map[netip.Addr]bool // addresses whose ARP/NDP owner is watched
 	lastFault    time.Time
 	faultAt      map[string]time.Time // step name -> when its fault was applied
+	faultHost    map[string]string    // step name -> the host its fault acted on
+	apiStopped   bool                 // an apiserver-down fault left the API server stopped
 	currentStep  string
 	deferredErr  string            // the first failed deferred check (it fails the scenario)
 	addresses    map[string]string // Service NS/NAME -> its addresses, as last seen
@@ -81,7 +83,7 @@ type deferred struct {
 func newRun(e *env, sc *scenario.Scenario, out io.Writer) *run {
 	return &run{e: e, sc: sc, out: out, streams: map[string]*stream{}, stepStart: map[string]time.Time{},
 		measurements: map[string]report.Measurement{}, touched: map[string]bool{}, owners: map[netip.Addr]bool{},
-		addresses: map[string]string{}, faultAt: map[string]time.Time{}}
+		addresses: map[string]string{}, faultAt: map[string]time.Time{}, faultHost: map[string]string{}}
 }
 
 func (r *run) ms(t time.Time) float64 { return float64(t.Sub(r.t0).Microseconds()) / 1000 }
@@ -368,6 +370,13 @@ func (r *run) cleanup(ctx context.Context) error {
 		hosts = append(hosts, h)
 	}
 	sort.Strings(hosts)
+	if r.apiStopped {
+		if _, err := r.e.faults.StartAPIServer(); err != nil {
+			errs = append(errs, err)
+		} else if err := r.waitReady(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := r.e.mend(ctx, hosts); err != nil {
 		errs = append(errs, err)
 	}

@@ -44,6 +44,10 @@ type Options struct {
 	Keep bool
 	// Fresh gives every scenario run a lab of its own instead of sharing one per topology.
 	Fresh bool
+	// LabPrefix, when set, starts the name of every lab the run brings up (PREFIXl2-iro instead
+	// of l2-iro), so that runs side by side on one host do not take each other's labs; at most
+	// 4 characters, as the name prefixes interface names.
+	LabPrefix string
 	// Progress receives a line per step as it happens.
 	Progress io.Writer
 	Labs     Labs
@@ -90,12 +94,12 @@ type job struct {
 }
 
 // labName is the lab of a topology and implementation: short, as it prefixes interface names.
-func labName(top *topology.Topology, impl string) string {
+func labName(top *topology.Topology, impl, prefix string) string {
 	n := top.Name
 	if len(n) > 6 {
 		n = n[:6]
 	}
-	return n + "-" + impl[:3]
+	return prefix + n + "-" + impl[:3]
 }
 
 // Run runs the scenarios and returns their report. It returns an error only when it could not
@@ -103,6 +107,9 @@ func labName(top *topology.Topology, impl string) string {
 func Run(ctx context.Context, scenarios []*scenario.Scenario, files []string, o Options) (*report.Report, error) {
 	if o.Repeat < 1 {
 		o.Repeat = 1
+	}
+	if len(o.LabPrefix) > 4 || strings.Trim(o.LabPrefix, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+		return nil, fmt.Errorf("lab prefix %q: want at most 4 lower-case letters or digits", o.LabPrefix)
 	}
 	out := o.Progress
 	if out == nil {
@@ -207,7 +214,7 @@ func bringUp(ctx context.Context, o Options, j job, out io.Writer) (*env, error)
 	if err != nil {
 		return nil, fmt.Errorf("scenario %s: %w", j.sc.Name, err)
 	}
-	name := labName(top, j.impl)
+	name := labName(top, j.impl, o.LabPrefix)
 	if labExists(name, o.Labs.StateDir(name)) {
 		fmt.Fprintf(out, "lab %q is left over from an earlier run: removing it\n", name)
 		if err := o.Labs.Down(name); err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -361,20 +362,95 @@ func (r *run) startStream(ctx context.Context, sp *scenario.Stream) (string, err
 	return fmt.Sprintf("%s: %s every %s from %s to %s", sp.Name, sp.Protocol, sp.Interval, sp.From, s.target), nil
 }
 
-// resolveTarget turns owner-of:NS/NAME into the node answering ARP/NDP for the Service.
-func (r *run) resolveTarget(ctx context.Context, target string) (string, error) {
-	svc, ok := strings.CutPrefix(target, "owner-of:")
+// resolveTarget turns owner-of:NS/NAME into the node answering ARP/NDP for the Service,
+// bystander-of:NS/NAME into the first worker that does not, and faulted:STEP into the host that
+// step's fault acted on. For owner-of it also compares the ARP owner with the node that served
+// the recent good replies of the streams to the Service (externalTrafficPolicy Local), and says
+// so in note when they differ; the ARP owner is faulted either way.
+func (r *run) resolveTarget(ctx context.Context, target string) (host, note string, err error) {
+	if ref, ok := strings.CutPrefix(target, scenario.TargetFaulted); ok {
+		r.mu.Lock()
+		h, ok := r.faultHost[ref]
+		r.mu.Unlock()
+		if !ok {
+			return "", "", fmt.Errorf("%s: step %q faulted no host (it failed or was skipped)", target, ref)
+		}
+		return h, "", nil
+	}
+	if svc, ok := strings.CutPrefix(target, scenario.TargetBystanderOf); ok {
+		nodes, addr, err := r.owner(ctx, svc, "")
+		if err != nil {
+			return "", "", err
+		}
+		for _, n := range r.e.top.Nodes {
+			if n.Kind == "worker" && !slices.Contains(nodes, n.Name) {
+				return n.Name, "", nil
+			}
+		}
+		return "", "", fmt.Errorf("%s: every worker answers ARP/NDP for %s (%v)", target, addr, nodes)
+	}
+	svc, ok := strings.CutPrefix(target, scenario.TargetOwnerOf)
 	if !ok {
-		return target, nil
+		return target, "", nil
 	}
 	nodes, addr, err := r.owner(ctx, svc, "")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if len(nodes) != 1 {
-		return "", fmt.Errorf("owner-of:%s: %d nodes answer ARP/NDP for %s (%v), want exactly one", svc, len(nodes), addr, nodes)
+		return "", "", fmt.Errorf("owner-of:%s: %d nodes answer ARP/NDP for %s (%v), want exactly one", svc, len(nodes), addr, nodes)
 	}
-	return nodes[0], nil
+	return nodes[0], r.checkServing(ctx, target, svc, addr, nodes[0]), nil
+}
+
+// checkServing compares the ARP owner of a Service's address with the node serving its streams'
+// recent good replies; it returns a note when they differ (or when it cannot tell).
+func (r *run) checkServing(ctx context.Context, target, svc string, addr netip.Addr, arpOwner string) string {
+	if r.trafficPolicy(ctx, svc) != string(corev1.ServiceExternalTrafficPolicyLocal) {
+		return "" // Cluster: replies name the pod's node, not the node the client reached
+	}
+	r.mu.Lock()
+	var names []string
+	for n, s := range r.streams {
+		if s.addr == addr && s.stopped.IsZero() {
+			names = append(names, n)
+		}
+	}
+	r.mu.Unlock()
+	slices.Sort(names)
+	var notes []string
+	now := time.Now()
+	for _, n := range names {
+		r.mu.Lock()
+		s := r.streams[n]
+		r.mu.Unlock()
+		if m := ownerMismatch(target, arpOwner, n, s.snapshot(), now); m != "" {
+			notes = append(notes, m)
+		}
+	}
+	return strings.Join(notes, "; ")
+}
+
+// trafficPolicy is a Service's externalTrafficPolicy: as a service step of the scenario made it,
+// else as the API says ("" when it cannot tell).
+func (r *run) trafficPolicy(ctx context.Context, svc string) string {
+	for _, st := range r.sc.Steps {
+		if st.Service != nil && st.Service.Name == svc {
+			return st.Service.ExternalTrafficPolicy
+		}
+	}
+	r.mu.Lock()
+	apiStopped := r.apiStopped
+	r.mu.Unlock()
+	if apiStopped {
+		return ""
+	}
+	ns, name, _ := strings.Cut(svc, "/")
+	s, err := r.e.cs.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return ""
+	}
+	return string(s.Spec.ExternalTrafficPolicy)
 }
 
 // owner asks from a client who answers ARP/NDP for a Service's first address.
@@ -386,8 +462,26 @@ func (r *run) owner(ctx context.Context, svc, from string) ([]string, netip.Addr
 	if iface == "" {
 		return nil, netip.Addr{}, fmt.Errorf("host %q shares no network with the nodes: it cannot see who answers ARP/NDP", from)
 	}
-	addrs, err := r.serviceAddrs(ctx, svc)
-	if err != nil || len(addrs) == 0 {
+	var addrs []netip.Addr
+	err := fmt.Errorf("the API server is stopped")
+	r.mu.Lock()
+	apiStopped := r.apiStopped
+	r.mu.Unlock()
+	if !apiStopped {
+		addrs, err = r.serviceAddrs(ctx, svc)
+	}
+	if err != nil {
+		// The API server is down (an apiserver-down fault): the address last seen will do.
+		r.mu.Lock()
+		last := r.addresses[svc]
+		r.mu.Unlock()
+		for _, a := range strings.Split(last, ",") {
+			if ip, perr := netip.ParseAddr(a); perr == nil {
+				addrs = append(addrs, ip)
+			}
+		}
+	}
+	if len(addrs) == 0 {
 		return nil, netip.Addr{}, fmt.Errorf("service %s has no address (%v)", svc, err)
 	}
 	nodes, err := r.ownersOf(from, iface, addrs[0])
@@ -411,14 +505,28 @@ func (r *run) ownersOf(from, iface string, ip netip.Addr) ([]string, error) {
 }
 
 func (r *run) fault(ctx context.Context, f *scenario.Fault) (string, error) {
-	target, err := r.resolveTarget(ctx, f.Target)
+	target, note, err := r.resolveTarget(ctx, f.Target)
 	if err != nil {
 		return "", err
 	}
+	if note != "" {
+		r.printf("          note: %s\n", note)
+	}
+	detail, err := r.applyFault(ctx, f, target)
+	if note != "" {
+		detail += " (note: " + note + ")"
+	}
+	return detail, err
+}
+
+func (r *run) applyFault(ctx context.Context, f *scenario.Fault, target string) (string, error) {
 	now := time.Now()
 	r.mu.Lock()
 	r.lastFault = now
 	r.faultAt[r.currentStep] = now
+	if h, _, _ := strings.Cut(target, ":"); h != "" {
+		r.faultHost[r.currentStep] = h
+	}
 	r.mu.Unlock()
 	r.event(report.EventFault, target, f.Kind)
 	host, iface, _ := strings.Cut(target, ":")
@@ -492,19 +600,52 @@ func (r *run) fault(ctx context.Context, f *scenario.Fault) (string, error) {
 			return "", err
 		}
 		return fmt.Sprintf("deleted controller pod %s; %s ready %s later", pods[0].Name, np.Name, time.Since(start).Round(time.Millisecond)), nil
+	case scenario.FaultAPIServerDown:
+		r.mu.Lock()
+		r.apiStopped = true
+		r.mu.Unlock()
+		start := time.Now()
+		if err := fl.StopAPIServer(); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("kube-apiserver stopped (took %s)", time.Since(start).Round(time.Millisecond)), nil
+	case scenario.FaultAPIServerUp:
+		start := time.Now()
+		started, err := fl.StartAPIServer()
+		if err != nil {
+			return "", err
+		}
+		if err := r.waitReady(ctx); err != nil {
+			return "", err
+		}
+		r.mu.Lock()
+		r.apiStopped = false
+		r.mu.Unlock()
+		if !started {
+			return "kube-apiserver was running", nil
+		}
+		return fmt.Sprintf("kube-apiserver started, ready after %s", time.Since(start).Round(time.Millisecond)), nil
 	case scenario.FaultRestartAPIServer:
 		if err := fl.RestartAPIServer(); err != nil {
 			return "", err
 		}
 		start := time.Now()
-		err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-			body, err := r.e.cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-			return err == nil && string(body) == "ok", nil
-		})
-		if err != nil {
-			return "", fmt.Errorf("kube-apiserver not ready again: %w", err)
+		if err := r.waitReady(ctx); err != nil {
+			return "", err
 		}
 		return fmt.Sprintf("kube-apiserver restarted, ready again after %s", time.Since(start).Round(time.Millisecond)), nil
 	}
 	return "", fmt.Errorf("fault %q is not implemented", f.Kind)
+}
+
+// waitReady waits until the API server's /readyz answers ok.
+func (r *run) waitReady(ctx context.Context) error {
+	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		body, err := r.e.cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err == nil && string(body) == "ok", nil
+	})
+	if err != nil {
+		return fmt.Errorf("kube-apiserver not ready again: %w", err)
+	}
+	return nil
 }

@@ -186,6 +186,8 @@ func (st *Step) kinds() []string {
 type validator struct {
 	ps          Problems
 	everStarted map[string]bool
+	faultSteps  map[string]bool // names of the fault steps so far
+	targeted    map[string]bool // Services an earlier stream targets
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -207,7 +209,7 @@ func (v *validator) namespacedName(path, s string) {
 
 // Validate checks a defaulted scenario and returns every problem with its path.
 func Validate(s *Scenario) Problems {
-	v := &validator{everStarted: map[string]bool{}}
+	v := &validator{everStarted: map[string]bool{}, faultSteps: map[string]bool{}, targeted: map[string]bool{}}
 	if s.Name == "" {
 		v.add("name", "a scenario needs a name")
 	}
@@ -301,6 +303,7 @@ func (v *validator) step(p string, st *Step, streams map[string]bool, steps map[
 			}
 			streams[s.Name] = true
 			v.everStarted[s.Name] = true
+			v.targeted[s.To] = true
 			if s.From == "" {
 				v.add(p+".traffic.start.from", "names the client host")
 			}
@@ -330,13 +333,22 @@ func (v *validator) step(p string, st *Step, streams map[string]bool, steps map[
 			if len(f.Groups) != 2 || len(f.Groups[0]) == 0 || len(f.Groups[1]) == 0 {
 				v.add(p+".fault.groups", "a partition has two non-empty groups of hosts")
 			}
-		case FaultRestartController, FaultRestartAPIServer, FaultPartitionHeal:
+		case FaultRestartController, FaultRestartAPIServer, FaultAPIServerDown, FaultAPIServerUp, FaultPartitionHeal:
 		default:
 			if f.Target == "" {
 				v.add(p+".fault.target", "fault %s needs a target host (or owner-of:NAMESPACE/NAME)", f.Kind)
-			} else if svc, ok := strings.CutPrefix(f.Target, "owner-of:"); ok {
+			} else if svc, ok := strings.CutPrefix(f.Target, TargetOwnerOf); ok {
 				v.namespacedName(p+".fault.target", svc)
+			} else if svc, ok := strings.CutPrefix(f.Target, TargetBystanderOf); ok {
+				v.namespacedName(p+".fault.target", svc)
+			} else if ref, ok := strings.CutPrefix(f.Target, TargetFaulted); ok {
+				if !v.faultSteps[ref] {
+					v.add(p+".fault.target", "%q: no earlier fault step named %q", f.Target, ref)
+				}
 			}
+		}
+		if st.Name != "" {
+			v.faultSteps[st.Name] = true
 		}
 		if f.Kind == FaultNetem && f.Loss == "" && f.Delay == "" {
 			v.add(p+".fault", "netem needs loss, delay or both")
@@ -370,13 +382,25 @@ func (v *validator) step(p string, st *Step, streams map[string]bool, steps map[
 			v.add(p+".measure.name", "a measurement needs a name")
 		}
 		n := 0
-		for _, set := range []bool{m.Gap != nil, m.Lost != "", m.Served != "", m.Between != nil} {
+		for _, set := range []bool{m.Gap != nil, m.Lost != "", m.Served != "", m.Between != nil, m.OwnerChanges != nil} {
 			if set {
 				n++
 			}
 		}
 		if n != 1 {
-			v.add(p+".measure", "measure exactly one of gap, lost, served or between, found %d", n)
+			v.add(p+".measure", "measure exactly one of gap, lost, served, between or ownerChanges, found %d", n)
+		}
+		if oc := m.OwnerChanges; oc != nil {
+			v.namespacedName(p+".measure.ownerChanges.service", oc.Service)
+			if _, ok := steps[oc.From]; !ok || oc.From == "" {
+				v.add(p+".measure.ownerChanges.from", "no earlier step named %q", oc.From)
+			}
+			if _, ok := steps[oc.To]; oc.To != "" && !ok {
+				v.add(p+".measure.ownerChanges.to", "no earlier step named %q", oc.To)
+			}
+			if !v.targeted[oc.Service] {
+				v.add(p+".measure.ownerChanges.service", "no earlier stream targets %s (its owner is probed from a stream's client)", oc.Service)
+			}
 		}
 		if m.Served != "" {
 			started(p+".measure.served", m.Served)

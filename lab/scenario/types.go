@@ -132,19 +132,33 @@ const (
 	FaultRouterUp          = "router-up"
 	FaultPartition         = "partition"
 	FaultPartitionHeal     = "partition-heal"
+	FaultAPIServerDown     = "apiserver-down"
+	FaultAPIServerUp       = "apiserver-up"
 )
 
 // FaultKinds lists every fault a scenario may use.
 var FaultKinds = []string{FaultNodeDown, FaultNodeUp, FaultLinkDown, FaultLinkUp, FaultLinkFlap, FaultNetem, FaultNetemClear,
 	FaultKillSpeaker, FaultRestartSpeaker, FaultGracefulSpeaker, FaultRestartController, FaultRestartAPIServer,
-	FaultRouterDown, FaultRouterUp, FaultPartition, FaultPartitionHeal}
+	FaultRouterDown, FaultRouterUp, FaultPartition, FaultPartitionHeal, FaultAPIServerDown, FaultAPIServerUp}
+
+// Target forms besides a host name.
+const (
+	// TargetOwnerOf is the node answering ARP/NDP for a Service's address, asked from a client.
+	TargetOwnerOf = "owner-of:"
+	// TargetBystanderOf is the first worker (in topology order) that does not answer ARP/NDP for
+	// a Service's address.
+	TargetBystanderOf = "bystander-of:"
+	// TargetFaulted is the host an earlier fault step acted on (after resolving its target).
+	TargetFaulted = "faulted:"
+)
 
 // Fault breaks or mends part of the lab.
 type Fault struct {
-	Kind string `yaml:"kind" json:"kind" doc:"node-down, node-up, link-down, link-up, link-flap, netem, netem-clear, kill-speaker, restart-speaker, graceful-restart-speaker, restart-controller, restart-apiserver, router-down, router-up, partition, partition-heal"`
-	// Target is a host, or "owner-of:NAMESPACE/NAME": the node that answers ARP/NDP for a Service.
-	// Link faults take HOST or HOST:IFACE.
-	Target string `yaml:"target,omitempty" json:"target,omitempty" doc:"host (HOST:IFACE for one link), or owner-of:NAMESPACE/NAME (the node answering ARP/NDP for a Service)"`
+	Kind string `yaml:"kind" json:"kind" doc:"node-down, node-up, link-down, link-up, link-flap, netem, netem-clear, kill-speaker, restart-speaker, graceful-restart-speaker, restart-controller, restart-apiserver, apiserver-down, apiserver-up, router-down, router-up, partition, partition-heal"`
+	// Target is a host, "owner-of:NAMESPACE/NAME" (the node that answers ARP/NDP for a Service),
+	// "bystander-of:NAMESPACE/NAME" (the first worker that does not) or "faulted:STEP" (the host
+	// an earlier fault step acted on). Link faults take HOST or HOST:IFACE.
+	Target string `yaml:"target,omitempty" json:"target,omitempty" doc:"host (HOST:IFACE for one link), owner-of:NAMESPACE/NAME (the node answering ARP/NDP for a Service), bystander-of:NAMESPACE/NAME (the first worker that does not) or faulted:STEP (the host an earlier fault step acted on)"`
 	// Mode is how node-down and router-down stop the host's processes.
 	Mode string `yaml:"mode,omitempty" json:"mode,omitempty" doc:"node-down, router-down: kill (default: links cut, every process SIGKILLed), freeze (SIGSTOP) or stop (graceful shutdown)"`
 	// Flaps and Period are for link-flap.
@@ -272,6 +286,17 @@ type Measure struct {
 	Served string `yaml:"served,omitempty" json:"served,omitempty" doc:"stream name: good replies so far, per serving node"`
 	// Between is the time from the start of a step to an observed event.
 	Between *Between `yaml:"between,omitempty" json:"between,omitempty" doc:"time from a step to an observed change"`
+	// OwnerChanges counts the changes of the ARP/NDP owner of a Service's address in a window.
+	OwnerChanges *OwnerChanges `yaml:"ownerChanges,omitempty" json:"ownerChanges,omitempty" doc:"how many times the node answering ARP/NDP for a Service changed between two steps"`
+}
+
+// OwnerChanges counts the ARP/NDP owner changes a client saw for a Service's address (the
+// runner's probe, every 250 ms) from the start of one step to the start of another (or to this
+// measurement). Every change counts: to another node, to several nodes answering at once, to none.
+type OwnerChanges struct {
+	Service string `yaml:"service" json:"service" doc:"NAMESPACE/NAME (a stream must target it: its owner is probed from that stream's client)"`
+	From    string `yaml:"from" json:"from" doc:"the window starts when this step starts"`
+	To      string `yaml:"to,omitempty" json:"to,omitempty" doc:"the window ends when this step starts (default: at this measurement)"`
 }
 
 // Between measures from the start of a step to the first matching observation after it.
