@@ -64,6 +64,11 @@ bench-l2: k8s-bins ## layer 2: failover gaps of IronLB and MetalLB v0.15.2 (IRON
 scenarios: build k8s-bins ## replay the scenario suite (scenarios/) against IronLB; reports in ironlab-report/ (root)
 	$(BIN)/ironlab run scenarios/ --report $${IRONLAB_REPORT:-ironlab-report} --quiet-lab
 
+.PHONY: soak
+soak: build k8s-bins ## seeded random faults and Service churn on the l2 then the bgp lab, invariants checked (SOAK, 3m, each; SOAK_SEED replays; soak-report/soak.json) (root)
+	$(BIN)/ironlab soak -t topologies/l2.yaml -t topologies/bgp.yaml --duration $${SOAK:-3m} --seed "$${SOAK_SEED:-}" \
+		--report $${SOAK_REPORT:-soak-report} --quiet-lab
+
 .PHONY: bench-scenarios
 bench-scenarios: build k8s-bins ## failover scenarios repeated (SCENARIO_RUNS, 20) against IronLB and MetalLB v0.15.2: percentiles side by side (root)
 	$(BIN)/ironlab run scenarios/l2-node-failure.yaml scenarios/l2-speaker-kill.yaml --repeat $${SCENARIO_RUNS:-20} \

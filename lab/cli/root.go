@@ -37,7 +37,7 @@ parts of it on demand (ironlab fault) and replays failover scenarios (ironlab ru
 	}
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
-	root.AddCommand(NewUpCommand(s), NewDownCommand(s), NewStatusCommand(s), NewKubectlCommand(s), NewLogsCommand(s), NewSchemaCommand(s), NewFaultCommand(s), NewExecCommand(s), NewRunCommand(s),
+	root.AddCommand(NewUpCommand(s), NewDownCommand(s), NewStatusCommand(s), NewKubectlCommand(s), NewLogsCommand(s), NewSchemaCommand(s), NewFaultCommand(s), NewExecCommand(s), NewRunCommand(s), NewSoakCommand(s),
 		newNSExecCommand(), newForwardCommand(), newNodeCommand(), newContainerCommand(), newRouterCommand())
 	return root
 }
