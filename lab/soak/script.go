@@ -98,12 +98,18 @@ func (pl Plan) Script(s Setup) (*Script, error) {
 	add(scenario.Step{Name: "setup settle", Wait: "5s"}, Role{Part: PartSetup})
 	for _, r := range pl.Rounds {
 		p := fmt.Sprintf("r%02d", r.N)
-		add(scenario.Step{Name: fmt.Sprintf("%s fault %s", p, r.Fault.Kind), Timeout: actionTimeout, Fault: faultOf(r.Fault)},
+		faultStep := fmt.Sprintf("%s fault %s", p, r.Fault.Kind)
+		add(scenario.Step{Name: faultStep, Timeout: actionTimeout, Fault: faultOf(r.Fault)},
 			Role{Round: r.N, Part: PartFault, Kind: r.Fault.Kind, Target: r.Fault.Target})
 		add(scenario.Step{Name: p + " hold", Wait: r.Hold.String()}, Role{Round: r.N, Part: PartFault})
 		if r.Undo != nil {
-			add(scenario.Step{Name: fmt.Sprintf("%s undo %s", p, r.Undo.Kind), Timeout: actionTimeout, Fault: faultOf(*r.Undo)},
-				Role{Round: r.N, Part: PartUndo, Kind: r.Undo.Kind, Target: r.Undo.Target})
+			undo := faultOf(*r.Undo)
+			if undo.Target != "" {
+				// The host the fault hit, as resolved then: owner-of: may name another node by now.
+				undo.Target = scenario.TargetFaulted + faultStep
+			}
+			add(scenario.Step{Name: fmt.Sprintf("%s undo %s", p, r.Undo.Kind), Timeout: actionTimeout, Fault: undo},
+				Role{Round: r.N, Part: PartUndo, Kind: r.Undo.Kind, Target: undo.Target})
 		}
 		for i, c := range r.Churn {
 			st := scenario.Step{Name: fmt.Sprintf("%s churn %d %s %s", p, i+1, c.Kind, c.Target), Timeout: actionTimeout}
