@@ -85,13 +85,19 @@ type Manager struct {
 }
 
 type session struct {
-	spec    PeerSpec
-	srv     *server.BgpServer
-	routes  map[string]Route
-	local   netip.Addr // source of the session (BFD runs from it)
-	up      bool
-	bfdDown bool // BFD took the session down: it stays disabled until BFD is up again
-	cancel  context.CancelFunc
+	spec   PeerSpec
+	srv    *server.BgpServer
+	routes map[string]Route
+	local  netip.Addr // source of the session (BFD runs from it)
+	up     bool
+	// bfdDown: BFD took the session down; it stays disabled until BFD is up again or its hold-down
+	// (bfdHold, doubling on each BFD failure from bfdHoldMin to bfdHoldMax, reset when BFD is up)
+	// ends: a router that runs BFD only with established neighbours (dynamic neighbours do) would
+	// otherwise never see it again, and the node's routes would stay withdrawn for good.
+	bfdDown  bool
+	bfdHold  time.Duration
+	bfdTimer *time.Timer
+	cancel   context.CancelFunc
 }
 
 // failure is a peer whose session could not start.
@@ -476,7 +482,7 @@ func (m *Manager) setBFD(s *session) {
 
 // BFDChanged takes the BGP session with a peer address down when its BFD session went down (the
 // path is gone: waiting out the hold timer would blackhole traffic), and lets it connect again
-// when BFD is back up.
+// when BFD is back up, or when a hold-down (1 s, doubling on each failure up to 30 s) is over.
 func (m *Manager) BFDChanged(peer netip.Addr, up bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -491,17 +497,48 @@ func (m *Manager) BFDChanged(peer netip.Addr, up bool) {
 		switch {
 		case !up && !s.bfdDown:
 			s.bfdDown = true
-			m.log.Info("bfd down: closing the bgp session", "peer", name, "address", peer)
+			s.bfdHold = min(max(2*s.bfdHold, bfdHoldMin), bfdHoldMax)
+			m.log.Info("bfd down: closing the bgp session", "peer", name, "address", peer, "holdDown", s.bfdHold)
 			if err := s.srv.DisablePeer(ctx, &api.DisablePeerRequest{Address: peer.String(), Communication: "BFD down"}); err != nil {
 				m.log.Error("disable peer", "peer", name, "error", err)
 			}
-		case up && s.bfdDown:
-			s.bfdDown = false
-			m.log.Info("bfd up: the bgp session may connect again", "peer", name, "address", peer)
-			if err := s.srv.EnablePeer(ctx, &api.EnablePeerRequest{Address: peer.String()}); err != nil {
-				m.log.Error("enable peer", "peer", name, "error", err)
+			s.bfdTimer = time.AfterFunc(s.bfdHold, func() { m.bfdHoldOver(name, s) })
+		case up:
+			s.bfdHold = 0
+			if s.bfdDown {
+				m.log.Info("bfd up: the bgp session may connect again", "peer", name, "address", peer)
+				m.enableAfterBFD(name, s)
 			}
 		}
+	}
+}
+
+// Hold-down of a session that BFD took down, before it may connect again without BFD being up.
+const (
+	bfdHoldMin = time.Second
+	bfdHoldMax = 30 * time.Second
+)
+
+// bfdHoldOver lets a session that BFD took down connect again when its hold-down is over.
+func (m *Manager) bfdHoldOver(name string, s *session) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closing || m.sessions[name] != s || !s.bfdDown {
+		return
+	}
+	m.log.Info("bfd still down after the hold-down: the bgp session may connect again", "peer", name, "holdDown", s.bfdHold)
+	m.enableAfterBFD(name, s)
+}
+
+// enableAfterBFD ends a BFD hold-down. Called with m.mu held.
+func (m *Manager) enableAfterBFD(name string, s *session) {
+	s.bfdDown = false
+	if s.bfdTimer != nil {
+		s.bfdTimer.Stop()
+		s.bfdTimer = nil
+	}
+	if err := s.srv.EnablePeer(context.Background(), &api.EnablePeerRequest{Address: s.spec.Peer.Address.String()}); err != nil {
+		m.log.Error("enable peer", "peer", name, "error", err)
 	}
 }
 
@@ -619,6 +656,9 @@ func (m *Manager) stop(name string, s *session, shutdown bool) {
 	}
 	if m.bfd != nil && s.spec.BFD != nil {
 		m.bfd.Remove(s.spec.Peer.Address)
+	}
+	if s.bfdTimer != nil {
+		s.bfdTimer.Stop()
 	}
 	s.cancel()
 	if !(shutdown && s.spec.Peer.EnableGracefulRestart) {

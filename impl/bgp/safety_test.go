@@ -333,3 +333,48 @@ func TestFailedStartRetriedWithoutSet(t *testing.T) {
 		t.Errorf("%d attempts after Shutdown, want no more retries", a)
 	}
 }
+
+// TestBFDDownIsAHoldDownNotForever: BFD going down closes the session at once, and the session
+// connects again when the hold-down is over even if BFD never came back: a router that runs BFD
+// only with established neighbours (as dynamic neighbours do) would otherwise never see this node
+// again (found by the chaos soak: a node's routes stayed withdrawn after a link flap).
+func TestBFDDownIsAHoldDownNotForever(t *testing.T) {
+	r := router(t, 64512, 64513, 11797, "")
+	m := NewManager(nil, NewMetrics(nil), nil, nil)
+	defer m.Shutdown(0)
+	spec := PeerSpec{Peer: speakerPeer("r1", 11797), NodeV4: netip.MustParseAddr("127.0.0.3")}
+	routes := map[string][]Route{"r1": {{Prefix: netip.MustParsePrefix("10.200.0.9/32")}}}
+	if err := m.Set(context.Background(), []PeerSpec{spec}, routes); err != nil {
+		t.Fatal(err)
+	}
+	learnt := func() bool { _, ok := rib(t, r)["10.200.0.9/32"]; return ok }
+	waitFor := func(what string, within time.Duration, cond func() bool) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for !cond() {
+			if time.Since(start) > within {
+				t.Fatalf("%s: not within %s", what, within)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return time.Since(start)
+	}
+	waitFor("route learnt", 15*time.Second, learnt)
+	m.BFDChanged(netip.MustParseAddr("127.0.0.2"), false)
+	waitFor("route withdrawn after BFD down", 5*time.Second, func() bool { return !learnt() })
+	// BFD stays down; the session comes back after the 1 s hold-down (plus the connect retry).
+	back := waitFor("session back after the hold-down without BFD", 15*time.Second, learnt)
+	if back < bfdHoldMin/2 {
+		t.Errorf("back after %s: the hold-down of %s was not kept", back, bfdHoldMin)
+	}
+	// A second failure doubles the hold-down.
+	m.BFDChanged(netip.MustParseAddr("127.0.0.2"), false)
+	m.mu.Lock()
+	hold := m.sessions["r1"].bfdHold
+	m.mu.Unlock()
+	if hold != 2*bfdHoldMin {
+		t.Errorf("second hold-down = %s, want %s", hold, 2*bfdHoldMin)
+	}
+	waitFor("route withdrawn after the second BFD down", 5*time.Second, func() bool { return !learnt() })
+	waitFor("back after the second hold-down", 20*time.Second, learnt)
+}
