@@ -95,7 +95,7 @@ func New(cs kubernetes.Interface, cfg Config) (*Agent, error) {
 
 // Run registers the node and serves its pods until ctx ends; then it stops every pod.
 func (a *Agent) Run(ctx context.Context) error {
-	if err := a.register(ctx); err != nil {
+	if err := a.registerRetrying(ctx); err != nil {
 		return err
 	}
 	a.cfg.Log.Info("node registered", "node", a.cfg.Name, "address", a.cfg.Address, "podCIDR", a.cfg.PodCIDR)
@@ -188,6 +188,27 @@ func (a *Agent) nodeStatus() corev1.NodeStatus {
 		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: KubeletPort}},
 		NodeInfo: corev1.NodeSystemInfo{KubeletVersion: a.cfg.Version, OperatingSystem: "linux", Architecture: "amd64",
 			ContainerRuntimeVersion: "ironlab://emulated"},
+	}
+}
+
+// registerRetry is how long the agent waits between two attempts to register its Node.
+var registerRetry = time.Second
+
+// registerRetrying registers the Node, trying again until the API server answers or ctx ends,
+// as the kubelet does: an agent started again with its node (fault node-up starts the node's
+// processes before it brings the links up, and a rebooted node's kubelet may start before its
+// network) must not give up on the first "no route to host", or the node stays NotReady and its
+// pods, the speaker among them, never run again.
+func (a *Agent) registerRetrying(ctx context.Context) error {
+	for {
+		err := a.register(ctx)
+		if err == nil {
+			return nil
+		}
+		a.cfg.Log.Warn("register node; retrying", "node", a.cfg.Name, "in", registerRetry, "error", err)
+		if !sleepCtx(ctx, registerRetry) {
+			return err
+		}
 	}
 }
 

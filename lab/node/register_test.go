@@ -1,0 +1,57 @@
+//go:build linux
+
+package node
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+// An agent started again with its node (fault node-up starts it before the links are up) first
+// meets "no route to host": it must keep trying, not exit and leave the node NotReady with its
+// pods (the speaker among them) never started again.
+func TestRegisterRetriesUntilTheAPIServerAnswers(t *testing.T) {
+	defer func(d time.Duration) { registerRetry = d }(registerRetry)
+	registerRetry = 10 * time.Millisecond
+	cs := fake.NewClientset()
+	attempts := 0
+	cs.PrependReactor("create", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+		attempts++
+		if attempts <= 3 {
+			return true, nil, errors.New(`Post "https://172.18.0.2:6443/api/v1/nodes": dial tcp 172.18.0.2:6443: connect: no route to host`)
+		}
+		return false, nil, nil
+	})
+	a, err := New(cs, Config{Name: "worker", Address: "172.18.0.3", PodCIDR: "10.244.2.0/24", Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.registerRetrying(ctx); err != nil {
+		t.Fatalf("registerRetrying: %v", err)
+	}
+	if attempts != 4 {
+		t.Errorf("%d attempts, want 4 (3 failed, then registered)", attempts)
+	}
+	if _, err := cs.CoreV1().Nodes().Get(ctx, "worker", metav1.GetOptions{}); err != nil {
+		t.Errorf("the Node is not registered: %v", err)
+	}
+
+	// Stopping the agent ends the attempts with the last error.
+	attempts = -1000
+	stopped, stop := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, stop)
+	if err := a.registerRetrying(stopped); err == nil {
+		t.Error("registerRetrying returned nil after the agent stopped without registering")
+	}
+}
