@@ -64,15 +64,24 @@ func (r *run) expect(ctx context.Context, i int, st *scenario.Step) (string, err
 		return r.expectAddress(ctx, e.ServiceAddress)
 	case e.ARPOwner != nil:
 		a := e.ARPOwner
+		// Two probes in a row must agree: one probe can miss a second answer that comes late
+		// (two nodes answering was seen as one this way).
+		agreed := ""
 		return poll(ctx, 300*time.Millisecond, func(ctx context.Context) (bool, string, error) {
 			nodes, addr, err := r.owner(ctx, a.Service, a.From)
 			if err != nil {
+				agreed = ""
 				return false, err.Error(), nil
 			}
 			seen := fmt.Sprintf("%v answer ARP/NDP for %s", nodes, addr)
 			if len(nodes) == 1 && (a.Node == "" || nodes[0] == a.Node) && (a.NotNode == "" || nodes[0] != a.NotNode) {
-				return true, nodes[0] + " answers for " + addr.String(), nil
+				if agreed == nodes[0] {
+					return true, nodes[0] + " answers for " + addr.String() + " (two probes in a row)", nil
+				}
+				agreed = nodes[0]
+				return false, seen + " (once; a second probe must agree)", nil
 			}
+			agreed = ""
 			return false, seen, nil
 		})
 	case e.TrafficRecovered != nil:
