@@ -497,20 +497,11 @@ func (l Lab) SignalPod(target string, sig syscall.Signal) (int, error) {
 // RestartAPIServer stops the API server (SIGTERM, 5 s grace) and starts it again from its saved
 // spec; it does not wait for it to serve.
 func (l Lab) RestartAPIServer() error {
-	recs, err := l.records()
-	if err != nil {
+	if err := l.StopAPIServer(); err != nil {
 		return err
 	}
-	for _, r := range recs {
-		if r.Name == "kube-apiserver" {
-			if err := process.Stop(l.run(), r, 5*time.Second); err != nil {
-				return fmt.Errorf("stop kube-apiserver: %w", err)
-			}
-			_, err := process.Restart(l.run(), controlplane.LogDir(l.State), r.Name)
-			return err
-		}
-	}
-	return fmt.Errorf("lab %q has no kube-apiserver process", l.Net.Prefix)
+	_, err := l.StartAPIServer()
+	return err
 }
 
 // StopAPIServer stops the API server (SIGTERM, 5 s grace) and leaves it stopped: the cluster
