@@ -86,12 +86,13 @@ bench-lab: k8s-bins ## the lab: up to 3 pods answering through a ClusterIP, memo
 
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
-	@for t in FuzzParseRange FuzzParseCommunity; do \
+	@for t in FuzzParseRange FuzzParseCommunity FuzzParseAddr; do \
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-30s} ./impl/config/ ; done
 	$(GO) test -run '^$$' -fuzz '^FuzzNeverDoubleAssigns$$' -fuzztime $${FUZZTIME:-30s} ./impl/allocator/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s} ./lab/topology/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s} ./lab/scenario/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s} ./impl/bfd/
+	$(GO) test -run '^$$' -fuzz '^FuzzDemux$$' -fuzztime $${FUZZTIME:-30s} ./impl/bfd/
 
 .PHONY: lab-up
 lab-up: build k8s-bins ## bring up the lab of TOPOLOGY (default topologies/l2.yaml; needs root)
