@@ -12,15 +12,26 @@ import (
 	"k8s.io/client-go/util/retry"
 )
 
-// statusLoop writes the pod's status whenever something changed, until the pod stops.
+// statusResync is how often the agent compares the API's view of a pod with its own, as the
+// kubelet's status manager does: the node lifecycle controller marks the pods of a node it has not
+// heard from not Ready, and nothing local changes when the node is back to report them again.
+const statusResync = 10 * time.Second
+
+// statusLoop writes the pod's status whenever something changed, and whenever the API's
+// conditions disagree with the agent's (checked every statusResync), until the pod stops.
 func (a *Agent) statusLoop(ctx context.Context, p *corev1.Pod, rp *pod) {
+	resync := time.NewTicker(statusResync)
+	defer resync.Stop()
 	for {
+		write := a.writeStatus
 		select {
 		case <-ctx.Done():
 			return
 		case <-rp.kick:
+		case <-resync.C:
+			write = a.resyncStatus
 		}
-		err := retry.RetryOnConflict(retry.DefaultBackoff, func() error { return a.writeStatus(ctx, p, rp) })
+		err := retry.RetryOnConflict(retry.DefaultBackoff, func() error { return write(ctx, p, rp) })
 		if err != nil && ctx.Err() == nil {
 			a.cfg.Log.Warn("report pod status; retrying in 1s", "pod", rp.key, "error", err)
 			if sleepCtx(ctx, time.Second) {
@@ -38,6 +49,39 @@ func (a *Agent) writeStatus(ctx context.Context, p *corev1.Pod, rp *pod) error {
 	a.fillStatus(&cur.Status, rp)
 	_, err = a.cs.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
 	return err
+}
+
+// resyncStatus writes the pod's status only when the API's conditions differ from the agent's.
+func (a *Agent) resyncStatus(ctx context.Context, p *corev1.Pod, rp *pod) error {
+	cur, err := a.cs.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
+	if err != nil || cur.UID != p.UID {
+		return err
+	}
+	want := cur.DeepCopy()
+	a.fillStatus(&want.Status, rp)
+	if !conditionsDiffer(cur.Status.Conditions, want.Status.Conditions) {
+		return nil
+	}
+	a.cfg.Log.Info("pod status in the API differs from the node's: reported again", "pod", rp.key)
+	_, err = a.cs.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, want, metav1.UpdateOptions{})
+	return err
+}
+
+// conditionsDiffer reports whether two pods' conditions differ in any type's status.
+func conditionsDiffer(a, b []corev1.PodCondition) bool {
+	if len(a) != len(b) {
+		return true
+	}
+	status := make(map[corev1.PodConditionType]corev1.ConditionStatus, len(a))
+	for _, c := range a {
+		status[c.Type] = c.Status
+	}
+	for _, c := range b {
+		if s, ok := status[c.Type]; !ok || s != c.Status {
+			return true
+		}
+	}
+	return false
 }
 
 // fillStatus writes what the kubelet reports: addresses, phase, conditions and one status per
