@@ -6,8 +6,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/ironlb/ironlb/impl/internal/testnet"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 )
@@ -24,78 +24,12 @@ import (
 // (10.77.0.2, fd77::2). They are removed when the test ends.
 func twoHosts(t *testing.T) (a, b netns.NsHandle) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("BFD over real sockets between namespaces needs root: run `sudo make test`")
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer netns.Set(orig)
-	mk := func() netns.NsHandle {
-		h, err := netns.New()
-		if err != nil {
-			t.Fatal(err)
-		}
-		lo, _ := netlink.LinkByName("lo")
-		_ = netlink.LinkSetUp(lo)
-		return h
-	}
-	a, b = mk(), mk()
-	t.Cleanup(func() { a.Close(); b.Close() })
-	if err := netns.Set(a); err != nil {
-		t.Fatal(err)
-	}
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "bfda"}, PeerName: "bfdb"}
-	if err := netlink.LinkAdd(veth); err != nil {
-		t.Fatal(err)
-	}
-	peer, _ := netlink.LinkByName("bfdb")
-	if err := netlink.LinkSetNsFd(peer, int(b)); err != nil {
-		t.Fatal(err)
-	}
-	setup := func(name, v4, v6 string) {
-		l, err := netlink.LinkByName(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range []string{v4, v6} {
-			addr, _ := netlink.ParseAddr(s)
-			addr.Flags = 0x02 // IFA_F_NODAD: usable at once
-			if err := netlink.AddrAdd(l, addr); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := netlink.LinkSetUp(l); err != nil {
-			t.Fatal(err)
-		}
-	}
-	setup("bfda", "10.77.0.1/30", "fd77::1/64")
-	if err := netns.Set(b); err != nil {
-		t.Fatal(err)
-	}
-	setup("bfdb", "10.77.0.2/30", "fd77::2/64")
-	return a, b
+	return testnet.Pair(t, "BFD over real sockets between namespaces",
+		testnet.Host{Link: "bfda", V4: "10.77.0.1/30", V6: "fd77::1/64"}, testnet.Host{Link: "bfdb", V4: "10.77.0.2/30", V6: "fd77::2/64"})
 }
 
-// in runs f on a thread inside ns (sockets made there belong to ns).
-func in(t *testing.T, ns netns.NsHandle, f func()) {
-	t.Helper()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		if err := netns.Set(ns); err != nil {
-			t.Error(err)
-			return
-		}
-		f()
-	}()
-	wg.Wait()
-}
+// in runs f on a thread inside ns.
+func in(t *testing.T, ns netns.NsHandle, f func()) { t.Helper(); testnet.In(t, ns, f) }
 
 type recorder struct {
 	mu     sync.Mutex

@@ -6,9 +6,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,8 +13,9 @@ import (
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/ndp"
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/ironlb/ironlb/impl/internal/testnet"
 )
 
 // segment makes two network namespaces joined by a veth pair: the speaker's side "l2a"
@@ -25,101 +23,12 @@ import (
 // detection so that link-local addresses are usable at once. Removed when the test ends.
 func segment(t *testing.T) (a, b netns.NsHandle) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("ARP/NDP over a veth between namespaces needs root")
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	defer netns.Set(orig)
-	mk := func() netns.NsHandle {
-		h, err := netns.New()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range []string{"/proc/sys/net/ipv6/conf/all/accept_dad", "/proc/sys/net/ipv6/conf/default/accept_dad"} {
-			_ = os.WriteFile(f, []byte("0"), 0o644)
-		}
-		return h
-	}
-	a, b = mk(), mk()
-	t.Cleanup(func() { a.Close(); b.Close() })
-	if err := netns.Set(a); err != nil {
-		t.Fatal(err)
-	}
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "l2a"}, PeerName: "l2b"}
-	if err := netlink.LinkAdd(veth); err != nil {
-		t.Fatal(err)
-	}
-	peer, _ := netlink.LinkByName("l2b")
-	if err := netlink.LinkSetNsFd(peer, int(b)); err != nil {
-		t.Fatal(err)
-	}
-	setup := func(name, v4, v6 string) {
-		l, err := netlink.LinkByName(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range []string{v4, v6} {
-			addr, _ := netlink.ParseAddr(s)
-			addr.Flags = 0x02 // IFA_F_NODAD
-			if err := netlink.AddrAdd(l, addr); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := netlink.LinkSetUp(l); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The link-local address (which NDP sends from) comes a moment after the carrier.
-	linkLocal := func(name string) {
-		l, err := netlink.LinkByName(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			addrs, _ := netlink.AddrList(l, netlink.FAMILY_V6)
-			for _, a := range addrs {
-				if a.IP.IsLinkLocalUnicast() && a.Flags&0x40 == 0 { // not IFA_F_TENTATIVE
-					return
-				}
-			}
-		}
-		t.Fatalf("%s: no link-local address", name)
-	}
-	setup("l2a", "10.78.0.1/24", "fd78::1/64")
-	if err := netns.Set(b); err != nil {
-		t.Fatal(err)
-	}
-	setup("l2b", "10.78.0.2/24", "fd78::2/64")
-	linkLocal("l2b")
-	if err := netns.Set(a); err != nil {
-		t.Fatal(err)
-	}
-	linkLocal("l2a")
-	return a, b
+	return testnet.Pair(t, "ARP/NDP over a veth between namespaces",
+		testnet.Host{Link: "l2a", V4: "10.78.0.1/24", V6: "fd78::1/64"}, testnet.Host{Link: "l2b", V4: "10.78.0.2/24", V6: "fd78::2/64"})
 }
 
-// in runs f on a thread inside ns (sockets made there belong to ns).
-func in(t *testing.T, ns netns.NsHandle, f func()) {
-	t.Helper()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		if err := netns.Set(ns); err != nil {
-			t.Error(err)
-			return
-		}
-		f()
-	}()
-	wg.Wait()
-}
+// in runs f on a thread inside ns.
+func in(t *testing.T, ns netns.NsHandle, f func()) { t.Helper(); testnet.In(t, ns, f) }
 
 // client is the other host on the segment: it sees every ARP packet and ICMPv6 message.
 type client struct {
