@@ -36,6 +36,8 @@ func main() {
 	flag.DurationVar(&o.LeaseDuration, "lease-duration", controller.DefaultLeaseDuration, "leader lease duration: a standby takes over after at most this (plus --retry-period)")
 	flag.DurationVar(&o.RenewDeadline, "renew-deadline", controller.DefaultRenewDeadline, "how long the leader keeps retrying to renew its lease before it gives up leading (< --lease-duration)")
 	flag.DurationVar(&o.RetryPeriod, "retry-period", controller.DefaultRetryPeriod, "how often leader election acts (renewal, acquisition attempts)")
+	flag.StringVar(&o.LeaderIdentity, "leader-identity", controller.LeaderIdentity(os.Getenv("POD_NAME"), os.Getenv("POD_UID")),
+		"who this replica is in the leader Lease (default: $POD_NAME_$POD_UID, so that a restarted pod leads again at once; else hostname_random)")
 	qps := flag.Float64("kube-api-qps", 200, "queries per second to the API server")
 	burst := flag.Int("kube-api-burst", 400, "burst of queries to the API server")
 	// --kubeconfig is registered by controller-runtime's config package (GetConfig reads it).

@@ -38,14 +38,20 @@ type replica struct {
 	log string
 }
 
-func startReplica(t *testing.T, bin, kubeconfig, name string) *replica {
+func startReplica(t *testing.T, bin, kubeconfig, name string, env ...string) *replica {
+	return startReplicaLease(t, bin, kubeconfig, name, "4s", env...)
+}
+
+// startReplicaLease starts a replica with the given lease duration and extra environment.
+func startReplicaLease(t *testing.T, bin, kubeconfig, name, lease string, env ...string) *replica {
 	log := filepath.Join(t.TempDir(), name+".log")
 	f, err := os.Create(log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--namespace", ns, "--webhook-mode", "disabled",
-		"--metrics-bind-address", "0", "--health-bind-address", "0", "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "500ms")
+		"--metrics-bind-address", "0", "--health-bind-address", "0", "--lease-duration", lease, "--renew-deadline", "3s", "--retry-period", "500ms")
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -72,12 +78,7 @@ func TestTwoReplicasOneKilled(t *testing.T) {
 		t.Skip("builds and runs the controller binary")
 	}
 	h := newHarness(t)
-	bin := filepath.Join(t.TempDir(), "ironlb-controller")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/ironlb-controller")
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildController(t)
 	kc := writeKubeconfig(t, h.cfg)
 	h.create(pool("ha", "10.60.0.0/28"))
 
@@ -108,5 +109,65 @@ func TestTwoReplicasOneKilled(t *testing.T) {
 	}
 	if got := ingressIPs(h.service("before")); fmt.Sprint(got) != "[10.60.0.0]" {
 		t.Errorf("before changed to %v after the takeover", got)
+	}
+}
+
+func buildController(t *testing.T) string {
+	bin := filepath.Join(t.TempDir(), "ironlb-controller")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/ironlb-controller")
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestRestartedPodLeadsAtOnce kills the leader with SIGKILL (its Lease stays held for 30 s) and
+// starts it again as the same pod (a container restarted in place: same POD_NAME and POD_UID).
+// It must lead again at once, not after the Lease it left; a new pod (another UID) must wait.
+func TestRestartedPodLeadsAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the controller binary")
+	}
+	const lease = 30 * time.Second
+	h := newHarness(t)
+	bin := buildController(t)
+	kc := writeKubeconfig(t, h.cfg)
+	h.create(pool("restart", "10.61.0.0/28"))
+	pod := []string{"POD_NAME=ironlb-controller-abc12", "POD_UID=0b6c2a54-1111-4c3e-9c55-2f0a3d0c1e01"}
+
+	a := startReplicaLease(t, bin, kc, "a", lease.String(), pod...)
+	h.create(lbService("first"))
+	h.waitIPs("first", "10.61.0.0")
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.cmd.Wait()
+
+	// Another pod (a new replica) waits out the Lease: it serves nothing for a while.
+	other := startReplicaLease(t, bin, kc, "other", lease.String(), "POD_NAME=ironlb-controller-def34", "POD_UID=7d1f0a2e-2222-4c3e-9c55-2f0a3d0c1e02")
+	h.create(lbService("second"))
+	time.Sleep(3 * time.Second)
+	if got := ingressIPs(h.service("second")); len(got) != 0 {
+		t.Fatalf("a new pod served %v while the dead leader's Lease was valid", got)
+	}
+	_ = other.cmd.Process.Signal(syscall.SIGKILL)
+	_ = other.cmd.Wait()
+
+	restarted := time.Now()
+	b := startReplicaLease(t, bin, kc, "a-again", lease.String(), pod...)
+	defer func() {
+		if t.Failed() {
+			t.Logf("restarted replica:\n%s", b.logText())
+		}
+	}()
+	h.waitIPs("second", "10.61.0.1")
+	took := time.Since(restarted)
+	t.Logf("the restarted pod served a new Service %.1fs after it started (lease %s)", took.Seconds(), lease)
+	if took > 8*time.Second {
+		t.Errorf("the restarted pod took %s to lead: it waited for its own Lease (%s)", took, lease)
+	}
+	if got := ingressIPs(h.service("first")); fmt.Sprint(got) != "[10.61.0.0]" {
+		t.Errorf("first changed to %v after the restart", got)
 	}
 }

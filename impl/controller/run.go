@@ -11,8 +11,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -40,7 +42,9 @@ type RunOptions struct {
 	// at most LeaseDuration + RetryPeriod after the leader dies. Zero means client-go's defaults
 	// (DefaultLeaseDuration, DefaultRenewDeadline, DefaultRetryPeriod: 15 s, 10 s, 2 s).
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
-	Log                                       logr.Logger
+	// LeaderIdentity names this replica in the Lease (LeaderIdentity()); empty: a new random one.
+	LeaderIdentity string
+	Log            logr.Logger
 	// Registry receives the Prometheus metrics; nil means controller-runtime's registry, which
 	// the metrics endpoint serves.
 	Registry prometheus.Registerer
@@ -133,21 +137,28 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	for _, o := range append(fromapi.NamespacedObjects(), &corev1.Secret{}) { // Secrets: watched for password changes
 		byObject[o] = cache.ByObject{Namespaces: only}
 	}
+	var lock resourcelock.Interface
+	if o.LeaderElection {
+		if lock, err = leaseLock(cfg, o); err != nil {
+			return err
+		}
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		WebhookServer:                 hookServer,
-		Scheme:                        scheme,
-		Logger:                        o.Log,
-		Cache:                         cache.Options{ByObject: byObject},
-		Metrics:                       metricsserver.Options{BindAddress: orDisabled(o.MetricsBindAddress)},
-		Controller:                    crconfig.Controller{SkipNameValidation: &o.SeveralInProcess},
-		HealthProbeBindAddress:        orDisabled(o.HealthBindAddress),
-		LeaderElection:                o.LeaderElection,
-		LeaderElectionID:              "ironlb-controller",
-		LeaderElectionNamespace:       o.Namespace,
-		LeaderElectionReleaseOnCancel: true,
-		LeaseDuration:                 durationOr(o.LeaseDuration, DefaultLeaseDuration),
-		RenewDeadline:                 durationOr(o.RenewDeadline, DefaultRenewDeadline),
-		RetryPeriod:                   durationOr(o.RetryPeriod, DefaultRetryPeriod),
+		WebhookServer:                       hookServer,
+		Scheme:                              scheme,
+		Logger:                              o.Log,
+		Cache:                               cache.Options{ByObject: byObject},
+		Metrics:                             metricsserver.Options{BindAddress: orDisabled(o.MetricsBindAddress)},
+		Controller:                          crconfig.Controller{SkipNameValidation: &o.SeveralInProcess},
+		HealthProbeBindAddress:              orDisabled(o.HealthBindAddress),
+		LeaderElection:                      o.LeaderElection,
+		LeaderElectionID:                    LeaseName,
+		LeaderElectionNamespace:             o.Namespace,
+		LeaderElectionReleaseOnCancel:       true,
+		LeaderElectionResourceLockInterface: lock,
+		LeaseDuration:                       durationOr(o.LeaseDuration, DefaultLeaseDuration),
+		RenewDeadline:                       durationOr(o.RenewDeadline, DefaultRenewDeadline),
+		RetryPeriod:                         durationOr(o.RetryPeriod, DefaultRetryPeriod),
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
@@ -176,6 +187,27 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	o.Log.Info("starting controller", "namespace", o.Namespace, "lbClass", o.LBClass, "leaderElection", o.LeaderElection)
 	return mgr.Start(ctx)
 }
+
+// leaseLock is controller-runtime's Lease lock but with LeaderIdentity, so that a restarted pod
+// leads again at once.
+func leaseLock(cfg *rest.Config, o RunOptions) (resourcelock.Interface, error) {
+	id := o.LeaderIdentity
+	if id == "" {
+		id = LeaderIdentity("", "")
+	}
+	cfg = rest.AddUserAgent(rest.CopyConfig(cfg), "leader-election")
+	// One hung request must not cost the lease: client-go's advice, as controller-runtime does.
+	cfg.Timeout = max(*durationOr(o.RenewDeadline, DefaultRenewDeadline)/2, time.Second)
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("leader election client: %w", err)
+	}
+	return resourcelock.New(resourcelock.LeasesResourceLock, o.Namespace, LeaseName, cs.CoreV1(), cs.CoordinationV1(),
+		resourcelock.ResourceLockConfig{Identity: id})
+}
+
+// LeaseName is the Lease the controller replicas elect their leader with.
+const LeaseName = "ironlb-controller"
 
 func orDisabled(s string) string {
 	if s == "" {
