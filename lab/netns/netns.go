@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/containernetworking/plugins/pkg/ns"
@@ -36,11 +37,16 @@ func (l Lab) NSName(host string) string { return l.Prefix + "-" + host }
 // Path is the bind-mount path of a lab host's namespace.
 func (l Lab) Path(host string) string { return filepath.Join(Dir, l.NSName(host)) }
 
-// CreateNS makes a named namespace for host, with its loopback up.
+// CreateNS makes a named namespace for host, with its loopback up. It first makes Dir a shared
+// mount of its own as `ip netns add` does (prepareDir), so that one run later does not cover the
+// lab's namespaces.
 func (l Lab) CreateNS(host string) error {
 	name := l.NSName(host)
 	if _, err := os.Stat(filepath.Join(Dir, name)); err == nil {
 		return fmt.Errorf("namespace %s exists already: is lab %q up? (`ironlab down --name %s`)", name, l.Prefix, l.Prefix)
+	}
+	if err := prepareDir(); err != nil {
+		return fmt.Errorf("create namespace %s: %w", name, err)
 	}
 	// A goroutine of its own, locked to its thread and never unlocked: NewNamed moves the thread
 	// into the new namespace, and the runtime ends the thread with the goroutine.
@@ -240,7 +246,8 @@ func (l Lab) Sysctl(host, key, value string) error {
 	})
 }
 
-// Namespaces lists the lab's namespaces (full names).
+// Namespaces lists the lab's namespaces (full names): its files in Dir, and its mounts in Dir
+// that /proc/self/mountinfo shows (one covered by a later mount on Dir may have no file in sight).
 func (l Lab) Namespaces() ([]string, error) {
 	entries, err := os.ReadDir(Dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -253,6 +260,19 @@ func (l Lab) Namespaces() ([]string, error) {
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), l.Prefix+"-") {
 			out = append(out, e.Name())
+		}
+	}
+	dir, err := filepath.EvalSymlinks(Dir)
+	if err != nil {
+		return out, err
+	}
+	mounts, err := readMountInfo()
+	if err != nil {
+		return out, err
+	}
+	for _, m := range mounts {
+		if d, name := filepath.Split(m.point); d == dir+"/" && strings.HasPrefix(name, l.Prefix+"-") && !slices.Contains(out, name) {
+			out = append(out, name)
 		}
 	}
 	return out, nil
@@ -277,7 +297,7 @@ func (l Lab) Teardown() error {
 		errs = append(errs, err)
 	}
 	for _, n := range names {
-		if err := vnetns.DeleteNamed(n); err != nil {
+		if err := removeNamed(n); err != nil {
 			errs = append(errs, fmt.Errorf("delete namespace %s: %w", n, err))
 		}
 	}
@@ -292,7 +312,7 @@ func (l Lab) DeleteNS(host string) error {
 	if _, err := os.Stat(l.Path(host)); err != nil {
 		return fmt.Errorf("%s: %w", l.NSName(host), ErrNoNamespace)
 	}
-	if err := vnetns.DeleteNamed(l.NSName(host)); err != nil {
+	if err := removeNamed(l.NSName(host)); err != nil {
 		return fmt.Errorf("delete namespace %s: %w", l.NSName(host), err)
 	}
 	return nil
