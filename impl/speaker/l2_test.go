@@ -1,6 +1,7 @@
 package speaker
 
 import (
+	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironlb/ironlb/impl/config"
+	"github.com/ironlb/ironlb/impl/election"
 )
 
 func node(name string, ready bool, labels map[string]string) corev1.Node {
@@ -133,5 +135,48 @@ func TestPlanL2(t *testing.T) {
 	svcs[0].Spec.LoadBalancerClass = &class
 	if p := planL2("b", cfg, "", svcs[:1], nodes, nil, nil); len(p.owned) != 0 {
 		t.Errorf("a Service of another loadBalancerClass is announced: %v", p.owned)
+	}
+}
+
+// A node labelled node.kubernetes.io/exclude-from-external-load-balancers (kubeadm puts it on
+// control-plane nodes) never announces in layer 2 mode, whatever selects it, as with MetalLB.
+func TestPlanL2NodeExcludedFromLoadBalancers(t *testing.T) {
+	kubeadmCP := map[string]string{"node-role.kubernetes.io/control-plane": "", election.ExcludeLabel: ""}
+	roleOnly := map[string]string{"node-role.kubernetes.io/control-plane": ""}
+	var svcs []corev1.Service
+	for i := range 40 {
+		svcs = append(svcs, lbService(fmt.Sprintf("s%d", i), false, fmt.Sprintf("172.18.255.%d", 200+i)))
+	}
+	local := lbService("local", true, "172.18.255.250")
+	onlyCP := []discoveryv1.EndpointSlice{endpointsOn("local", "control-plane")}
+	cpSelector := []config.Selector{{MatchLabels: map[string]string{"node-role.kubernetes.io/control-plane": ""}}}
+	for _, tc := range []struct {
+		name      string
+		cpLabels  map[string]string
+		selectors []config.Selector
+		svcs      []corev1.Service
+		eps       []discoveryv1.EndpointSlice
+		wantCP    bool // the control plane owns at least one address
+	}{
+		{name: "without the label the control plane is a candidate like any node", cpLabels: roleOnly, svcs: svcs, wantCP: true},
+		{name: "kubeadm's labels: never the owner", cpLabels: kubeadmCP, svcs: svcs},
+		{name: "an L2Advertisement selecting the control plane: nobody", cpLabels: kubeadmCP, selectors: cpSelector, svcs: svcs},
+		{name: "Local with its only endpoint on the control plane: nobody", cpLabels: kubeadmCP, svcs: []corev1.Service{local}, eps: onlyCP},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := mustConfig(t, config.Input{
+				Pools:            []config.PoolSpec{{Name: "l2", Addresses: []string{"172.18.255.200-172.18.255.250"}}},
+				L2Advertisements: []config.L2AdvertisementSpec{{Name: "adv", Pools: []string{"l2"}, NodeSelectors: tc.selectors}},
+			})
+			nodes := []corev1.Node{node("control-plane", true, tc.cpLabels), node("worker", true, nil), node("worker2", true, nil)}
+			got := owners(t, cfg, tc.svcs, nodes, tc.eps, nil)
+			cpOwns := slices.Contains(slices.Collect(maps.Values(got)), "control-plane")
+			if cpOwns != tc.wantCP {
+				t.Errorf("control plane owns an address: %v, want %v (owners %v)", cpOwns, tc.wantCP, got)
+			}
+			if !tc.wantCP && (len(tc.selectors) > 0 || tc.eps != nil) && len(got) != 0 {
+				t.Errorf("owners %v, want none", got)
+			}
+		})
 	}
 }

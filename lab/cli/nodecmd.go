@@ -79,6 +79,7 @@ func newNodeCommand() *cobra.Command {
 	f.StringVar(&cfg.PodCIDR6, "pod-cidr6", "", "IPv6 pod range")
 	f.StringVar(&cfg.Lab.Prefix, "lab", "", "lab name (namespace prefix)")
 	f.StringVar(&labels, "labels", "", "node labels, k=v,k=v")
+	f.BoolVar(&cfg.ControlPlane, "control-plane", false, "a control-plane node: kubeadm's labels and taint")
 	f.StringVar(&imagesFile, "images", "", "the image map (JSON list of image and path)")
 	f.StringVar(&cfg.StateDir, "state", "", "the lab's state directory")
 	return cmd
@@ -102,12 +103,12 @@ func startNodes(l labCtx) error {
 		for k, v := range n.Labels {
 			labels = append(labels, k+"="+v)
 		}
-		if n.Kind == "control-plane" {
-			labels = append(labels, "node-role.kubernetes.io/control-plane=")
-		}
 		a := n.Networks[0]
 		args := []string{"__node", "--kubeconfig", kc, "--name", n.Name, "--address", a.Address, "--pod-cidr", n.PodCIDR,
 			"--lab", l.top.Name, "--labels", strings.Join(labels, ","), "--state", absState, "--images", l.images}
+		if n.Kind == "control-plane" {
+			args = append(args, "--control-plane")
+		}
 		if a.Address6 != "" {
 			args = append(args, "--address6", a.Address6)
 		}

@@ -36,6 +36,9 @@ import (
 	"github.com/ironlb/ironlb/lab/topology"
 )
 
+// LabelControlPlane is kubeadm's role label of a control-plane node.
+const LabelControlPlane = "node-role.kubernetes.io/control-plane"
+
 // Config describes one node.
 type Config struct {
 	Name     string
@@ -47,6 +50,11 @@ type Config struct {
 	Lab      labnet.Lab
 	Version  string // kubelet version reported, e.g. v1.37.2
 	Log      *slog.Logger
+	// ControlPlane marks the node as kubeadm marks a control-plane node (Kind's carries the same):
+	// the labels node-role.kubernetes.io/control-plane and
+	// node.kubernetes.io/exclude-from-external-load-balancers (MetalLB and IronLB announce
+	// nothing from it), and the taint node-role.kubernetes.io/control-plane:NoSchedule.
+	ControlPlane bool
 	// LeaseInterval is how often the Lease is renewed (default 2s).
 	LeaseInterval time.Duration
 	// Images maps container images to binaries (resolved paths): pods with such an image run it
@@ -148,6 +156,10 @@ func (a *Agent) Run(ctx context.Context) error {
 
 func (a *Agent) nodeObject() *corev1.Node {
 	labels := map[string]string{"kubernetes.io/hostname": a.cfg.Name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+	if a.cfg.ControlPlane {
+		labels[LabelControlPlane] = ""
+		labels[corev1.LabelNodeExcludeBalancers] = ""
+	}
 	for k, v := range a.cfg.Labels {
 		labels[k] = v
 	}
@@ -156,9 +168,9 @@ func (a *Agent) nodeObject() *corev1.Node {
 	if a.cfg.PodCIDR6 != "" {
 		n.Spec.PodCIDRs = append(n.Spec.PodCIDRs, a.cfg.PodCIDR6)
 	}
-	if _, cp := labels["node-role.kubernetes.io/control-plane"]; cp {
+	if a.cfg.ControlPlane {
 		// As kubeadm and Kind do: workloads go to the workers.
-		n.Spec.Taints = []corev1.Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}}
+		n.Spec.Taints = []corev1.Taint{{Key: LabelControlPlane, Effect: corev1.TaintEffectNoSchedule}}
 	}
 	n.Status = a.nodeStatus()
 	return n
