@@ -173,7 +173,7 @@ func soakTopology(ctx context.Context, s Streams, f *soakFlags, file string, see
 	}
 	labs := &samplingLabs{cliLabs: cliLabs{out: labOut}, every: 2 * time.Second}
 	fmt.Fprintf(s.Out, "\n== soak %s: %d rounds (%s nominal), seed %d\n", file, len(run.Plan.Rounds), run.Plan.Length(), seed)
-	rr, runErr := runner.Run(ctx, []*scenario.Scenario{script.Scenario}, []string{file}, runner.Options{Labs: labs, Progress: s.Out, LabPrefix: f.prefix})
+	rr, runErr := runner.Run(ctx, []*scenario.Scenario{script.Scenario}, []string{file}, runner.Options{Labs: labs, Progress: s.Out, LabPrefix: f.prefix, WatchOwnersFrom: client})
 	labs.stop()
 	run.Lab, run.Samples = labs.name, labs.samples
 	run.ElapsedMs = float64(time.Since(start).Milliseconds())

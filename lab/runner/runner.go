@@ -48,6 +48,10 @@ type Options struct {
 	// of l2-iro), so that runs side by side on one host do not take each other's labs; at most
 	// 4 characters, as the name prefixes interface names.
 	LabPrefix string
+	// WatchOwnersFrom, when set, watches from this host who answers ARP/NDP for every address a
+	// Service gets (not only those a stream goes to), so that an address nobody announces shows
+	// in the timeline (the soak's check that every address is announced).
+	WatchOwnersFrom string
 	// Progress receives a line per step as it happens.
 	Progress io.Writer
 	Labs     Labs
@@ -179,6 +183,7 @@ func Run(ctx context.Context, scenarios []*scenario.Scenario, files []string, o 
 		}
 		fmt.Fprintf(out, "\n=== %s (%s)\n", title, j.file)
 		r := newRun(cur, j.sc, out)
+		r.watchOwnersFrom = o.WatchOwnersFrom
 		res := r.execute(ctx)
 		res.File, res.Run = j.file, j.run
 		verdict := "PASS"

@@ -38,6 +38,13 @@ func (r *run) watchAddresses(ctx context.Context) {
 					r.mu.Unlock()
 					if (known && prev != now) || (!known && now != "") {
 						r.event(report.EventAddress, key, now)
+						if r.watchOwnersFrom != "" {
+							for _, ip := range ips {
+								if a, err := netip.ParseAddr(ip); err == nil {
+									r.watchOwner(a, r.watchOwnersFrom)
+								}
+							}
+						}
 					}
 				}
 			}

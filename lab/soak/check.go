@@ -13,6 +13,7 @@ const (
 	InvSharing   = "address-sharing"  // no address on two Services unless they legally share it
 	InvPending   = "address-assigned" // every Service has an address once the lab settled
 	InvARPOwner  = "one-arp-owner"    // at most one node answers ARP/NDP per address once settled
+	InvAnnounced = "announced"        // some node answers ARP/NDP for every address a Service has once settled
 	InvRecovery  = "stream-recovery"  // every stream recovers within its bound after each fault
 	InvResources = "resources"        // speaker and controller memory and goroutines stay bounded
 	InvStep      = "soak-step"        // a fault or churn step could not be done: the soak stopped there
@@ -208,6 +209,61 @@ func CheckOwners(changes []OwnerChange, faults []Window, settle, end time.Durati
 				reported = true
 				out = append(out, Violation{AtMs: ms(t), Invariant: InvARPOwner,
 					Detail: fmt.Sprintf("%s answered by %d nodes (%s) with the lab settled", a, len(owners), strings.Join(owners, ", "))})
+			}
+		}
+	}
+	return out
+}
+
+// Unanswered is how long nobody may answer for an address before it counts as not announced
+// (a single lost probe is not a dark address).
+const Unanswered = time.Second
+
+// CheckAnnounced reports each moment a Service's address is answered by no node for Unanswered
+// while the lab is settled and the Service has existed for settle. Only addresses whose owner
+// was watched are judged (layer 2 labs; the soak watches every address a Service gets). One
+// violation per episode and address.
+func CheckAnnounced(lives []Life, changes []AddressChange, owners []OwnerChange, faults []Window, settle, end time.Duration) []Violation {
+	by := map[string][]OwnerChange{}
+	for _, c := range owners {
+		by[c.Addr] = append(by[c.Addr], c)
+	}
+	var out []Violation
+	for _, l := range lives {
+		var mine []AddressChange
+		for _, c := range changes {
+			if c.Service == l.Service {
+				mine = append(mine, c)
+			}
+		}
+		until := end
+		if l.Deleted > 0 {
+			until = l.Deleted
+		}
+		reported := map[string]bool{} // address -> in an episode already reported
+		for t := l.Created + settle; t < until; t += tick {
+			var addrs []string
+			for _, c := range mine {
+				if c.At <= t {
+					addrs = c.Addrs
+				}
+			}
+			for _, a := range addrs {
+				var last *OwnerChange
+				for i, c := range by[a] {
+					if c.At <= t {
+						last = &by[a][i]
+					}
+				}
+				if last == nil || len(last.Owners) > 0 || t-last.At < Unanswered {
+					reported[a] = false
+					continue
+				}
+				if !reported[a] && !disturbed(faults, settle, t) {
+					reported[a] = true
+					out = append(out, Violation{AtMs: ms(t), Invariant: InvAnnounced,
+						Detail: fmt.Sprintf("%s of %s answered by no node for %s with the lab settled", a, l.Service, (t - last.At).Round(time.Millisecond))})
+				}
 			}
 		}
 	}

@@ -106,6 +106,38 @@ func TestCheckOwners(t *testing.T) {
 	}
 }
 
+func TestCheckAnnounced(t *testing.T) {
+	settle := 5 * s
+	fault := []Window{{Round: 1, Kind: SpeakerKill, Start: 10 * s, End: 15 * s}}
+	lives := []Life{{Service: "default/a", Created: 0}}
+	held := []AddressChange{{At: s, Service: "default/a", Addrs: []string{"10.0.0.1"}}}
+	w := []string{"worker"}
+	for _, tc := range []struct {
+		name   string
+		lives  []Life
+		addrs  []AddressChange
+		owners []OwnerChange
+		want   int
+	}{
+		{"answered throughout", lives, held, []OwnerChange{{s, "10.0.0.1", w}}, 0},
+		{"dark while disturbed, answered after settle", lives, held, []OwnerChange{{s, "10.0.0.1", w}, {11 * s, "10.0.0.1", nil}, {19 * s, "10.0.0.1", w}}, 0},
+		{"dark past settle", lives, held, []OwnerChange{{s, "10.0.0.1", w}, {11 * s, "10.0.0.1", nil}, {25 * s, "10.0.0.1", w}}, 1},
+		{"dark with no fault", lives, held, []OwnerChange{{s, "10.0.0.1", w}, {30 * s, "10.0.0.1", nil}}, 1},
+		{"a new Service never announced", lives, held, []OwnerChange{{s, "10.0.0.1", nil}}, 1},
+		{"one lost probe is not dark", lives, held, []OwnerChange{{s, "10.0.0.1", w}, {30 * s, "10.0.0.1", nil}, {30*s + 500*time.Millisecond, "10.0.0.1", w}}, 0},
+		{"not watched: not judged", lives, held, nil, 0},
+		{"dark after the Service is gone", []Life{{Service: "default/a", Created: 0, Deleted: 29 * s}}, held, []OwnerChange{{s, "10.0.0.1", w}, {30 * s, "10.0.0.1", nil}}, 0},
+		{"dark while it has no address", lives, []AddressChange{{At: s, Service: "default/a", Addrs: []string{"10.0.0.1"}}, {28 * s, "default/a", nil}}, []OwnerChange{{s, "10.0.0.1", w}, {30 * s, "10.0.0.1", nil}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := CheckAnnounced(tc.lives, tc.addrs, tc.owners, fault, settle, 40*s)
+			if len(got) != tc.want {
+				t.Fatalf("%d violations, want %d: %+v", len(got), tc.want, got)
+			}
+		})
+	}
+}
+
 // reqs makes a request every 100 ms from 0 to end, failing in [failFrom, failTo).
 func reqs(end, failFrom, failTo time.Duration) []Request {
 	var out []Request

@@ -104,6 +104,7 @@ func Evaluate(sc *Script, res report.Scenario, c Checks, seed int64) Evaluation 
 	ev.Violations = append(ev.Violations, CheckSharing(sc.Services, lives, addrs)...)
 	ev.Violations = append(ev.Violations, CheckPending(lives, addrs, windows, c.Settle, end)...)
 	ev.Violations = append(ev.Violations, CheckOwners(owners, windows, c.Settle, end)...)
+	ev.Violations = append(ev.Violations, CheckAnnounced(lives, addrs, owners, windows, c.Settle, end)...)
 	for _, s := range res.Timeline.Streams {
 		reqs := make([]Request, 0, len(s.Requests))
 		st := StreamStats{Requests: len(s.Requests)}
