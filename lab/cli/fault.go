@@ -43,7 +43,9 @@ func NewFaultCommand(s Streams) *cobra.Command {
   kill-speaker NODE       SIGKILL the speaker on NODE; restart-speaker NODE: SIGTERM it (the
                           process restarts in its pod); graceful-restart-speaker NODE: delete its pod.
   restart-controller      delete the controller pod(s) (the Deployment makes new ones).
-  restart-apiserver       stop the API server (SIGTERM) and start it again.`,
+  restart-apiserver       stop the API server (SIGTERM) and start it again.
+  apiserver-down          stop the API server and leave it stopped (what speakers and the
+                          controller do without it); apiserver-up starts it again.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if os.Geteuid() != 0 {
@@ -195,6 +197,14 @@ func runFault(ctx context.Context, f faults.Lab, kind string, target func() (str
 		return fmt.Sprintf("deleted %d controller pod(s)", len(pods)), nil
 	case "restart-apiserver":
 		return "kube-apiserver restarted", f.RestartAPIServer()
+	case "apiserver-down":
+		return "kube-apiserver stopped (ironlab fault apiserver-up starts it)", f.StopAPIServer()
+	case "apiserver-up":
+		started, err := f.StartAPIServer()
+		if err == nil && !started {
+			return "kube-apiserver was running", nil
+		}
+		return "kube-apiserver started", err
 	}
 	return "", fmt.Errorf("unknown fault %q: see ironlab fault --help", kind)
 }
