@@ -7,10 +7,14 @@ package traffic
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ironlb/ironlb/lab/netns"
@@ -67,8 +71,7 @@ func (s Stream) once() Result {
 		return s.onceUDP()
 	}
 	r := Result{At: time.Now()}
-	d := net.Dialer{Timeout: s.Timeout}
-	c, err := d.Dial("tcp", s.Target)
+	c, err := dialFresh("tcp", s.Target, s.Timeout)
 	if err == nil {
 		defer c.Close()
 		_ = c.SetDeadline(r.At.Add(s.Timeout))
@@ -88,7 +91,7 @@ func (s Stream) once() Result {
 	r.Latency = time.Since(r.At)
 	r.OK = err == nil
 	if err != nil {
-		r.Err = err.Error()
+		r.Err = err.Error() + lateNote(r.Latency, s.Timeout)
 	}
 	return r
 }
@@ -96,7 +99,7 @@ func (s Stream) once() Result {
 // onceUDP sends one datagram and waits for the echo server's reply.
 func (s Stream) onceUDP() Result {
 	r := Result{At: time.Now()}
-	c, err := net.DialTimeout("udp", s.Target, s.Timeout)
+	c, err := dialFresh("udp", s.Target, s.Timeout)
 	if err == nil {
 		defer c.Close()
 		_ = c.SetDeadline(r.At.Add(s.Timeout))
@@ -114,9 +117,77 @@ func (s Stream) onceUDP() Result {
 	r.Latency = time.Since(r.At)
 	r.OK = err == nil
 	if err != nil {
-		r.Err = err.Error()
+		r.Err = err.Error() + lateNote(r.Latency, s.Timeout)
 	}
 	return r
+}
+
+// lateNote says when a failed request came back well after its timeout: the client itself was
+// not running (a starved machine), which a person reading the failure should know.
+func lateNote(took, timeout time.Duration) string {
+	if late := took - timeout; late > 30*time.Millisecond {
+		return fmt.Sprintf(" (the client gave up %s after its %s timeout: it was not running)", late.Round(time.Millisecond), timeout)
+	}
+	return ""
+}
+
+// Source ports. A stream opens a connection every 10 ms, and the kernel picks source ports in a
+// way that brings a port back to the same target after ~11,000 connections (under two minutes at
+// that rate). A lab found why that matters: the first SYNs to a new Service address reach a node
+// before its kube-proxy has the Service's rules, are routed without DNAT and leave a conntrack
+// entry that lives 120 s (nf_conntrack_tcp_timeout_syn_sent); a later connection from the same
+// port meets that entry, is not DNATed either and is lost (one failed request, long after the
+// start, in a scenario about something else). So streams take source ports in turn over the
+// whole ephemeral range themselves: a 4-tuple comes back only after 28,232 connections (over
+// four minutes at 100 per second), when such an entry is long gone.
+const (
+	firstPort = 32768 // Linux's default ip_local_port_range
+	lastPort  = 60999
+)
+
+// portCycle hands out every port of [first, last] in turn, from a random start.
+type portCycle struct {
+	mu          sync.Mutex
+	first, last int
+	next        int
+}
+
+func newPortCycle(first, last int) *portCycle {
+	return &portCycle{first: first, last: last, next: first + rand.IntN(last-first+1)}
+}
+
+func (c *portCycle) take() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.next
+	c.next++
+	if c.next > c.last {
+		c.next = c.first
+	}
+	return p
+}
+
+// sourcePorts is shared by every stream of the process (streams from one client to one target
+// would otherwise reuse each other's ports sooner).
+var sourcePorts = newPortCycle(firstPort, lastPort)
+
+// dialFresh connects from the next source port of the cycle; a port in use is skipped.
+func dialFresh(network, target string, timeout time.Duration) (net.Conn, error) {
+	var err error
+	for range 16 {
+		port := sourcePorts.take()
+		d := net.Dialer{Timeout: timeout}
+		if network == "udp" {
+			d.LocalAddr = &net.UDPAddr{Port: port}
+		} else {
+			d.LocalAddr = &net.TCPAddr{Port: port}
+		}
+		var c net.Conn
+		if c, err = d.Dial(network, target); err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+			return c, err
+		}
+	}
+	return nil, err
 }
 
 // parseReply reads pod= and node= from an echo server's reply.

@@ -1,0 +1,91 @@
+//go:build linux
+
+package traffic
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Every port of the range comes once before any comes back: a 4-tuple is reused only after the
+// whole range, far longer than conntrack keeps an unanswered SYN (120 s).
+func TestPortCycleUsesTheWholeRange(t *testing.T) {
+	c := newPortCycle(100, 199)
+	seen := map[int]int{}
+	first := c.take()
+	seen[first] = 0
+	for i := 1; i < 100; i++ {
+		p := c.take()
+		if p < 100 || p > 199 {
+			t.Fatalf("port %d outside [100, 199]", p)
+		}
+		if j, dup := seen[p]; dup {
+			t.Fatalf("port %d came back after %d ports, before the other %d of the range", p, i-j, 100-(i-j))
+		}
+		seen[p] = i
+	}
+	if again := c.take(); again != first {
+		t.Fatalf("after the whole range: %d, want the first port %d again", again, first)
+	}
+}
+
+// A stream's requests leave from the ports of the cycle, one after another (the server sees them).
+func TestStreamTakesSourcePortsInTurn(t *testing.T) {
+	var mu sync.Mutex
+	var ports []int
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, p, _ := net.SplitHostPort(r.RemoteAddr)
+		n, _ := strconv.Atoi(p)
+		mu.Lock()
+		ports = append(ports, n)
+		mu.Unlock()
+		fmt.Fprint(w, "pod=default/echo node=worker\n")
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	s := Stream{Target: ln.Addr().String(), Timeout: 2 * time.Second}
+	for i := range 200 {
+		if r := s.once(); !r.OK {
+			t.Fatalf("request %d: %s", i, r.Err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Each port is the one after the last (at the end of the range, the first): the kernel's own
+	// choice walks even ports with random steps and comes back much sooner. A port in use is
+	// skipped, which a few steps may show.
+	odd := 0
+	for i := 1; i < len(ports); i++ {
+		if next := ports[i-1] + 1; ports[i] != next && !(ports[i-1] == lastPort && ports[i] == firstPort) {
+			odd++
+		}
+	}
+	if odd > 5 {
+		t.Fatalf("%d of %d requests did not leave from the next port of the cycle: %v", odd, len(ports)-1, ports[:20])
+	}
+}
+
+func TestLateNote(t *testing.T) {
+	for _, tc := range []struct {
+		took time.Duration
+		want string
+	}{
+		{100 * time.Millisecond, ""},
+		{125 * time.Millisecond, ""},
+		{189 * time.Millisecond, " (the client gave up 89ms after its 100ms timeout: it was not running)"},
+	} {
+		if got := lateNote(tc.took, 100*time.Millisecond); got != tc.want {
+			t.Errorf("lateNote(%s) = %q, want %q", tc.took, got, tc.want)
+		}
+	}
+}
