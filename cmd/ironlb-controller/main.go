@@ -38,6 +38,7 @@ func main() {
 	flag.DurationVar(&o.RetryPeriod, "retry-period", controller.DefaultRetryPeriod, "how often leader election acts (renewal, acquisition attempts)")
 	flag.StringVar(&o.LeaderIdentity, "leader-identity", controller.LeaderIdentity(os.Getenv("POD_NAME"), os.Getenv("POD_UID")),
 		"who this replica is in the leader Lease (default: $POD_NAME_$POD_UID, so that a restarted pod leads again at once; else hostname_random)")
+	removeFinalizers := flag.Bool("remove-finalizers", false, "remove the "+controller.Finalizer+" finalizer from the Services of this controller (--namespace, --lb-class) and exit, to uninstall; refused while a controller holds the leader Lease")
 	qps := flag.Float64("kube-api-qps", 200, "queries per second to the API server")
 	burst := flag.Int("kube-api-burst", 400, "burst of queries to the API server")
 	// --kubeconfig is registered by controller-runtime's config package (GetConfig reads it).
@@ -58,7 +59,11 @@ func main() {
 	cfg.QPS, cfg.Burst = float32(*qps), *burst
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := controller.Run(ctx, cfg, o); err != nil {
+	run := controller.Run
+	if *removeFinalizers {
+		run = controller.RemoveFinalizers
+	}
+	if err := run(ctx, cfg, o); err != nil {
 		fail("%v", err)
 	}
 }

@@ -76,6 +76,9 @@ type Controller struct {
 	noConfig map[string]struct{}
 	// warned are the configuration warnings already posted as events (configevents.go).
 	warned map[string]bool
+	// finalized are the Services this process put (or found) the cleanup finalizer on while
+	// serving them (finalizerOurs).
+	finalized map[string]struct{}
 
 	configDirty atomic.Bool
 	statsDirty  atomic.Bool
@@ -91,7 +94,8 @@ func New(c client.Client, opts Options) *Controller {
 		opts.Workers = 4
 	}
 	ctl := &Controller{client: c, opts: opts, log: opts.Log, alloc: allocator.New(),
-		pending: map[string]struct{}{}, noConfig: map[string]struct{}{}, requeue: make(chan event.GenericEvent, 1024)}
+		pending: map[string]struct{}{}, noConfig: map[string]struct{}{}, finalized: map[string]struct{}{},
+		requeue: make(chan event.GenericEvent, 1024)}
 	ctl.configDirty.Store(true)
 	return ctl
 }
@@ -163,17 +167,25 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	svc := &corev1.Service{}
 	if err := c.client.Get(ctx, req.NamespacedName, svc); err != nil {
 		if apierrors.IsNotFound(err) {
-			c.release(key)
+			c.forget(key)
 			return reconcile.Result{}, nil
 		}
 		return reconcile.Result{}, err
+	}
+	if svc.DeletionTimestamp != nil {
+		// Never handed an address, and let go of even while no valid configuration exists: a
+		// deletion must not wait for one. Nothing is assigned before a valid configuration is
+		// loaded and every status restored (prepare), so freeing now gives nothing away twice.
+		return reconcile.Result{}, c.cleanup(ctx, svc)
 	}
 	if wait, ok := c.waitForConfig(svc); !ok {
 		return wait, nil
 	}
 	if !WantsAddress(svc, c.opts.LBClass) {
-		c.release(key)
-		return reconcile.Result{}, c.clearIfOurs(ctx, svc)
+		return reconcile.Result{}, c.cleanup(ctx, svc)
+	}
+	if err := c.addFinalizer(ctx, svc); err != nil {
+		return reconcile.Result{}, err
 	}
 	sr, err := buildRequest(svc)
 	if err != nil {
@@ -288,7 +300,8 @@ func (c *Controller) reloadConfig(ctx context.Context) error {
 }
 
 // restoreAll records what every Service already holds, oldest Service first, so that a restart
-// changes no address and two Services never end up with one.
+// changes no address and two Services never end up with one. A Service being deleted keeps what
+// its status shows until cleanup let go of it: its address goes to no one else before.
 func (c *Controller) restoreAll(ctx context.Context) error {
 	var svcs corev1.ServiceList
 	if err := c.client.List(ctx, &svcs); err != nil {
@@ -302,7 +315,7 @@ func (c *Controller) restoreAll(ctx context.Context) error {
 	for i := range items {
 		svc := &items[i]
 		ips := statusIPs(svc)
-		if !WantsAddress(svc, c.opts.LBClass) || len(ips) == 0 {
+		if !serves(svc, c.opts.LBClass) || len(ips) == 0 {
 			continue
 		}
 		sr, err := buildRequest(svc)

@@ -36,11 +36,17 @@ func annotation(svc *corev1.Service, key string) (value string, deprecated bool)
 	return "", false
 }
 
-// WantsAddress says whether IronLB serves the Service: type LoadBalancer, and the
-// class matches (no class for the default controller, the flag's class otherwise). The speaker
-// announces exactly the Services the controller serves.
+// WantsAddress says whether IronLB serves the Service: type LoadBalancer, the class matches
+// (no class for the default controller, the flag's class otherwise), and it is not being deleted.
+// The speaker announces exactly the Services the controller serves, so it stops announcing a
+// Service as soon as its deletion starts.
 func WantsAddress(svc *corev1.Service, lbClass string) bool {
-	if svc.DeletionTimestamp != nil || svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+	return svc.DeletionTimestamp == nil && serves(svc, lbClass)
+}
+
+// serves says whether the Service is a LoadBalancer of the class served, being deleted or not.
+func serves(svc *corev1.Service, lbClass string) bool {
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
 		return false
 	}
 	class := ""

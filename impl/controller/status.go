@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -33,8 +33,9 @@ func (c *Controller) reportState(ctx context.Context, result v1beta1.Configurati
 func (c *Controller) apply(ctx context.Context, svc *corev1.Service, sr *serviceRequest, asg allocator.Assignment) error {
 	prev := statusIPs(svc)
 	changed := !slices.Equal(prev, asg.IPs)
-	// The pool is named in the condition and the event: the controller writes only status (its
-	// RBAC grants no update of Services), so no metallb.io/ip-allocated-from-pool annotation.
+	// The pool is named in the condition and the event: the controller writes only status and
+	// the cleanup finalizer (its RBAC grants patch of Services for that, and it writes nothing
+	// else there), so no metallb.io/ip-allocated-from-pool annotation.
 	msg := fmt.Sprintf("Assigned IP %s from pool %s", joinIPs(asg.IPs), asg.Pool)
 	cond := conditionFor(svc, true, "Assigned", msg)
 	if changed || !hasCondition(svc, cond) {
@@ -90,22 +91,37 @@ func wroteStatus(svc *corev1.Service) bool {
 	return meta.FindStatusCondition(svc.Status.Conditions, ConditionAddressAssigned) != nil
 }
 
-// clearIfOurs removes the addresses this controller wrote on a Service it no longer serves.
+// clearIfOurs removes the addresses this controller wrote on a Service it no longer serves, or
+// that is being deleted but kept by another finalizer.
 func (c *Controller) clearIfOurs(ctx context.Context, svc *corev1.Service) error {
-	if !wroteStatus(svc) || svc.DeletionTimestamp != nil {
+	if !wroteStatus(svc) {
 		return nil
 	}
+	key := svc.Namespace + "/" + svc.Name
 	released := "its addresses"
-	if cur := meta.FindStatusCondition(svc.Status.Conditions, ConditionAddressAssigned); cur.Status == metav1.ConditionTrue {
-		released = joinIPs(statusIPs(svc))
+	c.mu.Lock()
+	if asg, held := c.alloc.Assigned(key); held { // still booked: cleanup frees them after this
+		released = joinIPs(asg.IPs)
 	}
+	c.mu.Unlock()
 	patch := client.MergeFromWithOptions(svc.DeepCopy(), client.MergeFromWithOptimisticLock{}) // a stale leader's write conflicts instead of winning
-	svc.Status.LoadBalancer.Ingress = nil
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer || serves(svc, c.opts.LBClass) {
+		// On a LoadBalancer of another class the addresses are that class's controller's: ours
+		// went when the type changed on the way there (the API server clears them then).
+		svc.Status.LoadBalancer.Ingress = nil
+	}
 	meta.RemoveStatusCondition(&svc.Status.Conditions, ConditionAddressAssigned)
 	if err := c.client.Status().Patch(ctx, svc, patch); err != nil {
-		return fmt.Errorf("clear status of service %s/%s: %w", svc.Namespace, svc.Name, err)
+		if apierrors.IsNotFound(err) {
+			return nil // gone: nothing shows the addresses any more
+		}
+		return fmt.Errorf("clear status of service %s: %w", key, err)
 	}
-	c.event(svc, corev1.EventTypeNormal, "IPReleased", "Release", "Released %s: the service is no longer of type LoadBalancer for this controller", released)
+	why := "the service is no longer of type LoadBalancer for this controller"
+	if svc.DeletionTimestamp != nil {
+		why = "the service is being deleted"
+	}
+	c.event(svc, corev1.EventTypeNormal, "IPReleased", "Release", "Released %s: %s", released, why)
 	return nil
 }
 

@@ -8,9 +8,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// TestControllerRBACLeastPrivilege: the controller writes only Service status (the
-// AddressAssigned condition names the pool; no annotation, no finalizer), so its ClusterRole
-// grants no update or patch of Services themselves.
+// TestControllerRBACLeastPrivilege: the controller writes Service status (the AddressAssigned
+// condition names the pool; no annotation) and, on the Service itself, only the cleanup finalizer,
+// by patch: its ClusterRole grants patch of Services and no update, create or delete.
 func TestControllerRBACLeastPrivilege(t *testing.T) {
 	var role *rbacv1.ClusterRole
 	for _, u := range documents(t, "ironlb-native.yaml") {
@@ -38,7 +38,7 @@ func TestControllerRBACLeastPrivilege(t *testing.T) {
 			}
 		}
 	}
-	want := map[string][]string{"services": {"get", "list", "watch"}, "services/status": {"patch", "update"}}
+	want := map[string][]string{"services": {"get", "list", "patch", "watch"}, "services/status": {"patch", "update"}}
 	for res, w := range want {
 		got := slices.Sorted(slices.Values(verbs[res]))
 		if !slices.Equal(got, w) {
