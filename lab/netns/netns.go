@@ -2,8 +2,10 @@
 
 // Package netns makes the lab's network: named network namespaces (one per host, one for the
 // lab's switch), Linux bridges, veth pairs, addresses, routes and sysctls, through netlink (no
-// shelling out to ip). Every name it creates starts with the lab's prefix, so that Teardown finds
-// all of it, also after a crash.
+// shelling out to ip). Every namespace it names starts with the lab's name and carries the lab's
+// mark (the alias of its loopback) from before it has a name, so that Teardown finds all of it,
+// also after a crash, and nothing of another lab whose name starts the same way (issue #18: lab
+// "l2" and lab "l2-iro"). It makes nothing in the caller's namespace.
 package netns
 
 import (
@@ -27,9 +29,16 @@ const Dir = "/var/run/netns"
 
 // Lab makes and removes the network of one lab.
 type Lab struct {
-	// Prefix starts every namespace and host-side link name: the lab name.
+	// Prefix starts every namespace name, and is the mark the namespaces carry: the lab name.
 	Prefix string
+	// Others are the names of the other labs on this host, so that a namespace without a mark
+	// (made by an ironlab from before the marks, or out of reach under a later mount on Dir) is
+	// left to the other lab whose name it starts with, when that name extends Prefix.
+	Others []string
 }
+
+// markPrefix starts the alias of the loopback of every namespace a lab makes; the lab name follows.
+const markPrefix = "ironlab lab="
 
 // NSName is the namespace name of a lab host.
 func (l Lab) NSName(host string) string { return l.Prefix + "-" + host }
@@ -37,38 +46,104 @@ func (l Lab) NSName(host string) string { return l.Prefix + "-" + host }
 // Path is the bind-mount path of a lab host's namespace.
 func (l Lab) Path(host string) string { return filepath.Join(Dir, l.NSName(host)) }
 
-// CreateNS makes a named namespace for host, with its loopback up. It first makes Dir a shared
-// mount of its own as `ip netns add` does (prepareDir), so that one run later does not cover the
-// lab's namespaces.
+// CreateNS makes a named namespace for host, marked as the lab's, with its loopback up. It first
+// makes Dir a shared mount of its own as `ip netns add` does (prepareDir), so that one run later
+// does not cover the lab's namespaces.
 func (l Lab) CreateNS(host string) error {
 	name := l.NSName(host)
-	if _, err := os.Stat(filepath.Join(Dir, name)); err == nil {
+	path := filepath.Join(Dir, name)
+	if _, err := os.Stat(path); err == nil {
+		if m := readMark(path); m != "" && m != l.Prefix {
+			return fmt.Errorf("namespace %s exists already, and is lab %q's: lab %q's host %q has the same namespace name (rename the host or the lab)", name, m, l.Prefix, host)
+		}
 		return fmt.Errorf("namespace %s exists already: is lab %q up? (`ironlab down --name %s`)", name, l.Prefix, l.Prefix)
 	}
 	if err := prepareDir(); err != nil {
 		return fmt.Errorf("create namespace %s: %w", name, err)
 	}
-	// A goroutine of its own, locked to its thread and never unlocked: NewNamed moves the thread
-	// into the new namespace, and the runtime ends the thread with the goroutine.
+	// A goroutine of its own, locked to its thread and never unlocked: the thread moves into
+	// the new namespace, and the runtime ends the thread with the goroutine.
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		h, err := vnetns.NewNamed(name)
-		if err != nil {
-			errc <- fmt.Errorf("create namespace %s: %w", name, err)
-			return
-		}
-		defer h.Close()
-		lo, err := netlink.LinkByName("lo")
-		if err == nil {
-			err = netlink.LinkSetUp(lo)
-		}
-		if err != nil {
-			err = fmt.Errorf("namespace %s: loopback up: %w", name, err)
-		}
-		errc <- err
+		errc <- newMarked(path, markPrefix+l.Prefix)
 	}()
-	return <-errc
+	if err := <-errc; err != nil {
+		return fmt.Errorf("create namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+// newMarked moves the calling thread into a new network namespace, marks it (the alias of its
+// loopback) and brings the loopback up, and only then names it, binding it on path as `ip netns
+// add` does: a namespace of the lab never has a name without the mark.
+func newMarked(path, mark string) error {
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("unshare: %w", err)
+	}
+	lo, err := netlink.LinkByName("lo")
+	if err == nil {
+		err = netlink.LinkSetAlias(lo, mark)
+	}
+	if err == nil {
+		err = netlink.LinkSetUp(lo)
+	}
+	if err != nil {
+		return fmt.Errorf("mark and bring up the loopback: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	self := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
+	if err := unix.Mount(self, path, "none", unix.MS_BIND, ""); err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("bind-mount it on %s: %w", path, err)
+	}
+	return nil
+}
+
+// readMark is the lab name a namespace is marked with, or "" when it has no mark or cannot be
+// read (not a namespace, no permission).
+func readMark(path string) string {
+	ns, err := vnetns.GetFromPath(path)
+	if err != nil {
+		return ""
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return ""
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return ""
+	}
+	name, ok := strings.CutPrefix(lo.Attrs().Alias, markPrefix)
+	if !ok {
+		return ""
+	}
+	return name
+}
+
+// owns reports whether namespace name is lab prefix's. A marked namespace is its mark's lab's.
+// An unmarked one is the lab's by its name, unless it starts with the name of another lab
+// (others) that extends prefix: "l2-iro-client" is not lab l2's when lab l2-iro exists.
+func owns(prefix, name, mark string, others []string) bool {
+	if !strings.HasPrefix(name, prefix+"-") {
+		return false
+	}
+	if mark != "" {
+		return mark == prefix
+	}
+	for _, o := range others {
+		if strings.HasPrefix(o, prefix+"-") && strings.HasPrefix(name, o+"-") {
+			return false
+		}
+	}
+	return true
 }
 
 // Do runs f inside host's namespace.
@@ -100,54 +175,39 @@ type End struct {
 	Alias               string           // optional: the interface alias, e.g. what is at the other end
 }
 
-// Veth joins two ends. The pair is made in the caller's namespace under temporary names that
-// carry the lab prefix, then moved and renamed, so a crash in between leaves only prefixed links.
-func (l Lab) Veth(a, b End, tmpID string) error {
-	ta, tb := l.tmpName(tmpID, "a"), l.tmpName(tmpID, "b")
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: ta}, PeerName: tb}
-	if err := netlink.LinkAdd(veth); err != nil {
-		return fmt.Errorf("add veth %s-%s for %s:%s <-> %s:%s: %w", ta, tb, a.Host, a.Iface, b.Host, b.Iface, err)
+// Veth joins two ends. The pair is made with each end in its host's namespace under its final
+// name, so nothing passes through the caller's namespace (a crash leaves nothing there); then
+// each end gets its alias, MAC and bridge and is brought up.
+func (l Lab) Veth(a, b End) error {
+	na, err := vnetns.GetFromPath(l.Path(a.Host))
+	if err != nil {
+		return fmt.Errorf("open namespace of %s: %w", a.Host, err)
 	}
-	for _, e := range []struct {
-		tmp string
-		end End
-	}{{ta, a}, {tb, b}} {
-		if err := l.place(e.tmp, e.end); err != nil {
+	defer na.Close()
+	nb, err := vnetns.GetFromPath(l.Path(b.Host))
+	if err != nil {
+		return fmt.Errorf("open namespace of %s: %w", b.Host, err)
+	}
+	defer nb.Close()
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: a.Iface, Namespace: netlink.NsFd(na)},
+		PeerName: b.Iface, PeerNamespace: netlink.NsFd(nb)}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return fmt.Errorf("add veth %s:%s <-> %s:%s: %w", a.Host, a.Iface, b.Host, b.Iface, err)
+	}
+	for _, e := range []End{a, b} {
+		if err := l.configure(e); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (l Lab) tmpName(id, side string) string {
-	n := l.Prefix + "-" + id + side
-	if len(n) > 15 {
-		n = n[:15]
-	}
-	return n
-}
-
-// place moves a link into an end's namespace, renames it, enslaves it and brings it up.
-func (l Lab) place(tmp string, e End) error {
-	link, err := netlink.LinkByName(tmp)
-	if err != nil {
-		return fmt.Errorf("find %s: %w", tmp, err)
-	}
-	target, err := vnetns.GetFromPath(l.Path(e.Host))
-	if err != nil {
-		return fmt.Errorf("open namespace of %s: %w", e.Host, err)
-	}
-	defer target.Close()
-	if err := netlink.LinkSetNsFd(link, int(target)); err != nil {
-		return fmt.Errorf("move %s into %s: %w", tmp, e.Host, err)
-	}
+// configure gives an end its alias, MAC and bridge, and brings it up.
+func (l Lab) configure(e End) error {
 	return l.Do(e.Host, func() error {
-		link, err := netlink.LinkByName(tmp)
+		link, err := netlink.LinkByName(e.Iface)
 		if err != nil {
-			return err
-		}
-		if err := netlink.LinkSetName(link, e.Iface); err != nil {
-			return fmt.Errorf("%s: rename %s to %s: %w", e.Host, tmp, e.Iface, err)
+			return fmt.Errorf("%s: find %s: %w", e.Host, e.Iface, err)
 		}
 		if e.Alias != "" {
 			if err := netlink.LinkSetAlias(link, e.Alias); err != nil {
@@ -246,9 +306,32 @@ func (l Lab) Sysctl(host, key, value string) error {
 	})
 }
 
-// Namespaces lists the lab's namespaces (full names): its files in Dir, and its mounts in Dir
-// that /proc/self/mountinfo shows (one covered by a later mount on Dir may have no file in sight).
+// Namespaces lists the lab's namespaces (full names): of the names in Dir that start with the
+// lab's name, its files and its mounts that /proc/self/mountinfo shows (one covered by a later
+// mount on Dir may have no file in sight), those owned by the lab (owns): marked as the lab's,
+// or unmarked and not under the name of another lab, one of Others or one a namespace is marked
+// with.
 func (l Lab) Namespaces() ([]string, error) {
+	names, err := l.named()
+	marks := map[string]string{}
+	known := slices.Clone(l.Others)
+	for _, n := range names {
+		if m := readMark(filepath.Join(Dir, n)); m != "" {
+			marks[n] = m
+			known = append(known, m)
+		}
+	}
+	var out []string
+	for _, n := range names {
+		if owns(l.Prefix, n, marks[n], known) {
+			out = append(out, n)
+		}
+	}
+	return out, err
+}
+
+// named lists the names in Dir, files and mounts, that start with the lab's name.
+func (l Lab) named() ([]string, error) {
 	entries, err := os.ReadDir(Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -278,20 +361,10 @@ func (l Lab) Namespaces() ([]string, error) {
 	return out, nil
 }
 
-// Teardown removes every namespace of the lab (their links go with them) and any link left in
-// the caller's namespace under the lab's prefix. It reports every failure.
+// Teardown removes every namespace of the lab (Namespaces; their links go with them). It
+// reports every failure.
 func (l Lab) Teardown() error {
 	var errs []error
-	links, err := netlink.LinkList()
-	if err == nil {
-		for _, link := range links {
-			if strings.HasPrefix(link.Attrs().Name, l.Prefix+"-") {
-				if err := netlink.LinkDel(link); err != nil {
-					errs = append(errs, fmt.Errorf("delete link %s: %w", link.Attrs().Name, err))
-				}
-			}
-		}
-	}
 	names, err := l.Namespaces()
 	if err != nil {
 		errs = append(errs, err)

@@ -48,8 +48,8 @@ func TestTwoHostsOnABridge(t *testing.T) {
 		t.Errorf("creating a namespace twice: %v", err)
 	}
 	must(l.Bridge("sw", "br0"))
-	must(l.Veth(End{Host: "a", Iface: "eth0"}, End{Host: "sw", Iface: "a", Bridge: "br0"}, "a"))
-	must(l.Veth(End{Host: "b", Iface: "eth0"}, End{Host: "sw", Iface: "b", Bridge: "br0"}, "b"))
+	must(l.Veth(End{Host: "a", Iface: "eth0"}, End{Host: "sw", Iface: "a", Bridge: "br0"}))
+	must(l.Veth(End{Host: "b", Iface: "eth0"}, End{Host: "sw", Iface: "b", Bridge: "br0"}))
 	must(l.AddrAdd("a", "eth0", "10.99.0.1/24"))
 	must(l.AddrAdd("b", "eth0", "10.99.0.2/24"))
 	must(l.AddrAdd("a", "eth0", "fd99::1/64"))

@@ -34,21 +34,30 @@ const stackedChild = "IRONLAB_NETNS_STACKED_CHILD"
 // lab up on this host would meet issue #18 itself), and the namespaces' mounts go when the test
 // ends, even if the teardown fails.
 func TestTeardownAfterIPNetnsAdd(t *testing.T) {
-	if os.Getenv(stackedChild) != "" {
-		stackedCases(t)
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs iproute2's ip, whose `ip netns add` the test runs")
+	}
+	reexec(t, stackedChild, syscall.CLONE_NEWNS, stackedCases)
+}
+
+// reexec runs the test again in a process of its own, unsharing flags (CLONE_NEWNS: a mount
+// namespace, with / made private, whose mounts go with the process; CLONE_NEWNET: a network
+// namespace, so that links it makes there are not the host's), and logs its output. In that
+// process (env set) it runs child instead. Without root it skips, saying so.
+func reexec(t *testing.T, env string, flags uintptr, child func(*testing.T)) {
+	t.Helper()
+	if os.Getenv(env) != "" {
+		child(t)
 		return
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (network and mount namespaces); `make test` runs as root in CI")
 	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2's ip, whose `ip netns add` the test runs")
-	}
 	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), stackedChild+"=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS} // and / made private
+	cmd.Env = append(os.Environ(), env+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: flags}
 	out, err := cmd.CombinedOutput()
-	t.Logf("in a mount namespace of its own:\n%s", out)
+	t.Logf("in namespaces of its own:\n%s", out)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}

@@ -234,7 +234,7 @@ func (a *Agent) startPodNetwork(p *corev1.Pod, rp *pod) error {
 	if err := lab.CreateNS(rp.host); err != nil {
 		return fail(err)
 	}
-	if err := lab.Veth(labnet.End{Host: rp.host, Iface: "eth0"}, labnet.End{Host: a.nodeHost(), Iface: rp.veth}, string(p.UID)[:3]); err != nil {
+	if err := lab.Veth(labnet.End{Host: rp.host, Iface: "eth0"}, labnet.End{Host: a.nodeHost(), Iface: rp.veth}); err != nil {
 		return fail(err)
 	}
 	type family struct {

@@ -42,7 +42,7 @@ func PortAlias(host, iface string) string { return host + ":" + iface }
 // BridgeName is the bridge of the i-th network inside the switch namespace.
 func BridgeName(i int) string { return "br" + strconv.Itoa(i) }
 
-// short is a compact id (0-9, a-z) so that temporary veth names fit in 15 characters.
+// short is a compact id (0-9, a-z) so that switch port names fit in 15 characters.
 func short(i int) string { return strconv.FormatInt(int64(i%36), 36) }
 
 // Create makes the namespaces, bridges, veths, addresses, sysctls and routes. On error the
@@ -73,7 +73,7 @@ func (n *Network) Create() error {
 			ni := netIndex[a.Network]
 			port := "p" + short(hi) + short(ai)
 			if err := n.Lab.Veth(labnet.End{Host: h.Name, Iface: a.Interface},
-				labnet.End{Host: SwitchHost, Iface: port, Bridge: BridgeName(ni), Alias: PortAlias(h.Name, a.Interface)}, short(hi)+short(ai)); err != nil {
+				labnet.End{Host: SwitchHost, Iface: port, Bridge: BridgeName(ni), Alias: PortAlias(h.Name, a.Interface)}); err != nil {
 				return err
 			}
 			if err := n.addAddrs(h.Name, a.Interface, a.Address, t.Networks[ni].Subnet); err != nil {
@@ -263,7 +263,7 @@ func LinkAddrs(subnet string) (a, b netip.Addr, bits int, err error) {
 func (n *Network) createLink(li int, l topology.Link) error {
 	ha, ia := LinkInterface(l.Endpoints[0], li)
 	hb, ib := LinkInterface(l.Endpoints[1], li)
-	if err := n.Lab.Veth(labnet.End{Host: ha, Iface: ia, Alias: LinkAlias(hb)}, labnet.End{Host: hb, Iface: ib, Alias: LinkAlias(ha)}, "L"+short(li)); err != nil {
+	if err := n.Lab.Veth(labnet.End{Host: ha, Iface: ia, Alias: LinkAlias(hb)}, labnet.End{Host: hb, Iface: ib, Alias: LinkAlias(ha)}); err != nil {
 		return err
 	}
 	a, b, bits, err := LinkAddrs(l.Subnet)
