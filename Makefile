@@ -11,6 +11,8 @@ K8S_BINS    := lab/controlplane/build/k8s-bins.sh
 K8S_ASSETS   = $(shell $(K8S_BINS) 2>/dev/null | tail -n1)
 TOPOLOGY    ?= topologies/l2.yaml
 LAB_NAME    ?= $(shell awk '$$1=="name:" {print $$2; exit}' $(TOPOLOGY))
+# What `ironlab version` prints.
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
 .PHONY: help
 help: ## list the targets
@@ -18,7 +20,7 @@ help: ## list the targets
 
 .PHONY: build
 build: ## build bin/ironlb-controller, bin/ironlb-speaker and bin/ironlab
-	$(GO) build -trimpath -o $(BIN)/ ./cmd/ironlb-controller ./cmd/ironlb-speaker ./cmd/ironlab
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/ironlb-controller ./cmd/ironlb-speaker ./cmd/ironlab
 
 .PHONY: k8s-bins
 k8s-bins: ## build etcd and the Kubernetes control plane from source into the cache (once; prints the directory)
@@ -103,5 +105,5 @@ lab-down: ## tear the lab down
 	@if [ -x $(BIN)/ironlab ]; then $(BIN)/ironlab down --name $(LAB_NAME); else $(GO) run ./cmd/ironlab down --name $(LAB_NAME); fi
 
 .PHONY: clean
-clean: ## remove build output and lab state in this directory (the binary cache stays)
-	rm -rf $(BIN) .ironlab report
+clean: ## remove build output and reports (labs stay: `ironlab down` removes one; the binary cache stays)
+	rm -rf $(BIN) report

@@ -7,4 +7,7 @@ import (
 	"github.com/ironlb/ironlb/lab/cli"
 )
 
-func main() { os.Exit(cli.Main(os.Args[1:])) }
+// version is set by the build: `make build` passes -ldflags "-X main.version=$(git describe ...)".
+var version string
+
+func main() { os.Exit(cli.Main(os.Args[1:], version)) }

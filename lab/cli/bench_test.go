@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/netns"
+	"github.com/ironlb/ironlb/lab/state"
 )
 
 // BenchmarkLabUp measures, on topologies/l2.yaml with the binaries cached: seconds from
@@ -30,14 +32,17 @@ func BenchmarkLabUp(b *testing.B) {
 	}
 	topo, _ := filepath.Abs(filepath.Join("..", "..", "topologies", "l2.yaml"))
 	name := "bench"
+	root := filepath.Join(dir, "state")
+	labDir := state.Dir(root, name)
 	run := func(args ...string) {
 		c := exec.Command(bin, args...)
 		c.Dir = dir
+		c.Env = append(os.Environ(), state.EnvRoot+"="+root)
 		if out, err := c.CombinedOutput(); err != nil {
 			b.Fatalf("ironlab %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	kc := filepath.Join(dir, ".ironlab", name, "kubeconfig")
+	kc := controlplane.KubeconfigPath(labDir)
 	k := func(args ...string) string {
 		c := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), args...)
 		c.Env = append(os.Environ(), "KUBECONFIG="+kc)
@@ -64,7 +69,7 @@ func BenchmarkLabUp(b *testing.B) {
 			b.Fatalf("only %d pods answered through %s", len(seen), ip)
 		}
 		readyS += time.Since(start).Seconds()
-		rssMiB += labRSS(b, filepath.Join(dir, ".ironlab", name, "run"))
+		rssMiB += labRSS(b, controlplane.RunDir(labDir))
 		start = time.Now()
 		run("down", "--name", name)
 		downS += time.Since(start).Seconds()

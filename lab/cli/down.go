@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ironlb/ironlb/lab/controlplane"
-	"github.com/ironlb/ironlb/lab/netns"
 )
 
 // NewDownCommand returns `ironlab down`.
@@ -17,30 +16,37 @@ func NewDownCommand(s Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Tear a lab down: stop its processes, remove its namespaces and state (also after a crash)",
-		Args:  cobra.NoArgs,
+		Long: `Tear a lab down: stop its processes, remove its namespaces and its state directory, also after a
+crash or a half-finished 'up'. It removes only what is the lab's: the namespaces marked with its
+name, not those of a lab whose name starts with it (l2-iro's when l2 goes down).`,
+		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
+			name, err := findLab(name)
+			if err != nil {
+				return err
+			}
 			start := time.Now()
-			existed, err := labDown(name)
+			existed, err := labDown(s, name)
 			if err != nil {
 				return err
 			}
 			if !existed {
-				fmt.Fprintf(s.Out, "lab %q is not up (no %s, no namespaces)\n", name, StateDir(name))
+				fmt.Fprintf(s.Out, "lab %q is not up (no state directory, no namespaces)\n", name)
 				return nil
 			}
 			fmt.Fprintf(s.Out, "lab %q is down (%.1fs)\n", name, time.Since(start).Seconds())
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", DefaultLabName, "lab name")
+	nameFlag(cmd, &name)
 	return cmd
 }
 
 // labDown stops a lab's processes and removes its namespaces and state; it reports whether there
 // was anything to remove.
-func labDown(name string) (bool, error) {
-	state := StateDir(name)
-	lab := netns.Lab{Prefix: name}
+func labDown(s Streams, name string) (bool, error) {
+	state := labDir(s, name)
+	lab := labNet(name)
 	namespaces, _ := lab.Namespaces()
 	_, statErr := os.Stat(state)
 	if os.IsNotExist(statErr) && len(namespaces) == 0 {

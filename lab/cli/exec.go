@@ -21,6 +21,10 @@ func NewExecCommand(s Streams) *cobra.Command {
 			if os.Geteuid() != 0 {
 				return fmt.Errorf("ironlab exec needs root (it enters a network namespace)")
 			}
+			name, err := findLab(name)
+			if err != nil {
+				return err
+			}
 			l := netns.Lab{Prefix: name}
 			if _, err := os.Stat(l.Path(args[0])); err != nil {
 				return fmt.Errorf("no host %q in lab %q (ironlab status --name %s)", args[0], name, name)
@@ -38,6 +42,6 @@ func NewExecCommand(s Streams) *cobra.Command {
 			return c.Run()
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", DefaultLabName, "lab name")
+	nameFlag(cmd, &name)
 	return cmd
 }

@@ -51,7 +51,11 @@ func NewFaultCommand(s Streams) *cobra.Command {
 			if os.Geteuid() != 0 {
 				return fmt.Errorf("ironlab fault needs root")
 			}
-			f := faults.New(name, StateDir(name))
+			name, err := findLab(name)
+			if err != nil {
+				return err
+			}
+			f := faults.New(name, labDir(s, name))
 			ctx := cmd.Context()
 			target := func() (string, error) {
 				if len(args) < 2 {
@@ -67,7 +71,7 @@ func NewFaultCommand(s Streams) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", DefaultLabName, "lab name")
+	nameFlag(cmd, &name)
 	cmd.Flags().StringVar(&mode, "mode", "freeze", "node-down, router-down: freeze, stop or kill")
 	cmd.Flags().StringVar(&loss, "loss", "", "netem: packet loss, e.g. 10%")
 	cmd.Flags().StringVar(&delay, "delay", "", "netem: added delay, e.g. 50ms")

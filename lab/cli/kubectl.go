@@ -20,9 +20,13 @@ func NewKubectlCommand(s Streams) *cobra.Command {
 		Use:   "kubectl -- ARGS...",
 		Short: "Run kubectl (the one built with the control plane) against a lab",
 		RunE: func(_ *cobra.Command, args []string) error {
-			kc := controlplane.KubeconfigPath(StateDir(name))
+			name, err := findLab(name)
+			if err != nil {
+				return err
+			}
+			kc := controlplane.KubeconfigPath(labDir(s, name))
 			if _, err := os.Stat(kc); err != nil {
-				return fmt.Errorf("lab %q is not up (no %s): run `ironlab up --name %s`", name, kc, name)
+				return fmt.Errorf("lab %q is not up (no %s): `ironlab get labs` lists the labs", name, kc)
 			}
 			c := exec.Command(filepath.Join(controlplane.BinDir(), "kubectl"), args...)
 			c.Env = append(os.Environ(), "KUBECONFIG="+kc)
@@ -33,7 +37,7 @@ func NewKubectlCommand(s Streams) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", DefaultLabName, "lab name")
+	nameFlag(cmd, &name)
 	return cmd
 }
 
@@ -45,13 +49,18 @@ func NewLogsCommand(s Streams) *cobra.Command {
 		Short: "Print a lab component's log (etcd, kube-apiserver, node-worker, ...) or a process pod container's",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			path := filepath.Join(controlplane.LogDir(StateDir(name)), args[0]+".log")
+			name, err := findLab(name)
+			if err != nil {
+				return err
+			}
+			logDir := controlplane.LogDir(labDir(s, name))
+			path := filepath.Join(logDir, args[0]+".log")
 			if parts := strings.Split(args[0], "/"); len(parts) == 2 || len(parts) == 3 {
 				pattern := fmt.Sprintf("pod.*.%s.%s.*.log", parts[0], parts[1])
 				if len(parts) == 3 {
 					pattern = fmt.Sprintf("pod.*.%s.%s.%s.log", parts[0], parts[1], parts[2])
 				}
-				matches, _ := filepath.Glob(filepath.Join(controlplane.LogDir(StateDir(name)), pattern))
+				matches, _ := filepath.Glob(filepath.Join(logDir, pattern))
 				switch {
 				case len(matches) == 0:
 					return fmt.Errorf("no container log for %s in lab %q (only process pods have logs; echo pods log nothing)", args[0], name)
@@ -62,7 +71,7 @@ func NewLogsCommand(s Streams) *cobra.Command {
 			}
 			f, err := os.Open(path)
 			if err != nil {
-				files, _ := filepath.Glob(filepath.Join(controlplane.LogDir(StateDir(name)), "*.log"))
+				files, _ := filepath.Glob(filepath.Join(logDir, "*.log"))
 				return fmt.Errorf("no log for %q in lab %q (have: %v)", args[0], name, files)
 			}
 			defer f.Close()
@@ -70,6 +79,6 @@ func NewLogsCommand(s Streams) *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", DefaultLabName, "lab name")
+	nameFlag(cmd, &name)
 	return cmd
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,35 +16,35 @@ type Streams struct {
 	Out, Err io.Writer
 }
 
-// DefaultLabName is the lab name when --name is not given.
-const DefaultLabName = "ironlab"
-
-// StateDir is the state directory of a lab: .ironlab/<name> under the working directory.
-func StateDir(name string) string { return filepath.Join(".ironlab", name) }
-
-// NewRootCommand returns the ironlab command with every subcommand.
-func NewRootCommand(s Streams) *cobra.Command {
+// NewRootCommand returns the ironlab command with every subcommand. version is what the build
+// set (-ldflags -X main.version=...), or "".
+func NewRootCommand(s Streams, version string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "ironlab",
 		Short: "A Kubernetes cluster and its network on one Linux host, to learn and test load balancing",
 		Long: `ironlab builds a whole cluster and its network on one Linux host from a topology file: a real
 Kubernetes control plane (built from source by 'make k8s-bins'), nodes and routers as network
 namespaces, kube-proxy, pods, clients; installs IronLB or MetalLB from their manifests; breaks
-parts of it on demand (ironlab fault) and replays failover scenarios (ironlab run).`,
+parts of it on demand (ironlab fault) and replays failover scenarios (ironlab run).
+
+Labs keep their state in one place whatever the directory: /var/lib/ironlab for root
+(~/.local/state/ironlab for other users, $IRONLAB_STATE_DIR when set); 'ironlab get labs' lists
+them. Commands that act on a lab take --name, and without it the only lab there is.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
-	root.AddCommand(NewUpCommand(s), NewDownCommand(s), NewStatusCommand(s), NewKubectlCommand(s), NewLogsCommand(s), NewSchemaCommand(s), NewFaultCommand(s), NewExecCommand(s), NewRunCommand(s), NewSoakCommand(s),
+	root.AddCommand(NewUpCommand(s, version), NewDownCommand(s), NewGetCommand(s), NewStatusCommand(s), NewKubectlCommand(s), NewLogsCommand(s),
+		NewSchemaCommand(s), NewFaultCommand(s), NewExecCommand(s), NewRunCommand(s, version), NewSoakCommand(s, version), NewVersionCommand(s, version),
 		newNSExecCommand(), newForwardCommand(), newNodeCommand(), newContainerCommand(), newRouterCommand())
 	return root
 }
 
 // Main runs the root command and returns the exit code.
-func Main(args []string) int {
+func Main(args []string, version string) int {
 	s := Streams{Out: os.Stdout, Err: os.Stderr}
-	root := NewRootCommand(s)
+	root := NewRootCommand(s, version)
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(s.Err, "ironlab: %v\n", err)

@@ -17,10 +17,11 @@ import (
 
 	"github.com/ironlb/ironlb/lab/report"
 	"github.com/ironlb/ironlb/lab/runner"
+	"github.com/ironlb/ironlb/lab/state"
 )
 
 // NewRunCommand returns `ironlab run FILE|DIR...`.
-func NewRunCommand(s Streams) *cobra.Command {
+func NewRunCommand(s Streams, version string) *cobra.Command {
 	var o runner.Options
 	var reportDir, impls string
 	var quietLab bool
@@ -61,7 +62,7 @@ exits non-zero when a scenario failed. Ctrl-C stops the run and tears the lab do
 			if quietLab {
 				labOut = io.Discard
 			}
-			o.Labs = cliLabs{out: labOut}
+			o.Labs = cliLabs{out: labOut, version: version}
 			rep, runErr := runner.Run(ctx, scs, files, o)
 			if err := writeReports(reportDir, rep); err != nil {
 				return errors.Join(runErr, err)
@@ -93,15 +94,20 @@ exits non-zero when a scenario failed. Ctrl-C stops the run and tears the lab do
 }
 
 // cliLabs brings labs up and down as `ironlab up` and `ironlab down` do.
-type cliLabs struct{ out io.Writer }
-
-func (c cliLabs) Up(ctx context.Context, topologyFile, name, impl string) error {
-	return runUpTopology(ctx, Streams{Out: io.Discard, Err: c.out}, &upFlags{name: name, topology: topologyFile, impl: impl})
+type cliLabs struct {
+	out     io.Writer
+	version string // of this ironlab, for the labs' records
 }
 
-func (c cliLabs) Down(name string) error { _, err := labDown(name); return err }
+func (c cliLabs) Up(ctx context.Context, topologyFile, name, impl string) error {
+	return runUpTopology(ctx, c.streams(), &upFlags{name: name, topology: topologyFile, impl: impl, version: c.version})
+}
 
-func (c cliLabs) StateDir(name string) string { return StateDir(name) }
+func (c cliLabs) Down(name string) error { _, err := labDown(c.streams(), name); return err }
+
+func (c cliLabs) StateDir(name string) string { return state.Dir(state.Root(), name) }
+
+func (c cliLabs) streams() Streams { return Streams{Out: io.Discard, Err: c.out} }
 
 func writeReports(dir string, rep *report.Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {

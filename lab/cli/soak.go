@@ -40,11 +40,12 @@ type soakFlags struct {
 	settle     time.Duration
 	recovery   time.Duration
 	quietLab   bool
+	version    string // of this ironlab, for the labs' records
 }
 
 // NewSoakCommand returns `ironlab soak`.
-func NewSoakCommand(s Streams) *cobra.Command {
-	f := &soakFlags{}
+func NewSoakCommand(s Streams, version string) *cobra.Command {
+	f := &soakFlags{version: version}
 	cmd := &cobra.Command{
 		Use:   "soak -t TOPOLOGY... [--duration 3m] [--seed N]",
 		Short: "A seeded random sequence of faults and Service churn on a lab, with invariants checked throughout (soak.json)",
@@ -171,7 +172,7 @@ func soakTopology(ctx context.Context, s Streams, f *soakFlags, file string, see
 	if f.quietLab {
 		labOut = io.Discard
 	}
-	labs := &samplingLabs{cliLabs: cliLabs{out: labOut}, every: 2 * time.Second}
+	labs := &samplingLabs{cliLabs: cliLabs{out: labOut, version: f.version}, every: 2 * time.Second}
 	fmt.Fprintf(s.Out, "\n== soak %s: %d rounds (%s nominal), seed %d\n", file, len(run.Plan.Rounds), run.Plan.Length(), seed)
 	rr, runErr := runner.Run(ctx, []*scenario.Scenario{script.Scenario}, []string{file}, runner.Options{Labs: labs, Progress: s.Out, LabPrefix: f.prefix, WatchOwnersFrom: client})
 	labs.stop()

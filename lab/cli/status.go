@@ -62,7 +62,11 @@ func NewStatusCommand(s Streams) *cobra.Command {
 		Short: "Show a lab's processes, whether its API server answers, and its pods (with PIDs of process pods)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			state := StateDir(name)
+			name, err := findLab(name)
+			if err != nil {
+				return err
+			}
+			state := labDir(s, name)
 			recs, err := process.List(controlplane.RunDir(state))
 			if err != nil || len(recs) == 0 {
 				fmt.Fprintf(s.Out, "lab %q is not up\n", name)
@@ -105,6 +109,6 @@ func NewStatusCommand(s Streams) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", DefaultLabName, "lab name")
+	nameFlag(cmd, &name)
 	return cmd
 }

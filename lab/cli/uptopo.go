@@ -44,16 +44,14 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 		}
 	}
 	f.name = top.Name
-	state := StateDir(f.name)
 	nw := nsbackend.New(top)
+	nw.Lab = labNet(f.name)
 	if existing, _ := nw.Lab.Namespaces(); len(existing) > 0 {
 		return fmt.Errorf("lab %q is already up (%d namespaces): use it, or remove it with `ironlab down --name %s`", f.name, len(existing), f.name)
 	}
-	if recs, _ := process.List(controlplane.RunDir(state)); anyAlive(recs) {
-		return fmt.Errorf("lab %q is already up: use it, or remove it with `ironlab down --name %s`", f.name, f.name)
-	}
-	if err := os.RemoveAll(state); err != nil {
-		return fmt.Errorf("clear old state %s: %w", state, err)
+	state, err := clearLabState(f.name)
+	if err != nil {
+		return err
 	}
 	p := newProgress(s.Err)
 	nw.Progress = p.step
@@ -76,7 +74,13 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 	if err != nil {
 		return fmt.Errorf("image map: %w", err)
 	}
-	if err := os.MkdirAll(state, 0o755); err != nil {
+	nodes := 0
+	for _, n := range top.Nodes {
+		if topology.IsKubernetes(n.Kind) {
+			nodes++
+		}
+	}
+	if err := writeLabRecord(state, f, nodes); err != nil {
 		return err
 	}
 	imagesFile, err := filepath.Abs(filepath.Join(state, "images.json"))

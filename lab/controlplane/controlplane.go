@@ -29,7 +29,7 @@ var Components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "
 // Config says where and how to run the control plane.
 type Config struct {
 	Name     string // lab name: cluster name in kubeconfigs
-	StateDir string // .ironlab/<name>
+	StateDir string // the lab's state directory (lab/state.Dir)
 	BinDir   string // directory with etcd, kube-apiserver, ...
 	// BindAddress is where etcd and the API server listen (127.0.0.1 on the host).
 	BindAddress string

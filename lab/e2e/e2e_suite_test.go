@@ -10,6 +10,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/ironlb/ironlb/lab/state"
 )
 
 // ironlab is the binary the suite builds and drives, as a user would.
@@ -27,6 +29,9 @@ var _ = BeforeSuite(func() {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		Skip("KUBEBUILDER_ASSETS is not set: run `make test`, which builds the control plane")
 	}
+	// The suite's labs keep their state in a directory of its own, not in the host's state
+	// root among the labs of whoever else uses this host; the helpers find it with state.Root.
+	Expect(os.Setenv(state.EnvRoot, GinkgoT().TempDir())).To(Succeed())
 	// ironlab with IronLB's binaries beside it, as `make build` lays them out (--impl ironlb).
 	bin := GinkgoT().TempDir()
 	ironlab = filepath.Join(bin, "ironlab")

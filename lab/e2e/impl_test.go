@@ -9,6 +9,9 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/state"
 )
 
 // labCLI drives one lab of the suite through the ironlab and kubectl commands, as a user would.
@@ -32,7 +35,7 @@ func (l *labCLI) kubectl(args ...string) string {
 // kubectlErr runs kubectl with stdin, returning its output and error.
 func (l *labCLI) kubectlErr(stdin string, args ...string) (string, error) {
 	c := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), args...)
-	c.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(l.dir, ".ironlab", l.name, "kubeconfig"))
+	c.Env = append(os.Environ(), "KUBECONFIG="+controlplane.KubeconfigPath(state.Dir(state.Root(), l.name)))
 	c.Stdin = strings.NewReader(stdin)
 	out, err := c.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
@@ -62,7 +65,7 @@ func (l *labCLI) dumpOnFailure() {
 		return
 	}
 	GinkgoWriter.Println(l.kubectl("get", "pods,nodes,endpointslices,svc", "-A", "-o", "wide"))
-	logs, _ := filepath.Glob(filepath.Join(l.dir, ".ironlab", l.name, "logs", "*.log"))
+	logs, _ := filepath.Glob(filepath.Join(controlplane.LogDir(state.Dir(state.Root(), l.name)), "*.log"))
 	for _, f := range logs {
 		base := filepath.Base(f)
 		if b, err := os.ReadFile(f); err == nil && (strings.HasPrefix(base, "node-") || strings.HasPrefix(base, "pod.")) {

@@ -11,7 +11,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/netns"
+	"github.com/ironlb/ironlb/lab/state"
 )
 
 // The l2 lab of topologies/l2.yaml, brought up once for the ordered specs below.
@@ -30,7 +32,7 @@ var _ = Describe("the l2 lab", Ordered, func() {
 	}
 	kubectl := func(args ...string) string {
 		c := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), args...)
-		c.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(dir, ".ironlab", name, "kubeconfig"))
+		c.Env = append(os.Environ(), "KUBECONFIG="+controlplane.KubeconfigPath(state.Dir(state.Root(), name)))
 		out, _ := c.CombinedOutput()
 		return strings.TrimSpace(string(out))
 	}
@@ -59,7 +61,7 @@ var _ = Describe("the l2 lab", Ordered, func() {
 			return
 		}
 		GinkgoWriter.Println(kubectl("get", "pods,nodes,endpointslices", "-A", "-o", "wide"))
-		logs, _ := filepath.Glob(filepath.Join(dir, ".ironlab", name, "logs", "*.log"))
+		logs, _ := filepath.Glob(filepath.Join(controlplane.LogDir(state.Dir(state.Root(), name)), "*.log"))
 		for _, l := range logs {
 			if b, err := os.ReadFile(l); err == nil && (strings.Contains(l, "node-") || strings.Contains(l, "scheduler")) {
 				if len(b) > 3000 {
@@ -109,7 +111,7 @@ var _ = Describe("the l2 lab", Ordered, func() {
 		}).WithTimeout(30*time.Second).WithPolling(50*time.Millisecond).Should(Equal(3), "every pod serves the ClusterIP")
 		// A dual-stack Service answers on its IPv6 ClusterIP too.
 		apply := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), "apply", "-f", "-")
-		apply.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(dir, ".ironlab", name, "kubeconfig"))
+		apply.Env = append(os.Environ(), "KUBECONFIG="+controlplane.KubeconfigPath(state.Dir(state.Root(), name)))
 		apply.Stdin = strings.NewReader(`{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "echo6", "namespace": "default"},
  "spec": {"ipFamilyPolicy": "RequireDualStack", "ipFamilies": ["IPv6", "IPv4"], "selector": {"app": "echo"},
           "ports": [{"port": 80, "targetPort": 8080}]}}`)
@@ -144,7 +146,7 @@ var _ = Describe("the l2 lab", Ordered, func() {
 	})
 
 	It("tears down completely", func() {
-		pids := recordedPIDs(filepath.Join(dir, ".ironlab", name, "run"))
+		pids := recordedPIDs(controlplane.RunDir(state.Dir(state.Root(), name)))
 		Expect(len(pids)).To(BeNumerically(">=", 13), "control plane, forward, 4 node agents, 4 kube-proxies")
 		start := time.Now()
 		run("down", "--name", name)
@@ -153,7 +155,7 @@ var _ = Describe("the l2 lab", Ordered, func() {
 		for _, pid := range pids {
 			Expect(runningPID(pid)).To(BeFalse(), "process %s left", pid)
 		}
-		Expect(filepath.Join(dir, ".ironlab", name)).NotTo(BeADirectory())
+		Expect(state.Dir(state.Root(), name)).NotTo(BeADirectory())
 	})
 })
 

@@ -10,6 +10,9 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/state"
 )
 
 // Process pods: an image mapped to /bin/sh runs as a real process with the pod's volumes, env,
@@ -30,7 +33,7 @@ var _ = Describe("process pods", Ordered, func() {
 	}
 	// logs reads the container's log file directly (ironlab logs is checked once below).
 	logs := func(pod string) string {
-		b, _ := filepath.Glob(filepath.Join(l.dir, ".ironlab", l.name, "logs", "pod.*.default."+pod+".main.log"))
+		b, _ := filepath.Glob(filepath.Join(controlplane.LogDir(state.Dir(state.Root(), l.name)), "pod.*.default."+pod+".main.log"))
 		if len(b) == 0 {
 			return ""
 		}
@@ -198,7 +201,7 @@ spec:
 	})
 
 	It("stops every process pod with the lab", func() {
-		pids := recordedPIDs(filepath.Join(l.dir, ".ironlab", l.name, "run"))
+		pids := recordedPIDs(controlplane.RunDir(state.Dir(state.Root(), l.name)))
 		Expect(strings.Join(pids, " ")).NotTo(BeEmpty())
 		l.run("down")
 		for _, pid := range pids {

@@ -30,7 +30,7 @@ import (
 // Lab is one running lab, named and found by its state directory.
 type Lab struct {
 	Net   netns.Lab
-	State string // the lab's state directory (.ironlab/NAME)
+	State string // the lab's state directory (lab/state.Dir)
 }
 
 // New returns the faults of lab name whose state sits in state.
