@@ -34,8 +34,17 @@ generate: ## regenerate deepcopy functions and CRD manifests from impl/api, and 
 	$(GO) run ./cmd/ironlab schema topology --markdown > docs/reference/topology.md
 	$(GO) run ./cmd/ironlab schema scenario --markdown > docs/reference/scenario.md
 
+# What the host must have (lab/prereq, the one list): checked before any long step; on
+# Debian/Ubuntu as root what is missing is installed (one apt-get install), elsewhere the exact
+# command is printed and make stops.
+PREREQS = $(GO) run ./cmd/ironlab-prereqs -install -for
+
+.PHONY: prereqs
+prereqs: ## check (and as root on Debian/Ubuntu, install) what the lab, the tests and the scenarios need
+	$(PREREQS) scenarios
+
 .PHONY: test
-test: k8s-bins ## unit tests, envtest integration tests against the real kube-apiserver, lab e2e (root)
+test: prereqs-test k8s-bins ## unit tests, envtest integration tests against the real kube-apiserver, lab e2e (root)
 	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" $(GO) test -count=1 ./...
 
 .PHONY: test-unit
@@ -63,16 +72,16 @@ bench-l2: k8s-bins ## layer 2: failover gaps of IronLB and MetalLB v0.15.2 (IRON
 
 
 .PHONY: scenarios
-scenarios: build k8s-bins ## replay the scenario suite (scenarios/) against IronLB; reports in ironlab-report/ (root)
+scenarios: prereqs-scenarios build k8s-bins ## replay the scenario suite (scenarios/) against IronLB; reports in ironlab-report/ (root)
 	$(BIN)/ironlab run scenarios/ --report $${IRONLAB_REPORT:-ironlab-report} --quiet-lab
 
 .PHONY: soak
-soak: build k8s-bins ## seeded random faults and Service churn on the l2 then the bgp lab, invariants checked (SOAK, 3m, each; SOAK_SEED replays; soak-report/soak.json) (root)
+soak: prereqs-lab build k8s-bins ## seeded random faults and Service churn on the l2 then the bgp lab, invariants checked (SOAK, 3m, each; SOAK_SEED replays; soak-report/soak.json) (root)
 	$(BIN)/ironlab soak -t topologies/l2.yaml -t topologies/bgp.yaml --duration $${SOAK:-3m} --seed "$${SOAK_SEED:-}" \
 		--report $${SOAK_REPORT:-soak-report} --quiet-lab
 
 .PHONY: bench-scenarios
-bench-scenarios: build k8s-bins ## failover scenarios repeated (SCENARIO_RUNS, 20) against IronLB and MetalLB v0.15.2: percentiles side by side (root)
+bench-scenarios: prereqs-scenarios build k8s-bins ## failover scenarios repeated (SCENARIO_RUNS, 20) against IronLB and MetalLB v0.15.2: percentiles side by side (root)
 	$(BIN)/ironlab run scenarios/l2-node-failure.yaml scenarios/l2-speaker-kill.yaml --repeat $${SCENARIO_RUNS:-20} \
 		--impl ironlb,metallb --report $${IRONLAB_REPORT:-ironlab-report-bench} --quiet-lab
 
@@ -96,8 +105,16 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s} ./impl/bfd/
 	$(GO) test -run '^$$' -fuzz '^FuzzDemux$$' -fuzztime $${FUZZTIME:-30s} ./impl/bfd/
 
+.PHONY: prereqs-test prereqs-lab prereqs-scenarios
+prereqs-test:
+	@$(PREREQS) test
+prereqs-lab:
+	@$(PREREQS) lab
+prereqs-scenarios:
+	@$(PREREQS) scenarios
+
 .PHONY: lab-up
-lab-up: build k8s-bins ## bring up the lab of TOPOLOGY (default topologies/l2.yaml; needs root)
+lab-up: prereqs-lab build k8s-bins ## bring up the lab of TOPOLOGY (default topologies/l2.yaml; needs root)
 	$(BIN)/ironlab up -t $(TOPOLOGY)
 
 .PHONY: lab-down

@@ -1,0 +1,133 @@
+// Package prereq is what the lab and the tests need from the host, and the one place that says
+// so: each command or file, the Debian package that provides it, and why. Checking is pure (the
+// host is asked through a Probe); installing is one apt-get call, made by the caller.
+package prereq
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Purpose is what a need serves.
+type Purpose string
+
+const (
+	Lab       Purpose = "lab"       // ironlab up/run/soak
+	Test      Purpose = "test"      // make test (unit, envtest, lab e2e)
+	Scenarios Purpose = "scenarios" // make scenarios (FRR routers)
+)
+
+// Need is one thing the host must have.
+type Need struct {
+	// Path is a command looked up on PATH, or an absolute file path.
+	Path    string
+	Package string // the Debian/Ubuntu package that provides it
+	Why     string
+	For     []Purpose // required for these
+	// Optional ones are installed with the rest but their absence stops nothing: what needs
+	// them says so and is skipped (a test) or refused (a topology).
+	Optional bool
+}
+
+// Needs is every need, in the order they are reported.
+var Needs = []Need{
+	{Path: "nft", Package: "nftables", Why: "kube-proxy's nftables mode (the lab's default) and the partition fault", For: []Purpose{Lab, Test, Scenarios}},
+	{Path: "iptables", Package: "iptables", Why: "kube-proxy's iptables mode (topologies with kubeProxyMode: iptables, or without nft)", Optional: true},
+	{Path: "nsenter", Package: "util-linux", Why: "running commands inside lab hosts (ironlab exec)", For: []Purpose{Lab, Test, Scenarios}},
+	{Path: "ip", Package: "iproute2", Why: "looking into lab namespaces (ip netns, ip neigh) and the netns tests", For: []Purpose{Test}},
+	{Path: "arping", Package: "iputils-arping", Why: "the lab e2e suite asks who answers ARP with it", For: []Purpose{Test}},
+	{Path: "conntrack", Package: "conntrack", Why: "inspecting kube-proxy's connection tracking in a lab", Optional: true},
+	{Path: "/usr/lib/frr/bgpd", Package: "frr", Why: "routers of type frr (the bgp-frr scenarios in make scenarios)", For: []Purpose{Scenarios}},
+	{Path: "chromium", Package: "chromium", Why: "the report test renders report.html in a headless browser (skipped without it)", Optional: true},
+	{Path: "git", Package: "git", Why: "version stamps (git describe)", Optional: true},
+}
+
+// Probe asks the host.
+type Probe struct {
+	Root   bool                   // running as root
+	Has    func(path string) bool // the command is on PATH, or the file exists
+	HasApt bool                   // apt-get is there (Debian, Ubuntu)
+	NetNS  bool                   // the kernel has network namespaces (/proc/self/ns/net)
+}
+
+// Report is what a check found for one purpose.
+type Report struct {
+	Purpose  Purpose
+	Problems []string // what stops the purpose, with the fix, beyond missing packages
+	Missing  []Need   // required needs that are missing
+	Optional []Need   // optional (or other purposes') needs that are missing
+}
+
+// Check judges the host for a purpose.
+func Check(p Purpose, pr Probe) Report {
+	r := Report{Purpose: p}
+	if !pr.Root && p != Test {
+		r.Problems = append(r.Problems, "the lab needs root (network namespaces, mounts): run it with sudo (sudo -E keeps your PATH and HOME)")
+	}
+	if !pr.NetNS {
+		r.Problems = append(r.Problems, "this kernel has no network namespaces (/proc/self/ns/net): the lab cannot run here")
+	}
+	for _, n := range Needs {
+		if pr.Has(n.Path) {
+			continue
+		}
+		if !n.Optional && slices.Contains(n.For, p) {
+			r.Missing = append(r.Missing, n)
+		} else {
+			r.Optional = append(r.Optional, n)
+		}
+	}
+	return r
+}
+
+// OK is true when nothing stops the purpose.
+func (r Report) OK() bool { return len(r.Problems) == 0 && len(r.Missing) == 0 }
+
+// Packages are the packages that bring what is missing, required then optional, each once.
+func (r Report) Packages(withOptional bool) []string {
+	var out []string
+	add := func(ns []Need) {
+		for _, n := range ns {
+			if !slices.Contains(out, n.Package) {
+				out = append(out, n.Package)
+			}
+		}
+	}
+	add(r.Missing)
+	if withOptional {
+		add(r.Optional)
+	}
+	return out
+}
+
+// AptCommand is the command that installs pkgs.
+func AptCommand(pkgs []string) string {
+	return "apt-get install -y --no-install-recommends " + strings.Join(pkgs, " ")
+}
+
+// Explain is the report for a person: what is missing, why, and the command that fixes it.
+func (r Report) Explain() string {
+	var b strings.Builder
+	for _, p := range r.Problems {
+		fmt.Fprintf(&b, "  - %s\n", p)
+	}
+	for _, n := range r.Missing {
+		fmt.Fprintf(&b, "  - %s is missing (package %s): %s\n", n.Path, n.Package, n.Why)
+	}
+	for _, n := range r.Optional {
+		what := "optional"
+		if !n.Optional {
+			var fs []string
+			for _, f := range n.For {
+				fs = append(fs, string(f))
+			}
+			what = "not needed here, but for the " + strings.Join(fs, ", ")
+		}
+		fmt.Fprintf(&b, "  - %s: %s is missing (package %s): %s\n", what, n.Path, n.Package, n.Why)
+	}
+	if pkgs := r.Packages(true); len(pkgs) > 0 {
+		fmt.Fprintf(&b, "  install: sudo %s\n", AptCommand(pkgs))
+	}
+	return b.String()
+}
