@@ -85,6 +85,12 @@ bench-scenarios: prereqs-scenarios build k8s-bins ## failover scenarios repeated
 	$(BIN)/ironlab run scenarios/l2-node-failure.yaml scenarios/l2-speaker-kill.yaml --repeat $${SCENARIO_RUNS:-20} \
 		--impl ironlb,metallb --report $${IRONLAB_REPORT:-ironlab-report-bench} --quiet-lab
 
+.PHONY: bench-l2-faults
+bench-l2-faults: prereqs-scenarios build k8s-bins ## layer 2 under faults (freeze, partition, link flap, lossy bystander, API server down): SCENARIO_RUNS (5) runs each against IronLB and MetalLB v0.15.2 (root)
+	$(BIN)/ironlab run scenarios/l2-node-freeze.yaml scenarios/l2-partition.yaml scenarios/l2-link-flap.yaml \
+		scenarios/l2-bystander-loss.yaml scenarios/l2-apiserver-down.yaml --repeat $${SCENARIO_RUNS:-5} \
+		--impl ironlb,metallb --report $${IRONLAB_REPORT:-ironlab-report-l2-faults} --quiet-lab
+
 .PHONY: bench-bgp
 bench-bgp: build k8s-bins ## BGP: failover with BFD and with the hold time (SCENARIO_RUNS, 20), IronLB and MetalLB; 1,000 Services into the routers' FIB (root)
 	$(BIN)/ironlab run scenarios/bgp-node-failure-bfd.yaml --repeat $${SCENARIO_RUNS:-20} --report $${IRONLAB_REPORT:-ironlab-report-bgp}/bfd --quiet-lab
