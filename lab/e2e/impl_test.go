@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"bufio"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -92,6 +96,25 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 `
 
+// webPodsAnnounced gives poolAndService's Service two pods and announces its address.
+const webPodsAnnounced = `
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: lab, namespace: metallb-system}
+spec: {ipAddressPools: [lab]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx, ports: [{containerPort: 8080}]}]
+`
+
 const invalidPool = `
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
@@ -144,6 +167,32 @@ var _ = Describe("an implementation installed from its own manifests", func() {
 				Eventually(func() string {
 					return l.kubectl("get", "svc", "web", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
 				}).WithTimeout(30 * time.Second).Should(Equal("172.18.255.200"))
+			})
+
+			It("reaches the Service from the host's loopback through ironlab port-forward", func() {
+				l.apply(webPodsAnnounced)
+				pf := exec.Command(ironlab, "port-forward", "--name", l.name, "svc/web", "0:80")
+				pf.Dir = l.dir
+				stdout, err := pf.StdoutPipe()
+				Expect(err).NotTo(HaveOccurred())
+				pf.Stderr = GinkgoWriter
+				Expect(pf.Start()).To(Succeed())
+				DeferCleanup(func() { _ = pf.Process.Kill(); _ = pf.Wait() })
+				line, err := bufio.NewReader(stdout).ReadString('\n')
+				Expect(err).NotTo(HaveOccurred(), "port-forward printed %q", line)
+				m := regexp.MustCompile(`^Forwarding from (127\.0\.0\.1:\d+) -> 172\.18\.255\.200:80 `).FindStringSubmatch(line)
+				Expect(m).NotTo(BeNil(), "port-forward printed %q", line)
+				// From the host's own namespace, as a browser would: the reply names a web pod.
+				hc := &http.Client{Timeout: 3 * time.Second}
+				Eventually(func() string {
+					resp, err := hc.Get("http://" + m[1] + "/")
+					if err != nil {
+						return err.Error()
+					}
+					defer resp.Body.Close()
+					b, _ := io.ReadAll(resp.Body)
+					return string(b)
+				}).WithTimeout(30 * time.Second).Should(ContainSubstring("pod=default/web-"))
 			})
 		})
 	}
