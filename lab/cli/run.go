@@ -63,6 +63,7 @@ exits non-zero when a scenario failed. Ctrl-C stops the run and tears the lab do
 				labOut = io.Discard
 			}
 			o.Labs = cliLabs{out: labOut, version: version}
+			o.LogsDir = filepath.Join(reportDir, "logs")
 			rep, runErr := runner.Run(ctx, scs, files, o)
 			if err := writeReports(reportDir, rep); err != nil {
 				return errors.Join(runErr, err)

@@ -46,7 +46,13 @@ func Ensure(p Purpose, install bool, out io.Writer) error {
 	if pkgs := r.Packages(true); install && len(pkgs) > 0 && pr.Root && pr.HasApt {
 		fmt.Fprintf(out, "ironlab: installing what %s needs from this host:\n%s", p, r.Explain())
 		if err := Install(pkgs, out); err != nil {
-			return fmt.Errorf("%w; install by hand: sudo %s", err, AptCommand(pkgs))
+			// An optional package may not install (Ubuntu's chromium is a snap): try what is
+			// required alone before giving up.
+			req := r.Packages(false)
+			if len(req) == 0 || Install(req, out) != nil {
+				return fmt.Errorf("%w; install by hand: sudo %s", err, AptCommand(pkgs))
+			}
+			fmt.Fprintf(out, "ironlab: optional packages did not install (%v); what needs them is skipped, saying so\n", err)
 		}
 		r = Check(p, HostProbe())
 	}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/report"
 	"github.com/ironlb/ironlb/lab/scenario"
 	"github.com/ironlb/ironlb/lab/topology"
@@ -52,6 +53,9 @@ type Options struct {
 	// Service gets (not only those a stream goes to), so that an address nobody announces shows
 	// in the timeline (the soak's check that every address is announced).
 	WatchOwnersFrom string
+	// LogsDir, when set, receives the logs of the lab a scenario failed on (every component's,
+	// as `ironlab export logs` copies them), in LogsDir/SCENARIO[-run-N]/.
+	LogsDir string
 	// Progress receives a line per step as it happens.
 	Progress io.Writer
 	Labs     Labs
@@ -191,6 +195,17 @@ func Run(ctx context.Context, scenarios []*scenario.Scenario, files []string, o 
 			verdict = "FAIL"
 		}
 		fmt.Fprintf(out, "--- %s %s in %.1fs%s\n", verdict, title, res.DurationMs/1000, measurementLine(res.Measurements))
+		if !res.Passed && o.LogsDir != "" {
+			sub := j.sc.Name + "-" + j.impl
+			if o.Repeat > 1 {
+				sub += fmt.Sprintf("-run-%d", j.run)
+			}
+			if _, err := controlplane.CopyLogs(o.Labs.StateDir(cur.name), filepath.Join(o.LogsDir, sub)); err != nil {
+				fmt.Fprintf(out, "the lab's logs: %v\n", err)
+			} else {
+				fmt.Fprintf(out, "the lab's logs: %s\n", filepath.Join(o.LogsDir, sub))
+			}
+		}
 		rep.Scenarios = append(rep.Scenarios, res)
 		last := ji == len(jobs)-1
 		if last && o.Keep {
