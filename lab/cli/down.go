@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/kubeconfig"
 )
 
 // NewDownCommand returns `ironlab down`.
@@ -66,5 +68,17 @@ func labDown(s Streams, name string) (bool, error) {
 	if err := os.RemoveAll(state); err != nil {
 		return true, fmt.Errorf("remove %s: %w", state, err)
 	}
+	removeContext(s, name)
 	return true, nil
+}
+
+// removeContext takes the lab out of the invoking user's kubeconfig (ironlab up put it there).
+func removeContext(s Streams, name string) {
+	t, err := kubeconfig.InvokingUser()
+	if err == nil {
+		err = kubeconfig.Update(t, func(c *api.Config) (bool, error) { return kubeconfig.Remove(c, name), nil })
+	}
+	if err != nil {
+		fmt.Fprintf(s.Err, "note: context %s stays in your kubeconfig: %v\n", kubeconfig.ContextName(name), err)
+	}
 }

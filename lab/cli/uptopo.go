@@ -18,11 +18,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/clientcmd/api"
 
 	nsbackend "github.com/ironlb/ironlb/lab/backend/netns"
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/images"
 	"github.com/ironlb/ironlb/lab/install"
+	"github.com/ironlb/ironlb/lab/kubeconfig"
 	"github.com/ironlb/ironlb/lab/process"
 	"github.com/ironlb/ironlb/lab/topology"
 )
@@ -163,6 +165,14 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 		}
 		implNote = fmt.Sprintf("%s installed from its manifests in namespace %s", impl.Name, impl.Namespace)
 	}
+	ctxNote := ""
+	if f.context {
+		if t, err := addContext(kc, f.name); err != nil {
+			fmt.Fprintf(s.Err, "note: the lab is not in your kubeconfig: %v (use KUBECONFIG=%s)\n", err, kc)
+		} else {
+			ctxNote = fmt.Sprintf("\n  or, as the user who ran sudo: kubectl --context %s get nodes   (in %s)", kubeconfig.ContextName(f.name), t.Path)
+		}
+	}
 	fmt.Fprintf(s.Out, "\nLab %q is up.\n\n", f.name)
 	tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tKIND\tADDRESSES\tNAMESPACE")
@@ -185,12 +195,25 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
   Load balancer: %s (its pods run the mapped binaries: see ironlab status).
 
 Use it:
-  export KUBECONFIG=%s
+  export KUBECONFIG=%s%s
   ip netns exec %s ip addr          # look inside a host
 Tear it down:
   ironlab down --name %s
-`, res.Server, cp.Name, cpIP, kc, controlplane.LogDir(state), implNote, kc, nw.Lab.NSName(top.Nodes[len(top.Nodes)-1].Name), f.name)
+`, res.Server, cp.Name, cpIP, kc, controlplane.LogDir(state), implNote, kc, ctxNote, nw.Lab.NSName(top.Nodes[len(top.Nodes)-1].Name), f.name)
 	return nil
+}
+
+// addContext puts the lab's admin kubeconfig into the invoking user's as context ironlab-NAME.
+func addContext(kc, name string) (kubeconfig.Target, error) {
+	lab, err := clientcmd.LoadFromFile(kc)
+	if err != nil {
+		return kubeconfig.Target{}, err
+	}
+	t, err := kubeconfig.InvokingUser()
+	if err != nil {
+		return t, err
+	}
+	return t, kubeconfig.Update(t, func(c *api.Config) (bool, error) { return true, kubeconfig.Merge(c, lab, name) })
 }
 
 func controlPlaneNode(t *topology.Topology) *topology.Node {

@@ -32,6 +32,9 @@ var _ = BeforeSuite(func() {
 	// The suite's labs keep their state in a directory of its own, not in the host's state
 	// root among the labs of whoever else uses this host; the helpers find it with state.Root.
 	Expect(os.Setenv(state.EnvRoot, GinkgoT().TempDir())).To(Succeed())
+	// `ironlab up` adds each lab to the invoking user's kubeconfig: the suite's own file, not the
+	// user's (nor, under sudo, SUDO_USER's).
+	Expect(os.Setenv("KUBECONFIG", filepath.Join(GinkgoT().TempDir(), "kubeconfig"))).To(Succeed())
 	// ironlab with IronLB's binaries beside it, as `make build` lays them out (--impl ironlb).
 	bin := GinkgoT().TempDir()
 	ironlab = filepath.Join(bin, "ironlab")

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,9 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/netns"
@@ -145,6 +149,17 @@ var _ = Describe("the l2 lab", Ordered, func() {
 		run("fault", "node-up", node, "--name", name)
 	})
 
+	It("is in the user's kubeconfig as context ironlab-"+name+", which reaches its API", func() {
+		cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(clientcmd.NewDefaultClientConfigLoadingRules(),
+			&clientcmd.ConfigOverrides{CurrentContext: "ironlab-" + name}).ClientConfig()
+		Expect(err).NotTo(HaveOccurred())
+		cs, err := kubernetes.NewForConfig(cfg)
+		Expect(err).NotTo(HaveOccurred())
+		nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(nodes.Items).To(HaveLen(4))
+	})
+
 	It("tears down completely", func() {
 		pids := recordedPIDs(controlplane.RunDir(state.Dir(state.Root(), name)))
 		Expect(len(pids)).To(BeNumerically(">=", 13), "control plane, forward, 4 node agents, 4 kube-proxies")
@@ -156,6 +171,9 @@ var _ = Describe("the l2 lab", Ordered, func() {
 			Expect(runningPID(pid)).To(BeFalse(), "process %s left", pid)
 		}
 		Expect(state.Dir(state.Root(), name)).NotTo(BeADirectory())
+		kc, err := clientcmd.LoadFromFile(os.Getenv("KUBECONFIG"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(kc.Contexts).NotTo(HaveKey("ironlab-" + name))
 	})
 })
 
