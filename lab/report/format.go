@@ -45,55 +45,6 @@ func fmtDuration(ms float64) string {
 	return d.Round(time.Millisecond).String()
 }
 
-// escapeXML appends s to b escaped for XML (and HTML) text and attribute values: the five special
-// characters become references, and characters XML does not allow (NUL and other C0 controls,
-// invalid UTF-8) become U+FFFD. Tabs and line feeds are kept; carriage returns are referenced.
-func escapeXML(b *strings.Builder, s string) {
-	last := 0
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		var rep string
-		switch {
-		case r == '&':
-			rep = "&amp;"
-		case r == '<':
-			rep = "&lt;"
-		case r == '>':
-			rep = "&gt;"
-		case r == '"':
-			rep = "&#34;"
-		case r == '\'':
-			rep = "&#39;"
-		case r == '\r':
-			rep = "&#xD;"
-		case r == utf8.RuneError && size == 1, !xmlChar(r):
-			rep = "\uFFFD"
-		}
-		if rep != "" {
-			b.WriteString(s[last:i])
-			b.WriteString(rep)
-			last = i + size
-		}
-		i += size
-	}
-	b.WriteString(s[last:])
-}
-
-// xmlChar reports whether r may appear in an XML 1.0 document.
-func xmlChar(r rune) bool {
-	return r == 0x09 || r == 0x0A || r == 0x0D ||
-		r >= 0x20 && r <= 0xD7FF ||
-		r >= 0xE000 && r <= 0xFFFD ||
-		r >= 0x10000 && r <= 0x10FFFF
-}
-
-// esc returns s escaped for XML and HTML.
-func esc(s string) string {
-	var b strings.Builder
-	escapeXML(&b, s)
-	return b.String()
-}
-
 // truncate shortens s to at most n runes, ending it with "…" when it was cut.
 func truncate(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {

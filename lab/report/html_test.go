@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ironlb/ironlb/lab/internal/svgdoc"
 )
 
 // section returns the part of page from the element with id to the end of its <section>.
@@ -110,7 +112,7 @@ func TestWriteHTML(t *testing.T) {
 			// The page is written as polyglot markup: it must also be well-formed XML.
 			mustParseXML(t, page)
 			for _, s := range tt.report.Scenarios {
-				if !strings.Contains(page, esc(s.Name)) {
+				if !strings.Contains(page, svgdoc.Esc(s.Name)) {
 					t.Errorf("page lacks the scenario %q", s.Name)
 				}
 			}

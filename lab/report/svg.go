@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/ironlb/ironlb/lab/internal/svgdoc"
 )
 
 // Timeline picture geometry, in SVG user units (the picture scales to its container).
@@ -113,9 +114,9 @@ func scenarioSpan(s *Scenario) float64 {
 	return span
 }
 
-// svgWriter builds the SVG text.
+// svgWriter builds the SVG text of a timeline.
 type svgWriter struct {
-	strings.Builder
+	svgdoc.Writer
 	spanMs float64
 	width  float64 // of the picture
 	x0, x1 float64 // ends of the time axis
@@ -127,68 +128,6 @@ func (w *svgWriter) x(ms float64) float64 {
 		return w.x0
 	}
 	return w.x0 + min(ms/w.spanMs, 1)*(w.x1-w.x0)
-}
-
-// f writes a coordinate.
-func (w *svgWriter) f(v float64) { w.WriteString(num(v)) }
-
-// num formats a coordinate: at most one decimal, none when it is zero ("12", "12.5").
-func num(v float64) string {
-	return strconv.FormatFloat(math.Round(v*10)/10+0, 'f', -1, 64)
-}
-
-// text writes s escaped.
-func (w *svgWriter) text(s string) { escapeXML(&w.Builder, s) }
-
-// title writes a <title> tooltip.
-func (w *svgWriter) title(s string) {
-	w.WriteString("<title>")
-	w.text(s)
-	w.WriteString("</title>")
-}
-
-// rect writes a rectangle; attrs are extra attributes, written as they are; tip, when not empty,
-// becomes its tooltip.
-func (w *svgWriter) rect(x, y, wd, h float64, fill, attrs, tip string) {
-	w.WriteString(`<rect x="`)
-	w.f(x)
-	w.WriteString(`" y="`)
-	w.f(y)
-	w.WriteString(`" width="`)
-	w.f(max(wd, 0.5))
-	w.WriteString(`" height="`)
-	w.f(h)
-	w.WriteString(`" fill="`)
-	w.WriteString(fill)
-	w.WriteString(`"`)
-	if attrs != "" {
-		w.WriteString(" " + attrs)
-	}
-	if tip == "" {
-		w.WriteString("/>")
-		return
-	}
-	w.WriteString(">")
-	w.title(tip)
-	w.WriteString("</rect>")
-}
-
-// label writes a text element at (x, y); anchor is "start", "middle" or "end".
-func (w *svgWriter) label(x, y, size float64, anchor, attrs, s string) {
-	w.WriteString(`<text x="`)
-	w.f(x)
-	w.WriteString(`" y="`)
-	w.f(y)
-	fmt.Fprintf(w, `" font-size="%g"`, size)
-	if anchor != "start" {
-		w.WriteString(` text-anchor="` + anchor + `"`)
-	}
-	if attrs != "" {
-		w.WriteString(" " + attrs)
-	}
-	w.WriteString(">")
-	w.text(s)
-	w.WriteString("</text>")
 }
 
 // labelRows places labels on rows so that they do not overlap: each row remembers where its last
@@ -307,29 +246,29 @@ func timelineSVG(s *Scenario, spanMs float64, pal palette, width float64) string
 	height := ly + svgLegendRow + 4
 
 	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 %g %s" width="%g" height="%s" font-family="sans-serif" role="img">`,
-		w.width, num(height), w.width, num(height))
-	w.title(fmt.Sprintf("Timeline of %s against %s, run %d", s.Name, s.Implementation, s.Run))
+		w.width, svgdoc.Num(height), w.width, svgdoc.Num(height))
+	w.Title(fmt.Sprintf("Timeline of %s against %s, run %d", s.Name, s.Implementation, s.Run))
 
 	// Lane backgrounds and labels.
-	w.rect(w.x0, stepY, w.x1-w.x0, svgStepLaneH, "#f3f4f6", "", "")
-	w.label(w.x0-6, stepY+svgStepLaneH/2+4, 10, "end", `fill="#555"`, "steps")
-	w.rect(w.x0, ownerY, w.x1-w.x0, svgOwnerH, "#ffffff", `stroke="#e0e0e0"`, "")
-	w.label(w.x0-6, ownerY+svgOwnerH/2+4, 10, "end", `fill="#555"`, "owner / routes")
+	w.Rect(w.x0, stepY, w.x1-w.x0, svgStepLaneH, "#f3f4f6", "", "")
+	w.Label(w.x0-6, stepY+svgStepLaneH/2+4, 10, "end", `fill="#555"`, "steps")
+	w.Rect(w.x0, ownerY, w.x1-w.x0, svgOwnerH, "#ffffff", `stroke="#e0e0e0"`, "")
+	w.Label(w.x0-6, ownerY+svgOwnerH/2+4, 10, "end", `fill="#555"`, "owner / routes")
 	for i, st := range s.Timeline.Streams {
 		y := streamY + float64(i)*svgStreamH
 		fill := "#fafafa"
 		if i%2 == 1 {
 			fill = "#f1f3f5"
 		}
-		w.rect(w.x0, y, w.x1-w.x0, svgStreamH, fill, "", "")
+		w.Rect(w.x0, y, w.x1-w.x0, svgStreamH, fill, "", "")
 		w.WriteString("<g>")
-		w.title(fmt.Sprintf("stream %s: %s → %s (%s), %d requests", st.Name, st.From, st.Target, st.Protocol, len(st.Requests)))
-		w.label(w.x0-6, y+svgStreamH/2-1, 11, "end", `font-weight="bold"`, truncate(st.Name, 20))
-		w.label(w.x0-6, y+svgStreamH/2+11, 9, "end", `fill="#666"`, truncate(st.From+" → "+st.Target, 26))
+		w.Title(fmt.Sprintf("stream %s: %s → %s (%s), %d requests", st.Name, st.From, st.Target, st.Protocol, len(st.Requests)))
+		w.Label(w.x0-6, y+svgStreamH/2-1, 11, "end", `font-weight="bold"`, truncate(st.Name, 20))
+		w.Label(w.x0-6, y+svgStreamH/2+11, 9, "end", `fill="#666"`, truncate(st.From+" → "+st.Target, 26))
 		w.WriteString("</g>")
 	}
 	if nStreams == 0 {
-		w.label((w.x0+w.x1)/2, streamY+svgStreamH/2+4, 11, "middle", `fill="#888"`, "no traffic streams")
+		w.Label((w.x0+w.x1)/2, streamY+svgStreamH/2+4, 11, "middle", `fill="#888"`, "no traffic streams")
 	}
 
 	// Time axis: grid lines, ticks and labels in seconds.
@@ -337,14 +276,14 @@ func timelineSVG(s *Scenario, spanMs float64, pal palette, width float64) string
 	w.WriteString(`<g class="axis" stroke="#d0d4d9" stroke-width="0.6">`)
 	for t := 0.0; t <= spanMs+1e-9; t += stepMs {
 		x := w.x(t)
-		fmt.Fprintf(w, `<line x1="%s" y1="%s" x2="%s" y2="%s"/>`, num(x), num(stepY), num(x), num(axisY+4))
+		fmt.Fprintf(w, `<line x1="%s" y1="%s" x2="%s" y2="%s"/>`, svgdoc.Num(x), svgdoc.Num(stepY), svgdoc.Num(x), svgdoc.Num(axisY+4))
 	}
 	w.WriteString(`</g><g class="axis-labels" fill="#444">`)
 	for i := 0; float64(i)*stepMs <= spanMs+1e-9; i++ {
 		t := float64(i) * stepMs
-		w.label(w.x(t), axisY+16, 10, "middle", "", tickLabel(t))
+		w.Label(w.x(t), axisY+16, 10, "middle", "", tickLabel(t))
 	}
-	w.label(w.x0-18, axisY+16, 10, "end", `fill="#777"`, "time")
+	w.Label(w.x0-18, axisY+16, 10, "end", `fill="#777"`, "time")
 	w.WriteString(`</g>`)
 
 	// Steps: a light tick where each began; the failed one red.
@@ -364,8 +303,8 @@ func timelineSVG(s *Scenario, spanMs float64, pal palette, width float64) string
 			tip += " (failed)"
 		}
 		fmt.Fprintf(w, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="2">`,
-			num(x), num(stepY+3), num(x), num(stepY+svgStepLaneH-3), colour)
-		w.title(tip)
+			svgdoc.Num(x), svgdoc.Num(stepY+3), svgdoc.Num(x), svgdoc.Num(stepY+svgStepLaneH-3), colour)
+		w.Title(tip)
 		w.WriteString("</line>")
 	}
 	w.WriteString(`</g>`)
@@ -383,19 +322,19 @@ func timelineSVG(s *Scenario, spanMs float64, pal palette, width float64) string
 			}
 			text = node
 			fmt.Fprintf(w, `<circle class="owner" cx="%s" cy="%s" r="4.5" fill="%s" stroke="#fff" stroke-width="1">`,
-				num(x), num(y), pal.of(node))
-			w.title(fmt.Sprintf("t=%s ms: %s is now answered by %s", fmtMs(e.AtMs), e.Subject, node))
+				svgdoc.Num(x), svgdoc.Num(y), pal.of(node))
+			w.Title(fmt.Sprintf("t=%s ms: %s is now answered by %s", fmtMs(e.AtMs), e.Subject, node))
 			w.WriteString("</circle>")
 		} else {
 			text = e.Detail
 			fmt.Fprintf(w, `<path class="route" d="M%s %sl4 4l-4 4l-4 -4z" fill="#555555">`,
-				num(x), num(y-4))
-			w.title(fmt.Sprintf("t=%s ms: route %s via %s", fmtMs(e.AtMs), e.Subject, e.Detail))
+				svgdoc.Num(x), svgdoc.Num(y-4))
+			w.Title(fmt.Sprintf("t=%s ms: route %s via %s", fmtMs(e.AtMs), e.Subject, e.Detail))
 			w.WriteString("</path>")
 		}
 		text = truncate(oneLine(text), 18)
 		if text != "" && ownerRows.place(x, float64(len([]rune(text)))*svgCharW*0.9+12) == 0 && x+40 < w.x1 {
-			w.label(x+6, y+3.5, 10, "start", "", text)
+			w.Label(x+6, y+3.5, 10, "start", "", text)
 		}
 	}
 	w.WriteString(`</g>`)
@@ -410,15 +349,15 @@ func timelineSVG(s *Scenario, spanMs float64, pal palette, width float64) string
 			if !o.Recovered {
 				tip += ", not recovered by the end of the stream"
 			}
-			w.rect(x0, y+1, max(x1-x0, 1.5), svgStreamH-2, colourOutage, `class="outage" fill-opacity="0.4"`, tip)
+			w.Rect(x0, y+1, max(x1-x0, 1.5), svgStreamH-2, colourOutage, `class="outage" fill-opacity="0.4"`, tip)
 			text := "outage " + fmtSeconds(o.ToMs-o.FromMs)
 			if !o.Recovered {
 				text += ", no recovery"
 			}
 			if x1+float64(len(text))*5.5+4 <= w.x1 {
-				w.label(x1+3, y+10, 9, "start", `fill="#8a6100"`, text)
+				w.Label(x1+3, y+10, 9, "start", `fill="#8a6100"`, text)
 			} else {
-				w.label(x0-3, y+10, 9, "end", `fill="#8a6100"`, text)
+				w.Label(x0-3, y+10, 9, "end", `fill="#8a6100"`, text)
 			}
 		}
 		drawRequests(w, st, y+svgStreamH/2+2, pal)
@@ -431,10 +370,10 @@ func timelineSVG(s *Scenario, spanMs float64, pal palette, width float64) string
 		l := flabels[i]
 		ly := 4 + l.row*svgLabelRow + 10
 		fmt.Fprintf(w, `<line class="fault" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" stroke-dasharray="5 4">`,
-			num(x), num(ly+2), num(x), num(lanesEnd), colourFault)
-		w.title(fmt.Sprintf("t=%s ms: fault %s on %s", fmtMs(e.AtMs), e.Detail, e.Subject))
+			svgdoc.Num(x), svgdoc.Num(ly+2), svgdoc.Num(x), svgdoc.Num(lanesEnd), colourFault)
+		w.Title(fmt.Sprintf("t=%s ms: fault %s on %s", fmtMs(e.AtMs), e.Detail, e.Subject))
 		w.WriteString("</line>")
-		w.label(l.x, ly, 11, l.anchor, `font-weight="bold" fill="#222"`, l.text)
+		w.Label(l.x, ly, 11, l.anchor, `font-weight="bold" fill="#222"`, l.text)
 	}
 	w.WriteString(`</g>`)
 
@@ -444,20 +383,20 @@ func timelineSVG(s *Scenario, spanMs float64, pal palette, width float64) string
 		y := it.y + 9
 		switch it.kind {
 		case "node":
-			w.rect(it.x, y-5, 14, 10, it.colour, "", "")
+			w.Rect(it.x, y-5, 14, 10, it.colour, "", "")
 		case "fail":
-			w.rect(it.x+4, y-8, 6, 16, it.colour, "", "")
+			w.Rect(it.x+4, y-8, 6, 16, it.colour, "", "")
 		case "outage":
-			w.rect(it.x, y-7, 14, 14, it.colour, `fill-opacity="0.4"`, "")
+			w.Rect(it.x, y-7, 14, 14, it.colour, `fill-opacity="0.4"`, "")
 		case "fault":
 			fmt.Fprintf(w, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" stroke-dasharray="3 2"/>`,
-				num(it.x+7), num(y-8), num(it.x+7), num(y+8), it.colour)
+				svgdoc.Num(it.x+7), svgdoc.Num(y-8), svgdoc.Num(it.x+7), svgdoc.Num(y+8), it.colour)
 		case "owner":
-			fmt.Fprintf(w, `<circle cx="%s" cy="%s" r="4.5" fill="%s"/>`, num(it.x+7), num(y), it.colour)
+			fmt.Fprintf(w, `<circle cx="%s" cy="%s" r="4.5" fill="%s"/>`, svgdoc.Num(it.x+7), svgdoc.Num(y), it.colour)
 		case "route":
-			fmt.Fprintf(w, `<path d="M%s %sl4 4l-4 4l-4 -4z" fill="%s"/>`, num(it.x+7), num(y-4), it.colour)
+			fmt.Fprintf(w, `<path d="M%s %sl4 4l-4 4l-4 -4z" fill="%s"/>`, svgdoc.Num(it.x+7), svgdoc.Num(y-4), it.colour)
 		}
-		w.label(it.x+20, y+4, 11, "start", "", it.text)
+		w.Label(it.x+20, y+4, 11, "start", "", it.text)
 	}
 	w.WriteString(`</g></svg>`)
 	return w.String()
@@ -626,14 +565,14 @@ func drawRequests(w *svgWriter, st *Stream, y float64, pal palette) {
 			tip.WriteString(", served by " + strings.Join(parts, ", "))
 		}
 		if r.class == failClass {
-			w.rect(x, y-12, wd, 24, colourFail, `class="req fail"`, tip.String())
+			w.Rect(x, y-12, wd, 24, colourFail, `class="req fail"`, tip.String())
 			continue
 		}
 		colour := colourNone
 		if r.class != unknown {
 			colour = pal.colour[pal.nodes[r.class]]
 		}
-		w.rect(x, y-6, wd, 12, colour, `class="req ok"`, tip.String())
+		w.Rect(x, y-6, wd, 12, colour, `class="req ok"`, tip.String())
 	}
 	w.WriteString(`</g>`)
 }
