@@ -241,32 +241,13 @@ func (n *Network) routesThroughRouters() error {
 // LinkAlias marks both ends of a point-to-point link ("p2p:PEER"), so that faults find them.
 func LinkAlias(peer string) string { return "p2p:" + peer }
 
-// LinkInterface is the interface name of a link end: given as HOST:IFACE, or link<i>.
-func LinkInterface(endpoint string, li int) (host, iface string) {
-	host, iface = topology.SplitEndpoint(endpoint)
-	if iface == "" {
-		iface = "link" + strconv.Itoa(li)
-	}
-	return host, iface
-}
-
-// LinkAddrs returns the two addresses of a link: the first two of its subnet.
-func LinkAddrs(subnet string) (a, b netip.Addr, bits int, err error) {
-	p, err := netip.ParsePrefix(subnet)
-	if err != nil {
-		return a, b, 0, err
-	}
-	a = p.Masked().Addr().Next()
-	return a, a.Next(), p.Bits(), nil
-}
-
 func (n *Network) createLink(li int, l topology.Link) error {
-	ha, ia := LinkInterface(l.Endpoints[0], li)
-	hb, ib := LinkInterface(l.Endpoints[1], li)
+	ha, ia := topology.LinkInterface(l.Endpoints[0], li)
+	hb, ib := topology.LinkInterface(l.Endpoints[1], li)
 	if err := n.Lab.Veth(labnet.End{Host: ha, Iface: ia, Alias: LinkAlias(hb)}, labnet.End{Host: hb, Iface: ib, Alias: LinkAlias(ha)}); err != nil {
 		return err
 	}
-	a, b, bits, err := LinkAddrs(l.Subnet)
+	a, b, bits, err := topology.LinkAddrs(l.Subnet)
 	if err != nil {
 		return err
 	}
@@ -314,9 +295,9 @@ func (n *Network) routes() error {
 		return err
 	}
 	for li, l := range t.Links {
-		ha, _ := LinkInterface(l.Endpoints[0], li)
-		hb, _ := LinkInterface(l.Endpoints[1], li)
-		a, b, _, err := LinkAddrs(l.Subnet)
+		ha, _ := topology.LinkInterface(l.Endpoints[0], li)
+		hb, _ := topology.LinkInterface(l.Endpoints[1], li)
+		a, b, _, err := topology.LinkAddrs(l.Subnet)
 		if err != nil {
 			return err
 		}
