@@ -38,7 +38,12 @@ type (
 		RatioColumn bool
 		Cols        int // of the summary table
 		Summary     []summaryGroup
+		Labs        []htmlLab
 		Sections    []htmlSection
+	}
+	htmlLab struct {
+		ID, Topology string
+		SVG          template.HTML
 	}
 	summaryGroup struct {
 		ID, Name    string
@@ -66,6 +71,8 @@ type (
 		ID, Name    string
 		Description string
 		File        string
+		Topology    string
+		LabID       string
 		Failed      bool
 		Impls       []htmlImpl
 	}
@@ -303,6 +310,12 @@ func buildPage(r *Report) *htmlPage {
 		p.Summary = append(p.Summary, sg)
 	}
 
+	labIDs := map[string]string{}
+	for i, l := range r.Labs {
+		id := "lab" + strconv.Itoa(i+1)
+		labIDs[l.Topology] = id
+		p.Labs = append(p.Labs, htmlLab{ID: id, Topology: l.Topology, SVG: template.HTML(l.SVG)})
+	}
 	for _, gi := range order {
 		g := groups[gi]
 		sec := htmlSection{ID: "s" + strconv.Itoa(gi+1), Name: g.name, Failed: failed(g)}
@@ -343,6 +356,7 @@ func buildPage(r *Report) *htmlPage {
 			}
 			if sec.Description == "" {
 				sec.Description, sec.File = rep.Description, rep.File
+				sec.Topology, sec.LabID = rep.Topology, labIDs[rep.Topology]
 			}
 			hi.Run, hi.Failed, hi.Error = rep.Run, !rep.Passed, rep.Error
 			hi.Duration = fmtDuration(rep.DurationMs)
@@ -575,6 +589,8 @@ td.ratio { color: #7c2d12; font-weight: 600; white-space: nowrap; }
 .error { color: var(--fail); font-weight: 600; white-space: pre-wrap; overflow-wrap: anywhere; margin: 6px 0; }
 figure { margin: 8px 0; }
 svg.timeline { width: 100%; height: auto; display: block; background: #fff; }
+svg.topology { max-width: 100%; height: auto; display: block; }
+details.lab summary { cursor: pointer; }
 table.steps td { font-size: 13px; }
 table.steps tr.fail td { background: #fde2e2; }
 table.steps tr.skip td { color: #9ca3af; }
@@ -638,11 +654,20 @@ ul.others { margin: 4px 0; color: var(--fail); font-size: 13px; }
 </table>
 </section>
 
+{{if .Labs}}
+<section class="card" id="labs">
+<h2>Labs</h2>
+{{- range .Labs}}
+<details class="lab" id="{{.ID}}" open><summary>{{.Topology}}</summary><figure>{{.SVG}}</figure></details>
+{{- end}}
+</section>
+{{end}}
+
 {{range .Sections}}
 <section class="card{{if .Failed}} failed{{end}}" id="{{.ID}}">
 <h2>{{.Name}} {{if .Failed}}<span class="badge fail">failed</span>{{else}}<span class="badge pass">passed</span>{{end}}</h2>
 {{if .Description}}<p class="desc">{{.Description}}</p>{{end}}
-{{if .File}}<p class="desc small">{{.File}}</p>{{end}}
+{{if .File}}<p class="desc small">{{.File}}{{if .LabID}} · lab <a href="#{{.LabID}}">{{.Topology}}</a>{{end}}</p>{{end}}
 <div class="impls">
 {{- range .Impls}}
 <div class="impl{{if .Failed}} failed{{end}}">

@@ -18,6 +18,15 @@ type Report struct {
 	// Summaries aggregate the runs of one scenario against one implementation: pass count and
 	// percentiles of every measurement. One per (scenario, implementation).
 	Summaries []Summary `json:"summaries,omitempty"`
+	// Labs are pictures of the topologies the scenarios ran on, in the order first used: report.html
+	// shows them. They are not in report.json (its scenarios name their topology).
+	Labs []LabPicture `json:"-"`
+}
+
+// LabPicture is the picture of one topology, as ironlab graph draws it (lab/graph).
+type LabPicture struct {
+	Topology string // the topology file, as the scenarios name it
+	SVG      string
 }
 
 // Scenario is one run of one scenario.
@@ -25,6 +34,7 @@ type Scenario struct {
 	Name           string `json:"name"`
 	Description    string `json:"description,omitempty"`
 	File           string `json:"file,omitempty"`
+	Topology       string `json:"topology,omitempty"` // the topology file of the lab it ran on
 	Implementation string `json:"implementation"`
 	// Run is 1..N when the scenario was repeated.
 	Run        int     `json:"run"`

@@ -14,11 +14,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/graph"
 	"github.com/ironlb/ironlb/lab/report"
 	"github.com/ironlb/ironlb/lab/scenario"
 	"github.com/ironlb/ironlb/lab/topology"
@@ -189,7 +191,10 @@ func Run(ctx context.Context, scenarios []*scenario.Scenario, files []string, o 
 		r := newRun(cur, j.sc, out)
 		r.watchOwnersFrom = o.WatchOwnersFrom
 		res := r.execute(ctx)
-		res.File, res.Run = j.file, j.run
+		res.File, res.Run, res.Topology = j.file, j.run, j.sc.Topology
+		if !slices.ContainsFunc(rep.Labs, func(p report.LabPicture) bool { return p.Topology == j.sc.Topology }) {
+			rep.Labs = append(rep.Labs, report.LabPicture{Topology: j.sc.Topology, SVG: string(graph.Render(cur.top))})
+		}
 		verdict := "PASS"
 		if !res.Passed {
 			verdict = "FAIL"
