@@ -22,6 +22,17 @@ help: ## list the targets
 build: ## build bin/ironlb-controller, bin/ironlb-speaker and bin/ironlab
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/ironlb-controller ./cmd/ironlb-speaker ./cmd/ironlab
 
+# OCI images from Go alone (impl/images): no Docker engine, no registry, no base image. The same
+# commit, Go and CA bundle give the same digests (time stamps are the commit time).
+.PHONY: images
+images: ## OCI images of the controller, speaker and ironlab (linux/amd64, arm64): bin/images/<name>/ (OCI layout) and <name>.tar
+	$(GO) run ./cmd/ironlb-images build -dir $(BIN)/images -version $(VERSION)
+
+.PHONY: push
+push: ## push bin/images to REGISTRY (make push REGISTRY=ghcr.io/ironlb) as :<version>, and :latest with PUSH_LATEST=1
+	@if [ -z "$(REGISTRY)" ]; then echo "make push REGISTRY=ghcr.io/ironlb (after make images)" >&2; exit 2; fi
+	$(GO) run ./cmd/ironlb-images push -dir $(BIN)/images -registry $(REGISTRY) $(if $(PUSH_LATEST),-tag latest)
+
 .PHONY: k8s-bins
 k8s-bins: ## build etcd and the Kubernetes control plane from source into the cache (once; prints the directory)
 	@$(K8S_BINS)

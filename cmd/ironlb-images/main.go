@@ -1,0 +1,94 @@
+// Command ironlb-images builds the OCI images of ironlb-controller, ironlb-speaker and ironlab
+// from Go alone (no Docker engine, no registry, no base image), and pushes them (`make images`,
+// `make push`). See impl/images.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ironlb/ironlb/impl/images"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if len(os.Args) < 2 || (os.Args[1] != "build" && os.Args[1] != "push") {
+		fmt.Fprintln(os.Stderr, "usage: ironlb-images build|push [flags] (-h for the flags)")
+		os.Exit(2)
+	}
+	fs := flag.NewFlagSet("ironlb-images "+os.Args[1], flag.ExitOnError)
+	dir := fs.String("dir", "bin/images", "output directory: <name>/ (OCI layout) and <name>.tar per image")
+	var err error
+	if os.Args[1] == "build" {
+		err = build(ctx, fs, dir)
+	} else {
+		err = push(ctx, fs, dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ironlb-images:", err)
+		os.Exit(1)
+	}
+}
+
+func build(ctx context.Context, fs *flag.FlagSet, dir *string) error {
+	o := images.BuildOptions{Images: images.Default(), Compiler: images.GoCompiler{}, Progress: progress}
+	version := fs.String("version", "", "version stamped into the binaries and labels (default: git describe --tags --always --dirty)")
+	fs.StringVar(&o.Repo, "repo", images.DefaultRepo, "the archives name the images REPO/<name>:<version>")
+	fs.StringVar(&o.CAPath, "ca", images.CABundlePath, "the host's CA bundle to copy into the base (absent: none, and the labels say so)")
+	platforms := fs.String("platforms", "linux/amd64,linux/arm64", "comma-separated os/arch")
+	_ = fs.Parse(os.Args[2:])
+	o.OutDir = *dir
+	src, err := images.GitSource(ctx, ".")
+	if err != nil {
+		return err
+	}
+	if *version != "" {
+		src.Version = *version
+	}
+	if e := os.Getenv("SOURCE_DATE_EPOCH"); e != "" {
+		if src.Time, err = images.ParseEpoch(e); err != nil {
+			return err
+		}
+	}
+	o.Source = src
+	if o.Platforms, err = images.ParsePlatforms(strings.Split(*platforms, ",")); err != nil {
+		return err
+	}
+	progress("%s at %s (%s), time stamps %s", src.Version, src.Revision, src.URL, src.Time.Format("2006-01-02T15:04:05Z"))
+	_, err = images.BuildAll(ctx, o)
+	return err
+}
+
+func push(ctx context.Context, fs *flag.FlagSet, dir *string) error {
+	registry := fs.String("registry", "", "registry and namespace to push to: REGISTRY/<name>:<version> (required), e.g. ghcr.io/ironlb")
+	var tags tagList
+	fs.Var(&tags, "tag", "an extra tag, such as latest (repeatable)")
+	_ = fs.Parse(os.Args[2:])
+	if *registry == "" {
+		return fmt.Errorf("-registry: required (make push REGISTRY=ghcr.io/ironlb)")
+	}
+	// Credentials as `docker login` (or docker/login-action) leaves them in ~/.docker/config.json.
+	pushed, err := images.PushDir(ctx, *dir, images.Default(), *registry, tags,
+		remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	for _, p := range pushed {
+		for _, ref := range p.Refs {
+			fmt.Printf("%s@%s\n", ref, p.Digest)
+		}
+	}
+	return err
+}
+
+type tagList []string
+
+func (t *tagList) String() string     { return strings.Join(*t, ",") }
+func (t *tagList) Set(s string) error { *t = append(*t, s); return nil }
+
+func progress(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
