@@ -80,7 +80,7 @@ func (b Builder) Build(ctx context.Context, images []Image) ([]Built, error) {
 			if err != nil {
 				return nil, fmt.Errorf("image %s for %s: %w", im.Name, p, err)
 			}
-			adds[i] = append(adds[i], mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &p}})
+			adds[i] = append(adds[i], mutate.IndexAddendum{Add: plainImage{img}, Descriptor: v1.Descriptor{Platform: &p}})
 		}
 	}
 	out := make([]Built, len(images))
@@ -92,6 +92,13 @@ func (b Builder) Build(ctx context.Context, images []Image) ([]Built, error) {
 	}
 	return out, nil
 }
+
+// plainImage is an image whose index descriptor has no artifactType: go-containerregistry
+// otherwise sets it to the config's media type, as the referrers API does, which an image
+// index of plain images (docker buildx's, distroless') does not carry.
+type plainImage struct{ v1.Image }
+
+func (plainImage) ArtifactType() (string, error) { return "", nil }
 
 // image puts the binary at bin on the base layer.
 func (b Builder) image(im Image, p v1.Platform, base v1.Layer, bin string) (v1.Image, error) {

@@ -137,8 +137,9 @@ func TestBuiltImages(t *testing.T) {
 		}
 		for j, p := range Platforms() {
 			desc := m.Manifests[j]
-			if desc.Platform == nil || !desc.Platform.Equals(p) || desc.MediaType != types.OCIManifestSchema1 {
-				t.Errorf("%s: manifest %d is %s for %v, want an OCI manifest for %s", o.Name, j, desc.MediaType, desc.Platform, p)
+			if desc.Platform == nil || !desc.Platform.Equals(p) || desc.MediaType != types.OCIManifestSchema1 || desc.ArtifactType != "" {
+				t.Errorf("%s: manifest %d is %s for %v (artifact type %q), want an OCI manifest for %s and no artifact type",
+					o.Name, j, desc.MediaType, desc.Platform, desc.ArtifactType, p)
 			}
 			img, err := idx.Image(desc.Digest)
 			if err != nil {
