@@ -17,6 +17,9 @@ import (
 	"github.com/ironlb/ironlb/impl/controller"
 )
 
+// version is set by the build: `make build` and `make images` pass -ldflags "-X main.version=$(git describe ...)".
+var version = "devel"
+
 func main() {
 	var (
 		o        controller.RunOptions
@@ -50,6 +53,7 @@ func main() {
 	}
 	log := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	o.Log = log
+	log.Info("starting ironlb-controller", "version", version)
 	ctrllog.SetLogger(log) // controller-runtime's own packages log through this
 	o.WebhookMode = webhook
 	cfg, err := config.GetConfig()

@@ -22,6 +22,9 @@ import (
 	"github.com/ironlb/ironlb/impl/speaker"
 )
 
+// version is set by the build: `make build` and `make images` pass -ldflags "-X main.version=$(git describe ...)".
+var version = "devel"
+
 func main() {
 	var o speaker.RunOptions
 	var logLevel, keyPath string
@@ -54,6 +57,7 @@ func main() {
 	log := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctrllog.SetLogger(log)
 	o.Log = log
+	log.Info("starting ironlb-speaker", "version", version)
 	if keyPath != "" {
 		key, err := os.ReadFile(keyPath)
 		if err != nil {
