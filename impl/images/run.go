@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -100,6 +101,10 @@ func ParsePlatforms(ss []string) ([]v1.Platform, error) {
 		p, err := v1.ParsePlatform(s)
 		if err != nil || p.OS == "" || p.Architecture == "" || p.Variant != "" {
 			errs = append(errs, fmt.Errorf("platform %q: want os/arch such as linux/arm64", s))
+			continue
+		}
+		if slices.ContainsFunc(out, p.Equals) {
+			errs = append(errs, fmt.Errorf("platform %q: given twice", s))
 			continue
 		}
 		out = append(out, *p)

@@ -105,8 +105,8 @@ func TestParsePlatforms(t *testing.T) {
 	if err != nil || len(got) != 2 || !got[1].Equals(v1.Platform{OS: "linux", Architecture: "arm64"}) {
 		t.Fatalf("ParsePlatforms = %v, %v", got, err)
 	}
-	_, err = ParsePlatforms([]string{"linux", "linux/arm/v7", ""})
-	for _, w := range []string{`"linux"`, `"linux/arm/v7"`, `""`} {
+	_, err = ParsePlatforms([]string{"linux", "linux/arm/v7", "", "linux/amd64", "linux/amd64"})
+	for _, w := range []string{`"linux"`, `"linux/arm/v7"`, `""`, `"linux/amd64": given twice`} {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("ParsePlatforms = %v, want it to name %s", err, w)
 		}
