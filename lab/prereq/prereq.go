@@ -36,6 +36,7 @@ var Needs = []Need{
 	{Path: "iptables", Package: "iptables", Why: "kube-proxy's iptables mode (topologies with kubeProxyMode: iptables, or without nft)", Optional: true},
 	{Path: "nsenter", Package: "util-linux", Why: "running commands inside lab hosts (ironlab exec)", For: []Purpose{Lab, Test, Scenarios}},
 	{Path: "ip", Package: "iproute2", Why: "looking into lab namespaces (ip netns, ip neigh) and the netns tests", For: []Purpose{Test}},
+	{Path: "curl", Package: "curl", Why: "the docs' walkthroughs, which the lab e2e suite runs as written, curl a Service from a lab client", For: []Purpose{Test}},
 	{Path: "arping", Package: "iputils-arping", Why: "the lab e2e suite asks who answers ARP with it", For: []Purpose{Test}},
 	{Path: "conntrack", Package: "conntrack", Why: "inspecting kube-proxy's connection tracking in a lab", Optional: true},
 	{Path: "/usr/lib/frr/bgpd", Package: "frr", Why: "routers of type frr (the bgp-frr scenarios in make scenarios)", For: []Purpose{Scenarios}},
