@@ -31,7 +31,8 @@ func main() {
 	flag.StringVar(&o.Namespace, "namespace", "metallb-system", "namespace of the configuration")
 	flag.StringVar(&o.Node, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME)")
 	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	flag.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":7472", "Prometheus metrics address (0 disables)")
+	flag.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":7472", "Prometheus metrics address (0 disables; the manifests bind the pod's address)")
+	flag.StringVar(&o.HealthBindAddress, "health-bind-address", ":7473", "health probe address, /healthz and /readyz (0 disables)")
 	flag.StringVar(&o.LBClass, "lb-class", "", "serve Services of this spec.loadBalancerClass")
 	flag.StringVar(&o.MemberBindAddr, "ml-bind-addr", os.Getenv("ML_BIND_ADDR"), "address the gossip membership binds to, the node's (default $ML_BIND_ADDR); empty disables the membership (liveness from Node conditions alone)")
 	flag.IntVar(&o.MemberPort, "ml-bind-port", 7946, "gossip membership port")
@@ -42,6 +43,7 @@ func main() {
 	flag.StringVar(&o.ExcludeL2Path, "excludel2-path", layer2.DefaultExcludeL2Path, "MetalLB's excludel2.yaml (ConfigMap metallb-excludel2): regexes of interfaces not to answer on, on top of the defaults; a missing file means the defaults alone")
 	flag.DurationVar(&o.GratuitousRefresh, "gratuitous-refresh", 0, "keep sending gratuitous ARP/NA at this period while an address is owned (0: only at takeover)")
 	flag.DurationVar(&o.Handover, "handover", time.Second, "on SIGTERM, keep answering this long after leaving the membership")
+	flag.BoolVar(&o.Layer2, "layer2", true, "answer ARP/NDP for the addresses of L2Advertisements this node is elected for (false: no raw sockets, no membership)")
 	flag.BoolVar(&o.BGP, "bgp", true, "run BGP sessions from BGPPeers (with BFD from their BFDProfiles)")
 	flag.DurationVar(&o.BGPWithdrawWait, "bgp-withdraw-wait", time.Second, "on SIGTERM, wait this long after withdrawing BGP routes before closing the sessions (sessions with graceful restart close at once, keeping their routes at the peers)")
 	flag.DurationVar(&o.LeftGrace, "ml-left-grace", 5*time.Second, "a speaker that left politely (restarting) keeps its addresses this long before the others take them over")
@@ -50,6 +52,9 @@ func main() {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		fail("--log-level %q: %v", logLevel, err)
+	}
+	if !o.Layer2 && !o.BGP {
+		fail("--layer2=false and --bgp=false: nothing to announce with")
 	}
 	if o.Node == "" {
 		fail("no node name: set --node-name or NODE_NAME (the DaemonSet sets it from spec.nodeName)")

@@ -4,9 +4,13 @@ package speaker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -16,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -31,8 +36,11 @@ import (
 // RunOptions configure a speaker process.
 type RunOptions struct {
 	Namespace, Node, LBClass string
-	MetricsBindAddress       string
-	Log                      logr.Logger
+	MetricsBindAddress       string // "" or "0" disables
+	// HealthBindAddress serves /healthz (the process answers) and /readyz (its caches are
+	// synced) for the kubelet's probes; "" or "0" disables.
+	HealthBindAddress string
+	Log               logr.Logger
 
 	// The gossip membership: bound to MemberBindAddr:MemberPort (no address: no membership),
 	// encrypted with MemberKey, joining the speaker pods with MemberLabels.
@@ -44,6 +52,9 @@ type RunOptions struct {
 	ProbeTimeout   time.Duration
 	LeftGrace      time.Duration
 
+	// Layer2 answers ARP/NDP for the addresses this node is elected for (off: BGP only, no raw
+	// sockets, no L2Advertisement is announced).
+	Layer2            bool
 	GratuitousRefresh time.Duration
 	ExcludeL2Path     string // MetalLB's excludel2.yaml (interfaces not answered on)
 
@@ -69,30 +80,41 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	for _, obj := range append(fromapi.NamespacedObjects(), &v1beta1.ServiceL2Status{}, &v1beta1.ServiceBGPStatus{}) {
 		byObject[obj] = cache.ByObject{Namespaces: map[string]cache.Config{o.Namespace: {}}}
 	}
-	metricsAddr := o.MetricsBindAddress
+	metricsAddr, healthAddr := controller.BindAddress(o.MetricsBindAddress), controller.BindAddress(o.HealthBindAddress)
 	if metricsAddr == "" {
 		metricsAddr = "0"
+	}
+	if healthAddr == "" {
+		healthAddr = "0"
 	}
 	// Secrets are read one by one, uncached, and only those a BGPPeer names: the speaker may get
 	// Secrets, never list or watch them.
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Logger: o.Log, Cache: cache.Options{ByObject: byObject},
 		Client:  client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
-		Metrics: metricsserver.Options{BindAddress: metricsAddr}})
+		Metrics: metricsserver.Options{BindAddress: metricsAddr}, HealthProbeBindAddress: healthAddr})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
-	}
-	ann, err := layer2.New(layer2.Options{Log: o.Log.WithName("layer2"), Registry: metrics.Registry, Refresh: o.GratuitousRefresh, ExcludeL2Path: o.ExcludeL2Path})
-	if err != nil {
-		return err
 	}
 	// The announcer and the manager outlive ctx by the handover.
 	life, end := context.WithCancel(context.Background())
 	defer end()
+	if err := addHealthChecks(life, mgr); err != nil {
+		return err
+	}
+	var ann *layer2.Announcer
 	annDone := make(chan error, 1)
-	go func() { annDone <- ann.Run(life) }()
+	if o.Layer2 {
+		if ann, err = layer2.New(layer2.Options{Log: o.Log.WithName("layer2"), Registry: metrics.Registry, Refresh: o.GratuitousRefresh, ExcludeL2Path: o.ExcludeL2Path}); err != nil {
+			return err
+		}
+		go func() { annDone <- ann.Run(life) }()
+	}
 
 	var mem *lateMembers
-	if o.MemberBindAddr != "" {
+	switch {
+	case !o.Layer2:
+		o.Log.Info("layer 2 off: no membership (it only elects layer 2 owners)")
+	case o.MemberBindAddr != "":
 		sel, err := labels.Parse(o.MemberLabels)
 		if err != nil {
 			return fmt.Errorf("--ml-labels: %w", err)
@@ -121,11 +143,14 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 			}()
 			return m, nil
 		}}
-	} else {
+	default:
 		o.Log.Info("no membership address: liveness comes from the Node conditions alone (slower failover)")
 	}
 	s := &Speaker{Client: mgr.GetClient(), Namespace: o.Namespace, Node: o.Node, LBClass: o.LBClass, Log: o.Log.WithName("speaker"),
-		Announcer: ann, Recorder: mgr.GetEventRecorder("ironlb-speaker")}
+		Recorder: mgr.GetEventRecorder("ironlb-speaker")}
+	if ann != nil {
+		s.Announcer = ann
+	}
 	var sessions *bgp.Manager
 	if o.BGP {
 		slogger := slog.New(logr.ToSlogHandler(o.Log.WithName("bgp")))
@@ -158,7 +183,7 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	}
 	mgrDone := make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(life) }()
-	o.Log.Info("speaker running", "node", o.Node, "namespace", o.Namespace, "membership", o.MemberBindAddr != "", "mode", map[bool]string{true: "layer2+bgp", false: "layer2"}[o.BGP])
+	o.Log.Info("speaker running", "node", o.Node, "namespace", o.Namespace, "membership", mem != nil, "mode", modes(o))
 	select {
 	case err := <-mgrDone:
 		return err
@@ -172,6 +197,10 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 		o.Log.Info("stopping: withdrawing BGP routes (sessions with graceful restart keep them)", "node", o.Node, "wait", o.BGPWithdrawWait)
 		sessions.Shutdown(o.BGPWithdrawWait)
 	}
+	if ann == nil {
+		end()
+		return nil
+	}
 	o.Log.Info("stopping: handing addresses over", "node", o.Node, "owned", ann.Owned(), "handover", o.Handover)
 	if mem != nil {
 		if err := mem.Leave(500 * time.Millisecond); err != nil {
@@ -182,6 +211,40 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	end()
 	<-annDone
 	return nil
+}
+
+// modes names what the speaker announces with: layer2, bgp or layer2+bgp.
+func modes(o RunOptions) string {
+	var m []string
+	if o.Layer2 {
+		m = append(m, "layer2")
+	}
+	if o.BGP {
+		m = append(m, "bgp")
+	}
+	return strings.Join(m, "+")
+}
+
+// addHealthChecks gives the manager's probe endpoint its checks: /healthz answers while the
+// process serves HTTP; /readyz once the caches (configuration, Services, EndpointSlices, Nodes)
+// have synced, so that a rolling update of the DaemonSet waits for each new speaker to know what
+// to announce before it replaces the next.
+func addHealthChecks(ctx context.Context, mgr ctrl.Manager) error {
+	var synced atomic.Bool
+	go func() {
+		if mgr.GetCache().WaitForCacheSync(ctx) {
+			synced.Store(true)
+		}
+	}()
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("caches", func(*http.Request) error {
+		if !synced.Load() {
+			return errors.New("caches not synced yet")
+		}
+		return nil
+	})
 }
 
 // joinLoop joins the other speakers (found by their pods' labels) every few seconds, so
