@@ -40,10 +40,26 @@ k8s-bins: ## build etcd and the Kubernetes control plane from source into the ca
 .PHONY: generate
 generate: ## regenerate deepcopy functions and CRD manifests from impl/api, and the lab's JSON Schemas
 	$(GO) generate ./impl/api/...
+	$(MAKE) --no-print-directory manifests
 	$(GO) run ./cmd/ironlab schema topology > topologies/topology.schema.json
 	$(GO) run ./cmd/ironlab schema scenario > scenarios/scenario.schema.json
 	$(GO) run ./cmd/ironlab schema topology --markdown > docs/reference/topology.md
 	$(GO) run ./cmd/ironlab schema scenario --markdown > docs/reference/scenario.md
+
+# The Helm chart is the one source of the manifests. Helm is a tool of the module (go.mod's tool
+# directive, helm.sh/helm/v3 from the Go module proxy), built by the Go toolchain on first use.
+HELM = $(GO) tool helm
+
+.PHONY: manifests
+manifests: ## impl/deploy/ironlb-native.yaml from charts/ironlb (helm template, default values, namespace metallb-system); the chart's CRDs from impl/deploy/crds
+	cp impl/deploy/crds/*.yaml charts/ironlb/crds/
+	$(HELM) template ironlb charts/ironlb --namespace metallb-system --set namespace.create=true > impl/deploy/ironlb-native.yaml.tmp
+	mv impl/deploy/ironlb-native.yaml.tmp impl/deploy/ironlb-native.yaml
+
+.PHONY: chart-test
+chart-test: k8s-bins ## helm lint --strict the chart, then its renderings (default and varied values) dry-run and installed into a real kube-apiserver
+	$(HELM) lint --strict charts/ironlb
+	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" $(GO) test -count=1 -run 'Chart|Manifest' ./impl/deploy/
 
 # What the host must have (lab/prereq, the one list): checked before any long step; on
 # Debian/Ubuntu as root what is missing is installed (one apt-get install), elsewhere the exact
