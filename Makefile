@@ -7,6 +7,9 @@ GO          ?= go
 BIN         := $(CURDIR)/bin
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 K8S_BINS    := lab/controlplane/build/k8s-bins.sh
+# Programs of process pods built from wrapper modules (Traefik for topologies/ingress.yaml); not
+# through K8S_ASSETS' $(shell), so that only the targets that need them build them.
+LAB_BINS    := lab/controlplane/build/lab-bins.sh
 # The control-plane binaries (built once into the cache); envtest and the lab use them.
 K8S_ASSETS   = $(shell $(K8S_BINS) 2>/dev/null | tail -n1)
 TOPOLOGY    ?= topologies/l2.yaml
@@ -36,6 +39,10 @@ push: ## push bin/images to REGISTRY (make push REGISTRY=ghcr.io/ironlb) as :<ve
 .PHONY: k8s-bins
 k8s-bins: ## build etcd and the Kubernetes control plane from source into the cache (once; prints the directory)
 	@$(K8S_BINS)
+
+.PHONY: lab-bins
+lab-bins: ## build the programs of process pods from their wrapper modules into the cache: Traefik (once; prints the binaries)
+	@$(LAB_BINS)
 
 .PHONY: generate
 generate: ## regenerate deepcopy functions and CRD manifests from impl/api, and the lab's JSON Schemas
@@ -99,7 +106,7 @@ bench-l2: k8s-bins ## layer 2: failover gaps of IronLB and MetalLB v0.15.2 (IRON
 
 
 .PHONY: scenarios
-scenarios: prereqs-scenarios build k8s-bins ## replay the scenario suite (scenarios/) against IronLB; reports in ironlab-report/ (root)
+scenarios: prereqs-scenarios build k8s-bins lab-bins ## replay the scenario suite (scenarios/) against IronLB; reports in ironlab-report/ (root)
 	$(BIN)/ironlab run scenarios/ --report $${IRONLAB_REPORT:-ironlab-report} --quiet-lab
 
 .PHONY: soak

@@ -1,6 +1,7 @@
 // Package images turns a topology's image map into binaries on this host: `path` entries are
 // checked, `goinstall` entries are built once with `go install MODULE/PATH@VERSION` into the lab's
-// cache and reused by every later lab.
+// cache and reused by every later lab, and `build` entries name a program that make lab-bins
+// built into the cache from a wrapper module of this repository (builds.go).
 package images
 
 import (
@@ -19,7 +20,7 @@ import (
 
 // Resolve returns the image map with every entry's Path set to an absolute, executable binary.
 // Relative paths are relative to baseDir (the topology file's directory). Builds go to
-// cacheDir/gobin/MODULE@VERSION/.
+// cacheDir/gobin/MODULE@VERSION/; build entries are found at cacheDir/NAME/VERSION/NAME.
 func Resolve(ctx context.Context, images []topology.Image, baseDir, cacheDir string, progress func(string)) ([]topology.Image, error) {
 	out := make([]topology.Image, 0, len(images))
 	for i, im := range images {
@@ -27,6 +28,8 @@ func Resolve(ctx context.Context, images []topology.Image, baseDir, cacheDir str
 		switch {
 		case im.GoInstall != "":
 			im.Path, err = goInstall(ctx, im.GoInstall, cacheDir, progress)
+		case im.Build != "":
+			im.Path, err = buildPath(im.Build, cacheDir)
 		case !filepath.IsAbs(im.Path):
 			im.Path = filepath.Join(baseDir, im.Path)
 		}

@@ -44,6 +44,9 @@ type Image struct {
 	Image     string `yaml:"image" json:"image" doc:"image reference, e.g. quay.io/metallb/controller:v0.15.2; without a tag it matches every tag"`
 	Path      string `yaml:"path,omitempty" json:"path,omitempty" doc:"a binary on this host (relative to the topology file)"`
 	GoInstall string `yaml:"goinstall,omitempty" json:"goinstall,omitempty" doc:"a Go command at a version, MODULE/PATH@VERSION, built once into the lab cache with go install"`
+	// Build names a program built from a wrapper module of this repository (make lab-bins), for
+	// commands that go install cannot build (Traefik: its go.mod has replace directives).
+	Build string `yaml:"build,omitempty" json:"build,omitempty" doc:"a program make lab-bins builds into the lab cache from a wrapper module of this repository: traefik"`
 }
 
 // Defaults are cluster-wide settings.

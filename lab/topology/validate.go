@@ -11,9 +11,11 @@ import (
 )
 
 var (
-	labNameRe  = regexp.MustCompile(`^[a-z][a-z0-9-]{0,9}$`)
-	hostNameRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$`)
-	ifaceRe    = regexp.MustCompile(`^[a-zA-Z0-9][-a-zA-Z0-9_.]{0,14}$`)
+	labNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,9}$`)
+	// buildNameRe is the form of an image entry's build name (lab/images knows which exist).
+	buildNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	hostNameRe  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$`)
+	ifaceRe     = regexp.MustCompile(`^[a-zA-Z0-9][-a-zA-Z0-9_.]{0,14}$`)
 )
 
 type validator struct {
@@ -199,9 +201,19 @@ func Validate(t *Topology) Problems {
 		if im.Image == "" || strings.ContainsAny(im.Image, " \t") {
 			v.add(path+".image", "%q is not an image reference", im.Image)
 		}
+		set := 0
+		for _, f := range []string{im.Path, im.GoInstall, im.Build} {
+			if f != "" {
+				set++
+			}
+		}
 		switch {
-		case (im.Path == "") == (im.GoInstall == ""):
-			v.add(path, "give exactly one of path and goinstall")
+		case set != 1:
+			v.add(path, "give exactly one of path, goinstall and build")
+		case im.Build != "":
+			if !buildNameRe.MatchString(im.Build) {
+				v.add(path+".build", "%q: want the name of a wrapper module of make lab-bins, e.g. traefik", im.Build)
+			}
 		case im.GoInstall != "":
 			mod, ver, ok := strings.Cut(im.GoInstall, "@")
 			if !ok || mod == "" || ver == "" || strings.ContainsAny(im.GoInstall, " \t") {

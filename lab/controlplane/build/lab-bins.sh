@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Builds, once and through the Go module proxy, the programs that lab process pods run and that
+# come from a wrapper module beside this script (the control plane is k8s-bins.sh's):
+#   traefik   Traefik, the ingress controller of topologies/ingress.yaml (`build: traefik`)
+# Each goes to ${IRONLAB_CACHE:-$HOME/.cache/ironlab}/NAME/<version>/NAME, where <version> is the
+# one the wrapper's go.mod requires: the path lab/images resolves a topology's `build: NAME` entry
+# to (lab/images has a test that runs `lab-bins.sh --print` and compares).
+#
+# usage: lab-bins.sh [--print] [NAME...]   (no NAME: every wrapper; --print: the paths, no build)
+#
+# As k8s-bins.sh: a finished directory carries a stamp of the wrapper's go.sum and the Go version,
+# a build goes into a temporary directory renamed only when complete, and a second run with the
+# same stamp does nothing. Prints the binaries' paths, one a line.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache=${IRONLAB_CACHE:-$HOME/.cache/ironlab}
+all=(traefik)
+
+log() { printf 'lab-bins: %s\n' "$*" >&2; }
+
+print=false
+names=()
+for a in "$@"; do
+	case "$a" in
+	--print) print=true ;;
+	-*) log "unknown flag $a (usage: lab-bins.sh [--print] [NAME...])"; exit 2 ;;
+	*) names+=("$a") ;;
+	esac
+done
+[ ${#names[@]} -gt 0 ] || names=("${all[@]}")
+
+# The wrapper's main package (the one import of tools.go) and the version its go.mod requires
+# (its first one-line require).
+pkg_of() { awk '$1=="_" {gsub(/"/, "", $2); print $2; exit}' "$here/$1/tools.go"; }
+version_of() { awk '$1=="require" && NF==3 {print $3; exit}' "$here/$1/go.mod"; }
+
+# Extra link flags per wrapper: the version the program reports.
+ldflags_of() {
+	case "$1" in
+	traefik) echo "-X github.com/traefik/traefik/v3/pkg/version.Version=$2" ;;
+	esac
+}
+
+build() {
+	local name=$1 pkg version dest bin stamp tmp start
+	pkg=$(pkg_of "$name")
+	version=$(version_of "$name")
+	[ -n "$pkg" ] && [ -n "$version" ] || { log "$name: no package in tools.go or no require line in go.mod"; exit 1; }
+	dest="$cache/$name/$version"
+	bin="$dest/$name"
+	if $print; then
+		echo "$bin"
+		return
+	fi
+	stamp=$(cat "$here/$name/go.sum" <(go env GOVERSION) | sha256sum | cut -c1-16)
+	if [ -f "$dest/.stamp" ] && [ "$(cat "$dest/.stamp")" = "$stamp" ] && [ -x "$bin" ]; then
+		log "up to date: $name $version (stamp $stamp)"
+		echo "$bin"
+		return
+	fi
+	mkdir -p "$cache/$name"
+	tmp=$(mktemp -d "$cache/$name/.build-$version.XXXXXX")
+	chmod 755 "$tmp"
+	trap 'rm -rf "$tmp"' EXIT
+	log "building $name $version ($pkg) into $dest"
+	log "a cold build takes about 10 minutes on 2 cores; later runs reuse it"
+	start=$(date +%s)
+	(
+		cd "$here/$name"
+		go mod download
+		CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $(ldflags_of "$name" "$version")" -o "$tmp/$name" "$pkg"
+	) || { log "$name build failed"; exit 1; }
+	echo "$stamp" >"$tmp/.stamp"
+	rm -rf "$dest.old"
+	[ -d "$dest" ] && mv "$dest" "$dest.old"
+	mv "$tmp" "$dest"
+	rm -rf "$dest.old"
+	trap - EXIT
+	log "$name done in $(($(date +%s) - start))s"
+	echo "$bin"
+}
+
+for n in "${names[@]}"; do
+	[ -f "$here/$n/tools.go" ] || { log "no wrapper module $here/$n (known: ${all[*]})"; exit 2; }
+	build "$n"
+done
