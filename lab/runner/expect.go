@@ -101,6 +101,8 @@ func (r *run) expect(ctx context.Context, i int, st *scenario.Step) (string, err
 		}})
 		r.mu.Unlock()
 		return "checked when " + n.Stream + " stops: no reply from " + n.Node, nil
+	case e.ServedBy != nil:
+		return r.expectServedBy(i, e.ServedBy), nil
 	case e.Never != nil:
 		return r.expectNever(i, e.Never)
 	case e.Route != nil:
@@ -268,6 +270,19 @@ func (r *run) expectRecovered(ctx context.Context, tr *scenario.StreamBound) (st
 		return "", err
 	}
 	return fmt.Sprintf("%s good again %s after the last fault (or its start)", tr.Stream, at.Sub(since).Round(time.Millisecond)), nil
+}
+
+// expectServedBy registers a check decided when the stream stops: every good reply from now on
+// came from a pod of the Deployment, and at least one did.
+func (r *run) expectServedBy(i int, sb *scenario.ServedBy) string {
+	from := time.Now()
+	r.mu.Lock()
+	s := r.streams[sb.Stream]
+	r.deferred = append(r.deferred, deferred{step: i, stream: sb.Stream, check: func(until time.Time) (time.Time, error) {
+		return servedByCheck(s.snapshot(), sb.Stream, sb.Deployment, from, until, r.ms)
+	}})
+	r.mu.Unlock()
+	return fmt.Sprintf("checked when %s stops: every good reply from a pod of Deployment %s, and at least one", sb.Stream, sb.Deployment)
 }
 
 func (r *run) expectNever(i int, n *scenario.Never) (string, error) {

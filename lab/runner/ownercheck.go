@@ -51,3 +51,20 @@ func ownerMismatch(target, arpOwner, streamName string, rs []traffic.Result, now
 	return fmt.Sprintf("%s: %s answers ARP/NDP, but stream %s's good replies of the last %s came from %s; faulting the ARP owner %s",
 		target, arpOwner, streamName, servingWindow, strings.Join(parts, ", "), arpOwner)
 }
+
+// repliesOf keeps the results that the Service's own pods answered (own, by NS/NAME; nil keeps
+// them all). A reply from another pod came through a proxy behind the Service (an ingress
+// controller forwarding to its backends) and names the backend's node, not the node the client
+// reached, so it says nothing about the ARP owner.
+func repliesOf(rs []traffic.Result, own map[string]bool) []traffic.Result {
+	if own == nil {
+		return rs
+	}
+	out := make([]traffic.Result, 0, len(rs))
+	for _, q := range rs {
+		if own[q.Pod] {
+			out = append(out, q)
+		}
+	}
+	return out
+}

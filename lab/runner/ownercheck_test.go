@@ -37,3 +37,23 @@ func TestOwnerMismatch(t *testing.T) {
 		})
 	}
 }
+
+// Replies through an ingress controller name its backends' pods and nodes: only the Service's own
+// pods' replies are compared with the ARP owner.
+func TestRepliesOf(t *testing.T) {
+	now := time.Unix(1000, 0)
+	rs := []traffic.Result{
+		{At: now.Add(-300 * time.Millisecond), OK: true, Pod: "default/app1-5d8f7c9b4-x2x7k", Node: "worker3"},
+		{At: now.Add(-200 * time.Millisecond), OK: true, Pod: "default/traefik-6b5d8f7c9-abcde", Node: "worker"},
+	}
+	own := map[string]bool{"default/traefik-6b5d8f7c9-abcde": true}
+	if got := repliesOf(rs, own); len(got) != 1 || got[0].Node != "worker" {
+		t.Fatalf("repliesOf = %+v, want the traefik pod's reply alone", got)
+	}
+	if got := ownerMismatch("owner-of:default/traefik", "worker", "app1", repliesOf(rs[:1], own), now); got != "" {
+		t.Errorf("a backend's reply through the proxy made a note: %q", got)
+	}
+	if got := repliesOf(rs, nil); len(got) != 2 {
+		t.Errorf("without the Service's pods every reply counts, got %d", len(got))
+	}
+}

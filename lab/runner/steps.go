@@ -346,7 +346,7 @@ func (r *run) startStream(ctx context.Context, sp *scenario.Stream) (string, err
 	r.mu.Lock()
 	r.streams[sp.Name] = s
 	r.mu.Unlock()
-	ts := traffic.Stream{Lab: r.e.net, From: sp.From, Target: s.target, UDP: sp.Protocol == "udp", Interval: interval, Timeout: reqTimeout,
+	ts := traffic.Stream{Lab: r.e.net, From: sp.From, Target: s.target, UDP: sp.Protocol == "udp", Host: sp.Host, Interval: interval, Timeout: reqTimeout,
 		OnResult: func(q traffic.Result) {
 			s.mu.Lock()
 			s.results = append(s.results, q)
@@ -359,7 +359,11 @@ func (r *run) startStream(ctx context.Context, sp *scenario.Stream) (string, err
 		}
 	}()
 	r.watchOwner(ip, sp.From)
-	return fmt.Sprintf("%s: %s every %s from %s to %s", sp.Name, sp.Protocol, sp.Interval, sp.From, s.target), nil
+	host := ""
+	if sp.Host != "" {
+		host = " (Host: " + sp.Host + ")"
+	}
+	return fmt.Sprintf("%s: %s every %s from %s to %s%s", sp.Name, sp.Protocol, sp.Interval, sp.From, s.target, host), nil
 }
 
 // resolveTarget turns owner-of:NS/NAME into the node answering ARP/NDP for the Service,
@@ -418,17 +422,43 @@ func (r *run) checkServing(ctx context.Context, target, svc string, addr netip.A
 	}
 	r.mu.Unlock()
 	slices.Sort(names)
+	own := r.servicePods(ctx, svc)
 	var notes []string
 	now := time.Now()
 	for _, n := range names {
 		r.mu.Lock()
 		s := r.streams[n]
 		r.mu.Unlock()
-		if m := ownerMismatch(target, arpOwner, n, s.snapshot(), now); m != "" {
+		if m := ownerMismatch(target, arpOwner, n, repliesOf(s.snapshot(), own), now); m != "" {
 			notes = append(notes, m)
 		}
 	}
 	return strings.Join(notes, "; ")
+}
+
+// servicePods names (NS/NAME) the pods behind a Service's endpoints, or nil when the API cannot
+// say (it is stopped, or does not answer).
+func (r *run) servicePods(ctx context.Context, svc string) map[string]bool {
+	r.mu.Lock()
+	apiStopped := r.apiStopped
+	r.mu.Unlock()
+	if apiStopped {
+		return nil
+	}
+	ns, name, _ := strings.Cut(svc, "/")
+	list, err := r.e.cs.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + name})
+	if err != nil {
+		return nil
+	}
+	pods := map[string]bool{}
+	for _, sl := range list.Items {
+		for _, ep := range sl.Endpoints {
+			if ref := ep.TargetRef; ref != nil && ref.Kind == "Pod" {
+				pods[ref.Namespace+"/"+ref.Name] = true
+			}
+		}
+	}
+	return pods
 }
 
 // trafficPolicy is a Service's externalTrafficPolicy: as a service step of the scenario made it,

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,10 @@ import (
 
 	"github.com/ironlb/ironlb/lab/topology"
 )
+
+// hostHeaderRe is what a stream's Host header may be: a name or IPv4 address, or an IPv6 address
+// in brackets, with an optional port.
+var hostHeaderRe = regexp.MustCompile(`^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$`)
 
 // Problems are every problem of a scenario, with their paths (the same type as a topology's).
 type Problems = topology.Problems
@@ -317,6 +322,13 @@ func (v *validator) step(p string, st *Step, streams map[string]bool, steps map[
 			if s.Port < 1 || s.Port > 65535 {
 				v.add(p+".traffic.start.port", "%d is not a port", s.Port)
 			}
+			if s.Host != "" {
+				if s.Protocol != "http" {
+					v.add(p+".traffic.start.host", "a Host header is for http streams")
+				} else if !hostHeaderRe.MatchString(s.Host) {
+					v.add(p+".traffic.start.host", "%q: want a host name or address, with an optional :PORT, e.g. app1.example", s.Host)
+				}
+			}
 			v.duration(p+".traffic.start.interval", s.Interval)
 			v.duration(p+".traffic.start.requestTimeout", s.RequestTimeout)
 		default:
@@ -571,6 +583,11 @@ func (v *validator) expect(p string, e *Expect, known func(string, string)) {
 		if e.NoReplyFrom.Node == "" {
 			v.add(p+".noReplyFrom.node", "names a node")
 		}
+	}
+	if sb := e.ServedBy; sb != nil {
+		n++
+		known(p+".servedBy.stream", sb.Stream)
+		v.namespacedName(p+".servedBy.deployment", sb.Deployment)
 	}
 	if e.Never != nil {
 		n++

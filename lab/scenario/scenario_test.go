@@ -37,9 +37,28 @@ func TestInvalid(t *testing.T) {
 	wantfile.Check(t, "testdata/invalid", 8, func(b []byte) error { _, err := Parse(b); return err }, wantfile.As[Problems](ErrInvalid))
 }
 
+// TestValidHostAndServedBy: a stream's Host header and the servedBy expectation come through.
+func TestValidHostAndServedBy(t *testing.T) {
+	s, err := Load("testdata/valid/ingress.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := s.Steps[0].Traffic.Start.Host; h != "app1.example" {
+		t.Errorf("host = %q", h)
+	}
+	if h := s.Steps[2].Traffic.Start.Host; h != "[fc00::1]" {
+		t.Errorf("IPv6 host = %q", h)
+	}
+	if sb := s.Steps[4].Expect.ServedBy; sb == nil || sb.Stream != "app2" || sb.Deployment != "default/app2" {
+		t.Errorf("servedBy = %+v", sb)
+	}
+}
+
 func FuzzParse(f *testing.F) {
-	if data, err := os.ReadFile("testdata/valid/l2-node-failure.yaml"); err == nil {
-		f.Add(data)
+	for _, seed := range []string{"testdata/valid/l2-node-failure.yaml", "testdata/valid/ingress.yaml"} {
+		if data, err := os.ReadFile(seed); err == nil {
+			f.Add(data)
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Parse(data)

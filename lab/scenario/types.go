@@ -109,6 +109,8 @@ type Stream struct {
 	Family   string `yaml:"family,omitempty" json:"family,omitempty" doc:"ipv4 (default) or ipv6"`
 	Protocol string `yaml:"protocol,omitempty" json:"protocol,omitempty" doc:"http (default) or udp"`
 	Port     int32  `yaml:"port,omitempty" json:"port,omitempty" doc:"port (default 80)"`
+	// Host is the HTTP Host header: the name an ingress controller routes by.
+	Host     string `yaml:"host,omitempty" json:"host,omitempty" doc:"http: the Host header, e.g. app1.example for an Ingress rule of that host (default: the target address)"`
 	Interval string `yaml:"interval,omitempty" json:"interval,omitempty" doc:"time between requests (default 10ms)"`
 	// RequestTimeout is how long one request may take before it counts as failed.
 	RequestTimeout string `yaml:"requestTimeout,omitempty" json:"requestTimeout,omitempty" doc:"a request that takes longer failed (default 100ms)"`
@@ -177,6 +179,7 @@ type Expect struct {
 	ARPOwner         *ARPOwner       `yaml:"arpOwner,omitempty" json:"arpOwner,omitempty" doc:"which node answers ARP/NDP for a Service, probed from a client"`
 	TrafficRecovered *StreamBound    `yaml:"trafficRecovered,omitempty" json:"trafficRecovered,omitempty" doc:"a stream gets good replies again"`
 	NoReplyFrom      *NoReplyFrom    `yaml:"noReplyFrom,omitempty" json:"noReplyFrom,omitempty" doc:"no reply of a stream comes from a node from now on"`
+	ServedBy         *ServedBy       `yaml:"servedBy,omitempty" json:"servedBy,omitempty" doc:"every good reply of a stream comes from the pods of one Deployment from now on, and at least one does"`
 	Never            *Never          `yaml:"never,omitempty" json:"never,omitempty" doc:"something never happens during the rest of the scenario"`
 	Route            *Route          `yaml:"route,omitempty" json:"route,omitempty" doc:"a router's kernel table has a route with the given next hops (or none)"`
 	Event            *Event          `yaml:"event,omitempty" json:"event,omitempty" doc:"a Kubernetes event about an object"`
@@ -267,6 +270,14 @@ type StreamBound struct {
 type NoReplyFrom struct {
 	Stream string `yaml:"stream" json:"stream" doc:"stream name"`
 	Node   string `yaml:"node" json:"node" doc:"node name"`
+}
+
+// ServedBy expects that, from this step until the stream stops, every good reply of a stream
+// comes from a pod of a Deployment (an Ingress routes each host to its own app), and that at least
+// one good reply comes, so that a stream that never got through does not pass.
+type ServedBy struct {
+	Stream     string `yaml:"stream" json:"stream" doc:"stream name"`
+	Deployment string `yaml:"deployment" json:"deployment" doc:"NAMESPACE/NAME of the Deployment whose pods (NAME-HASH-SUFFIX) must give every good reply"`
 }
 
 // Never expects something not to happen from this step on.

@@ -24,10 +24,12 @@ import (
 // a new TCP connection, or a UDP datagram from a new socket (so that every request meets ARP,
 // routing, conntrack and kube-proxy afresh), giving up on one after Timeout.
 type Stream struct {
-	Lab      netns.Lab
-	From     string
-	Target   string
-	UDP      bool // a datagram to the echo server instead of HTTP
+	Lab    netns.Lab
+	From   string
+	Target string
+	UDP    bool // a datagram to the echo server instead of HTTP
+	// Host is the HTTP Host header (an ingress controller routes by it); empty: Target's address.
+	Host     string
 	Interval time.Duration
 	Timeout  time.Duration
 	// OnResult, when set, sees each result as it comes (from the stream's goroutine).
@@ -75,8 +77,7 @@ func (s Stream) once() Result {
 	if err == nil {
 		defer c.Close()
 		_ = c.SetDeadline(r.At.Add(s.Timeout))
-		host, _, _ := net.SplitHostPort(s.Target)
-		_, err = fmt.Fprintf(c, "GET / HTTP/1.0\r\nHost: %s\r\n\r\n", host)
+		_, err = fmt.Fprintf(c, "GET / HTTP/1.0\r\nHost: %s\r\n\r\n", s.hostHeader())
 		var body []byte
 		if err == nil {
 			body, err = io.ReadAll(c)
@@ -94,6 +95,22 @@ func (s Stream) once() Result {
 		r.Err = err.Error() + lateNote(r.Latency, s.Timeout)
 	}
 	return r
+}
+
+// hostHeader is the request's Host: Host, else the target's address (bracketed when IPv6, as
+// RFC 9110 writes it; the echo server ignores it either way).
+func (s Stream) hostHeader() string {
+	if s.Host != "" {
+		return s.Host
+	}
+	host, _, err := net.SplitHostPort(s.Target)
+	if err != nil {
+		return s.Target
+	}
+	if strings.Contains(host, ":") {
+		return "[" + host + "]"
+	}
+	return host
 }
 
 // onceUDP sends one datagram and waits for the echo server's reply.
