@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -34,17 +35,22 @@ func runSpeaker(t *testing.T, c client.Client, cfg *rest.Config, ns string) {
 	if err := c.Delete(ctx0, vwc); err != nil {
 		t.Fatal(err)
 	}
-	comm := &v1beta1.Community{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "chart-test"},
-		Spec: v1beta1.CommunitySpec{Communities: []v1beta1.CommunityAlias{{Name: "no-advertise", Value: "65535:65282"}}}}
-	if err := c.Create(ctx0, comm); err != nil {
-		t.Fatal(err)
+	// The API server learns of the deletion a moment later: until then its create is refused.
+	var err error
+	if !eventually(10*time.Second, func() bool {
+		comm := &v1beta1.Community{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "chart-test"},
+			Spec: v1beta1.CommunitySpec{Communities: []v1beta1.CommunityAlias{{Name: "no-advertise", Value: "65535:65282"}}}}
+		err = c.Create(ctx0, comm)
+		return err == nil
+	}) {
+		t.Fatalf("create a Community without the webhook: %v", err)
 	}
 	var l logs
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- speaker.Run(ctx, as(cfg, ns, "ironlb-speaker"), speaker.RunOptions{Namespace: ns, Node: node.Name, BGP: true,
-			Log: l.logger()})
+			Registry: prometheus.NewRegistry(), SeveralInProcess: true, Log: l.logger()})
 	}()
 	defer func() {
 		cancel()

@@ -14,12 +14,14 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -41,6 +43,12 @@ type RunOptions struct {
 	// synced) for the kubelet's probes; "" or "0" disables.
 	HealthBindAddress string
 	Log               logr.Logger
+	// Registry receives the Prometheus metrics; nil means controller-runtime's registry, which
+	// the metrics endpoint serves.
+	Registry prometheus.Registerer
+	// SeveralInProcess allows more than one speaker in a process (tests); controller-runtime
+	// otherwise refuses a second controller of the same name.
+	SeveralInProcess bool
 
 	// The gossip membership: bound to MemberBindAddr:MemberPort (no address: no membership),
 	// encrypted with MemberKey, joining the speaker pods with MemberLabels.
@@ -80,6 +88,10 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	for _, obj := range append(fromapi.NamespacedObjects(), &v1beta1.ServiceL2Status{}, &v1beta1.ServiceBGPStatus{}) {
 		byObject[obj] = cache.ByObject{Namespaces: map[string]cache.Config{o.Namespace: {}}}
 	}
+	reg := o.Registry
+	if reg == nil {
+		reg = metrics.Registry
+	}
 	metricsAddr, healthAddr := controller.BindAddress(o.MetricsBindAddress), controller.BindAddress(o.HealthBindAddress)
 	if metricsAddr == "" {
 		metricsAddr = "0"
@@ -91,7 +103,8 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	// Secrets, never list or watch them.
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Logger: o.Log, Cache: cache.Options{ByObject: byObject},
 		Client:  client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
-		Metrics: metricsserver.Options{BindAddress: metricsAddr}, HealthProbeBindAddress: healthAddr})
+		Metrics: metricsserver.Options{BindAddress: metricsAddr}, HealthProbeBindAddress: healthAddr,
+		Controller: crconfig.Controller{SkipNameValidation: &o.SeveralInProcess}})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
@@ -104,7 +117,7 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	var ann *layer2.Announcer
 	annDone := make(chan error, 1)
 	if o.Layer2 {
-		if ann, err = layer2.New(layer2.Options{Log: o.Log.WithName("layer2"), Registry: metrics.Registry, Refresh: o.GratuitousRefresh, ExcludeL2Path: o.ExcludeL2Path}); err != nil {
+		if ann, err = layer2.New(layer2.Options{Log: o.Log.WithName("layer2"), Registry: reg, Refresh: o.GratuitousRefresh, ExcludeL2Path: o.ExcludeL2Path}); err != nil {
 			return err
 		}
 		go func() { annDone <- ann.Run(life) }()
@@ -155,8 +168,8 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	if o.BGP {
 		slogger := slog.New(logr.ToSlogHandler(o.Log.WithName("bgp")))
 		var bfdSrv *bfd.Server
-		sessions = bgp.NewManager(slogger, bgp.NewMetrics(metrics.Registry), nil, nil)
-		bfdSrv, err = bfd.Listen(life, slogger.With("component", "bfd"), bfd.NewMetrics(metrics.Registry), func(e bfd.Event) {
+		sessions = bgp.NewManager(slogger, bgp.NewMetrics(reg), nil, nil)
+		bfdSrv, err = bfd.Listen(life, slogger.With("component", "bfd"), bfd.NewMetrics(reg), func(e bfd.Event) {
 			// Only a session that was up and went down says the path failed; one that never
 			// came up (the peer runs no BFD) leaves BGP alone.
 			switch {
