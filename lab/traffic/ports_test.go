@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,5 +88,23 @@ func TestLateNote(t *testing.T) {
 		if got := lateNote(tc.took, 100*time.Millisecond); got != tc.want {
 			t.Errorf("lateNote(%s) = %q, want %q", tc.took, got, tc.want)
 		}
+	}
+}
+
+// A failed dial reads as it did before streams chose their ports: no local address in it, so
+// that failures of one kind group together.
+func TestDialErrorHasNoSource(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: connection refused
+	_, err = dialFresh("tcp", addr, time.Second)
+	if err == nil {
+		t.Fatal("want a refused connection")
+	}
+	if want := "dial tcp " + addr + ": "; !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("error %q, want it to start with %q", err, want)
 	}
 }

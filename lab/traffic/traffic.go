@@ -201,10 +201,21 @@ func dialFresh(network, target string, timeout time.Duration) (net.Conn, error) 
 		}
 		var c net.Conn
 		if c, err = d.Dial(network, target); err == nil || !errors.Is(err, syscall.EADDRINUSE) {
-			return c, err
+			return c, withoutSource(err)
 		}
 	}
-	return nil, err
+	return nil, withoutSource(err)
+}
+
+// withoutSource drops the local address from a dial error ("dial tcp :52900->10.0.0.1:80: ..."
+// becomes "dial tcp 10.0.0.1:80: ..."), so that failures of one kind read alike and are grouped
+// in timelines and reports as before streams chose their ports.
+func withoutSource(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		op.Source = nil
+	}
+	return err
 }
 
 // parseReply reads pod= and node= from an echo server's reply.
