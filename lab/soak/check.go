@@ -133,31 +133,41 @@ func CheckSharing(specs map[string]ServiceSpec, lives []Life, changes []AddressC
 // tick is how finely the state-over-time checks look (the runner's observers poll every 250 ms).
 const tick = 250 * time.Millisecond
 
+// changes are the address changes of this Service, and until is when it stopped existing (or
+// end).
+func (l Life) changes(all []AddressChange, end time.Duration) (mine []AddressChange, until time.Duration) {
+	for _, c := range all {
+		if c.Service == l.Service {
+			mine = append(mine, c)
+		}
+	}
+	if l.Deleted > 0 {
+		return mine, l.Deleted
+	}
+	return mine, end
+}
+
+// addrsAt is what the last of changes at or before t set.
+func addrsAt(changes []AddressChange, t time.Duration) []string {
+	var addrs []string
+	for _, c := range changes {
+		if c.At <= t {
+			addrs = c.Addrs
+		}
+	}
+	return addrs
+}
+
 // CheckPending reports each Service that has no address at a moment when it could have one: it
 // exists since more than settle, and the lab is not disturbed (no fault, none undone within
 // settle). One violation per episode (a stretch of time without an address).
 func CheckPending(lives []Life, changes []AddressChange, faults []Window, settle, end time.Duration) []Violation {
 	var out []Violation
 	for _, l := range lives {
-		var mine []AddressChange
-		for _, c := range changes {
-			if c.Service == l.Service {
-				mine = append(mine, c)
-			}
-		}
-		until := end
-		if l.Deleted > 0 {
-			until = l.Deleted
-		}
+		mine, until := l.changes(changes, end)
 		reported := false // in this episode
 		for t := l.Created + settle; t < until; t += tick {
-			has := false
-			for _, c := range mine {
-				if c.At <= t {
-					has = len(c.Addrs) > 0
-				}
-			}
-			if has {
+			if len(addrsAt(mine, t)) > 0 {
 				reported = false
 				continue
 			}
@@ -230,25 +240,10 @@ func CheckAnnounced(lives []Life, changes []AddressChange, owners []OwnerChange,
 	}
 	var out []Violation
 	for _, l := range lives {
-		var mine []AddressChange
-		for _, c := range changes {
-			if c.Service == l.Service {
-				mine = append(mine, c)
-			}
-		}
-		until := end
-		if l.Deleted > 0 {
-			until = l.Deleted
-		}
+		mine, until := l.changes(changes, end)
 		reported := map[string]bool{} // address -> in an episode already reported
 		for t := l.Created + settle; t < until; t += tick {
-			var addrs []string
-			for _, c := range mine {
-				if c.At <= t {
-					addrs = c.Addrs
-				}
-			}
-			for _, a := range addrs {
+			for _, a := range addrsAt(mine, t) {
 				var last *OwnerChange
 				for i, c := range by[a] {
 					if c.At <= t {
