@@ -126,9 +126,6 @@ func buildController(t *testing.T) string {
 // starts it again as the same pod (a container restarted in place: same POD_NAME and POD_UID).
 // It must lead again at once, not after the Lease it left; a new pod (another UID) must wait.
 func TestRestartedPodLeadsAtOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the controller binary")
-	}
 	const lease = 30 * time.Second
 	h := newHarness(t)
 	bin := buildController(t)

@@ -17,9 +17,6 @@ import (
 // (nothing reused), for both platforms. The index digests must be equal: -trimpath, -buildid=
 // and the fixed time stamps leave nothing of the build's place or time in the image.
 func TestGoBuildIsReproducible(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compiles the standard library for two platforms (about 20 s)")
-	}
 	hello := []Image{{Name: "hello", Package: "./testdata/hello", User: "65532:65532"}}
 	src := Source{URL: DefaultSourceURL, Version: "v9.9.9-test", Revision: "0123456789abcdef", Time: testSource.Time}
 	digest := func(b Builder) (v1.Hash, v1.ImageIndex) {
