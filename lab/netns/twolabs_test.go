@@ -18,7 +18,7 @@ const twoLabsChild = "IRONLAB_NETNS_TWOLABS_CHILD"
 
 // Issue #18: teardown matched namespaces and host links by the lab's name and "-", so
 // `ironlab down --name l2` also removed lab l2-iro's (the scenario runner's lab of the same
-// topology). Two labs, "l2" and "l2-iro", each with a switch, hosts and a pod namespace, a veth
+// topology). Two labs, "tq" and "tq-iro", each with a switch, hosts and a pod namespace, a veth
 // in each, and a link of l2-iro's in the caller's namespace (as a crash of an older ironlab
 // left one); tearing down l2 removes every namespace of l2 and leaves everything of l2-iro. Then
 // l2-iro goes too.
@@ -41,14 +41,14 @@ func twoLabsCases(t *testing.T) {
 		others []string
 	}{
 		{name: "both marked", others: nil},
-		{name: "both marked, l2-iro known", others: []string{"l2-iro"}},
-		{name: "l2-iro made before the marks, known", olderL2iro: true, others: []string{"l2-iro"}},
+		{name: "both marked, l2-iro known", others: []string{"tq-iro"}},
+		{name: "tq-iro made before the marks, known", olderL2iro: true, others: []string{"tq-iro"}},
 		{name: "l2 made before the marks", olderL2: true, others: nil},
-		{name: "both made before the marks, l2-iro known", olderL2: true, olderL2iro: true, others: []string{"l2-iro"}},
+		{name: "both made before the marks, l2-iro known", olderL2: true, olderL2iro: true, others: []string{"tq-iro"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			freshRun(t, false)
-			l2, l2iro := Lab{Prefix: "l2", Others: tc.others}, Lab{Prefix: "l2-iro"}
+			l2, l2iro := Lab{Prefix: "tq", Others: tc.others}, Lab{Prefix: "tq-iro"}
 			for _, lab := range []struct {
 				l     Lab
 				older bool
@@ -67,12 +67,12 @@ func twoLabsCases(t *testing.T) {
 				}
 			}
 			hostLinks := linkNames(t)
-			if slices.ContainsFunc(hostLinks, func(n string) bool { return strings.HasPrefix(n, "l2-") }) {
+			if slices.ContainsFunc(hostLinks, func(n string) bool { return strings.HasPrefix(n, "tq-") }) {
 				t.Errorf("the labs made links in the caller's namespace: %v", hostLinks)
 			}
 			// A link of l2-iro's in the caller's namespace, as an older ironlab left one (a veth
 			// under its temporary name) when it crashed.
-			if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "l2-iro-0a"}, PeerName: "l2-iro-0b"}); err != nil {
+			if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "tq-iro-0a"}, PeerName: "tq-iro-0b"}); err != nil {
 				t.Fatal(err)
 			}
 
@@ -99,7 +99,7 @@ func twoLabsCases(t *testing.T) {
 			if err := l2iro.Do("switch", func() error { _, err := netlink.LinkByName("client"); return err }); err != nil {
 				t.Errorf("lab l2-iro's switch after l2's teardown: %v", err)
 			}
-			if links := linkNames(t); !slices.Contains(links, "l2-iro-0a") || !slices.Contains(links, "l2-iro-0b") {
+			if links := linkNames(t); !slices.Contains(links, "tq-iro-0a") || !slices.Contains(links, "tq-iro-0b") {
 				t.Errorf("l2's teardown removed l2-iro's veth l2-iro-0a/0b from the caller's namespace: %v", links)
 			}
 
@@ -110,7 +110,7 @@ func twoLabsCases(t *testing.T) {
 			for _, e := range entries {
 				t.Errorf("%s left", filepath.Join(Dir, e.Name()))
 			}
-			if err := netlink.LinkDel(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "l2-iro-0a"}}); err != nil {
+			if err := netlink.LinkDel(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "tq-iro-0a"}}); err != nil {
 				t.Errorf("delete l2-iro-0a: %v", err)
 			}
 		})
