@@ -28,6 +28,7 @@ import (
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 	"github.com/ironlb/ironlb/impl/api/v1beta2"
 	"github.com/ironlb/ironlb/impl/config/fromapi"
+	"github.com/ironlb/ironlb/impl/internal/apidial"
 	ironwebhook "github.com/ironlb/ironlb/impl/webhook"
 )
 
@@ -85,6 +86,8 @@ func Scheme() (*runtime.Scheme, error) {
 
 // Run starts the controller and blocks until ctx ends or it fails.
 func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
+	// Lists and watches wait for an API server that restarts instead of growing client-go's back-off.
+	cfg = apidial.Apply(cfg)
 	scheme, err := Scheme()
 	if err != nil {
 		return err

@@ -31,6 +31,7 @@ import (
 	"github.com/ironlb/ironlb/impl/bgp"
 	"github.com/ironlb/ironlb/impl/config/fromapi"
 	"github.com/ironlb/ironlb/impl/controller"
+	"github.com/ironlb/ironlb/impl/internal/apidial"
 	"github.com/ironlb/ironlb/impl/layer2"
 	"github.com/ironlb/ironlb/impl/members"
 )
@@ -80,6 +81,8 @@ type RunOptions struct {
 // no connection in flight is lost); a speaker that does not come back is taken over after it,
 // while its node, up and running kube-proxy, keeps serving the clients that know its address.
 func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
+	// Lists and watches wait for an API server that restarts instead of growing client-go's back-off.
+	cfg = apidial.Apply(cfg)
 	scheme, err := controller.Scheme()
 	if err != nil {
 		return err
