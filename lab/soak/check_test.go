@@ -229,7 +229,13 @@ func TestEvaluate(t *testing.T) {
 		Streams: []report.Stream{{Name: "a", Requests: requests}},
 		Events: []report.Event{{AtMs: 10000, Kind: report.EventStep, Subject: "r01 fault node-kill"}, {AtMs: 10001, Kind: report.EventFault, Subject: "worker2", Detail: "node-down"},
 			{AtMs: 500, Kind: report.EventAddress, Subject: "default/soak-a", Detail: "10.0.0.1"},
-			{AtMs: 800, Kind: report.EventAddress, Subject: "default/churn-9", Detail: "10.0.0.1"}},
+			{AtMs: 800, Kind: report.EventAddress, Subject: "default/churn-9", Detail: "10.0.0.1"},
+			// two owners while the setup makes its Services: not settled, no violation
+			{AtMs: 600, Kind: report.EventOwner, Subject: "10.0.0.1", Detail: "worker,worker2"},
+			{AtMs: 850, Kind: report.EventOwner, Subject: "10.0.0.1", Detail: "worker"},
+			// two owners 20 s after the undo: a violation
+			{AtMs: 34000, Kind: report.EventOwner, Subject: "10.0.0.1", Detail: "worker,worker3"},
+			{AtMs: 34500, Kind: report.EventOwner, Subject: "10.0.0.1", Detail: "worker"}},
 	}}
 	ev := Evaluate(sc, res, Checks{Settle: 5 * s, Recovery: 5 * s}, 9)
 	var kinds []string
@@ -239,8 +245,8 @@ func TestEvaluate(t *testing.T) {
 			t.Fatalf("violation without its seed: %+v", v)
 		}
 	}
-	if strings.Join(kinds, ",") != InvSharing+","+InvRecovery {
-		t.Fatalf("violations %v, want sharing then recovery: %+v", kinds, ev.Violations)
+	if strings.Join(kinds, ",") != InvSharing+","+InvRecovery+","+InvARPOwner {
+		t.Fatalf("violations %v, want sharing, recovery, the settled two owners at 34 s (not those in setup): %+v", kinds, ev.Violations)
 	}
 	if len(ev.Faults) != 2 || ev.Faults[0].Host != "worker2" || ev.Streams["a"].Failed == 0 {
 		t.Fatalf("faults %+v, streams %+v", ev.Faults, ev.Streams)
