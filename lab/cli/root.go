@@ -36,7 +36,7 @@ them. Commands that act on a lab take --name, and without it the only lab there 
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.AddCommand(NewUpCommand(s, version), NewDownCommand(s), NewGetCommand(s), NewStatusCommand(s), NewKubectlCommand(s), NewLogsCommand(s),
-		NewSchemaCommand(s), NewFaultCommand(s), NewExecCommand(s), NewRunCommand(s, version), NewSoakCommand(s, version), NewVersionCommand(s, version), NewPortForwardCommand(s), NewExportCommand(s), NewGraphCommand(s),
+		NewSchemaCommand(s), NewFaultCommand(s), NewExecCommand(s), NewRunCommand(s, version), NewSoakCommand(s, version), NewVersionCommand(s, version), NewPortForwardCommand(s), NewOpenCommand(s), NewExportCommand(s), NewGraphCommand(s),
 		newNSExecCommand(), newForwardCommand(), newNodeCommand(), newContainerCommand(), newRouterCommand())
 	return root
 }

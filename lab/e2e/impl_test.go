@@ -194,6 +194,37 @@ var _ = Describe("an implementation installed from its own manifests", func() {
 					return string(b)
 				}).WithTimeout(30 * time.Second).Should(ContainSubstring("pod=default/web-"))
 			})
+
+			It("opens the Service in the host's browser through ironlab open", func() {
+				l.apply(webPodsAnnounced)
+				// The browser is a script that keeps the URL it was given.
+				dir := GinkgoT().TempDir()
+				got := filepath.Join(dir, "url")
+				browser := filepath.Join(dir, "browser")
+				Expect(os.WriteFile(browser, []byte("#!/bin/sh\necho \"$1\" > "+got+"\n"), 0o755)).To(Succeed())
+				op := exec.Command(ironlab, "open", "--name", l.name, "svc/web", "--path", "/hello")
+				op.Dir = l.dir
+				op.Env = append(os.Environ(), "DISPLAY=:0", "BROWSER="+browser, "SUDO_USER=")
+				op.Stdout, op.Stderr = GinkgoWriter, GinkgoWriter
+				Expect(op.Start()).To(Succeed())
+				DeferCleanup(func() { _ = op.Process.Kill(); _ = op.Wait() })
+				var url string
+				Eventually(func() string {
+					b, _ := os.ReadFile(got)
+					url = strings.TrimSpace(string(b))
+					return url
+				}).WithTimeout(30*time.Second).Should(MatchRegexp(`^http://127\.0\.0\.1:\d+/hello$`), "the browser was not started with the Service's URL")
+				hc := &http.Client{Timeout: 3 * time.Second}
+				Eventually(func() string {
+					resp, err := hc.Get(url)
+					if err != nil {
+						return err.Error()
+					}
+					defer resp.Body.Close()
+					b, _ := io.ReadAll(resp.Body)
+					return string(b)
+				}).WithTimeout(30 * time.Second).Should(ContainSubstring("pod=default/web-"))
+			})
 		})
 	}
 })
