@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -37,13 +36,10 @@ func newNodeCommand() *cobra.Command {
 			}
 			cfg.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 			if imagesFile != "" {
-				data, err := os.ReadFile(imagesFile)
-				if err != nil {
+				if cfg.Images, err = node.ReadImages(imagesFile); err != nil {
 					return err
 				}
-				if err := json.Unmarshal(data, &cfg.Images); err != nil {
-					return fmt.Errorf("%s: %w", imagesFile, err)
-				}
+				cfg.ImagesFile = imagesFile
 			}
 			if cfg.Self, err = os.Executable(); err != nil {
 				return err

@@ -26,6 +26,7 @@ import (
 	"github.com/ironlb/ironlb/lab/install"
 	"github.com/ironlb/ironlb/lab/kubeconfig"
 	"github.com/ironlb/ironlb/lab/process"
+	labstate "github.com/ironlb/ironlb/lab/state"
 	"github.com/ironlb/ironlb/lab/topology"
 )
 
@@ -85,7 +86,7 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 	if err := writeLabRecord(state, f, nodes); err != nil {
 		return err
 	}
-	imagesFile, err := filepath.Abs(filepath.Join(state, "images.json"))
+	imagesFile, err := filepath.Abs(labstate.ImagesPath(state))
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -287,23 +288,34 @@ func StopAll(stateDir string, order []string, grace time.Duration) error {
 	if err != nil {
 		return err
 	}
-	rank := map[string]int{}
-	for i, n := range order {
-		rank[n] = i + 1
+	rank := func(r Record) int {
+		if i := slices.Index(order, r.Name); i >= 0 {
+			return i + 1
+		}
+		return len(order) + 1 // not in order: stopped first
 	}
-	slices.SortStableFunc(recs, func(a, b Record) int {
-		ra, rb := rank[a.Name], rank[b.Name]
-		if ra == 0 {
-			ra = len(order) + 1
-		}
-		if rb == 0 {
-			rb = len(order) + 1
-		}
-		return rb - ra
-	})
+	// Highest rank first; the processes of one rank together (every pod, node agent and
+	// kube-proxy at once), so a teardown waits for the slowest of them, not for their sum.
+	slices.SortStableFunc(recs, func(a, b Record) int { return rank(b) - rank(a) })
 	var errs []error
-	for _, r := range recs {
-		errs = append(errs, Stop(stateDir, r, grace))
+	for len(recs) > 0 {
+		n := 1
+		for n < len(recs) && rank(recs[n]) == rank(recs[0]) {
+			n++
+		}
+		group := recs[:n]
+		recs = recs[n:]
+		res := make([]error, len(group))
+		var wg sync.WaitGroup
+		for i, r := range group {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res[i] = Stop(stateDir, r, grace)
+			}()
+		}
+		wg.Wait()
+		errs = append(errs, res...)
 	}
 	return errors.Join(errs...)
 }

@@ -107,3 +107,32 @@ func TestRestartFromSavedSpec(t *testing.T) {
 	}
 	_ = syscall.Kill(r2.PID, syscall.SIGKILL)
 }
+
+// Processes of one rank stop together: three that take a second each to end on SIGTERM are all
+// gone in about a second, not three; the ranked one (the last in order) is stopped after them.
+func TestStopAllStopsARankTogether(t *testing.T) {
+	dir := t.TempDir()
+	sh, err := filepath.EvalSymlinks("/bin/sh")
+	if err != nil {
+		t.Skip("no /bin/sh")
+	}
+	slow := []string{"-c", "trap 'sleep 1; exit 0' TERM; while :; do sleep 0.05; done"}
+	for _, n := range []string{"pod.a", "pod.b", "pod.c", "etcd"} {
+		if _, err := Start(dir, filepath.Join(dir, "logs"), Spec{Name: n, Path: sh, Args: slow}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // the traps are set
+	start := time.Now()
+	if err := StopAll(dir, []string{"etcd"}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if left, _ := List(dir); len(left) != 0 {
+		t.Fatalf("pid files left: %+v", left)
+	}
+	// pods together (~1 s), then etcd (~1 s): serially it would be ~4 s.
+	if took < 1800*time.Millisecond || took > 3200*time.Millisecond {
+		t.Errorf("StopAll took %v; want about 2 s (three pods at once, then etcd)", took)
+	}
+}

@@ -106,6 +106,11 @@ type Record struct {
 	Version string `json:"version,omitempty"`
 }
 
+// ImagesPath is the lab's image map: which container images run which binaries (a JSON list of
+// topology.Image, resolved). `ironlab up` writes it, `ironlab install` adds to it, and the node
+// agents read it whenever they start a container.
+func ImagesPath(dir string) string { return filepath.Join(dir, "images.json") }
+
 // Write makes a lab's directory and writes its record.
 func Write(dir string, r Record) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
