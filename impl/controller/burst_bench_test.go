@@ -20,7 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ironlb/ironlb/impl/controller"
+	ironscheme "github.com/ironlb/ironlb/impl/api/scheme"
 	"github.com/ironlb/ironlb/impl/internal/testenv"
 )
 
@@ -35,7 +35,7 @@ func BenchmarkBurst(b *testing.B) {
 	}
 	cfg := testenv.Start(b)
 	cfg.QPS, cfg.Burst = 2000, 4000
-	scheme, _ := controller.Scheme()
+	scheme, _ := ironscheme.New()
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		b.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	ironscheme "github.com/ironlb/ironlb/impl/api/scheme"
 	"github.com/ironlb/ironlb/impl/controller"
 	"github.com/ironlb/ironlb/impl/internal/testenv"
 	"github.com/ironlb/ironlb/impl/webhook"
@@ -33,7 +34,7 @@ import (
 func TestWebhookCertRotation(t *testing.T) {
 	const lifetime = 6 * time.Second
 	cfg := testenv.Start(t)
-	scheme, _ := controller.Scheme()
+	scheme, _ := ironscheme.New()
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	ironscheme "github.com/ironlb/ironlb/impl/api/scheme"
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 	"github.com/ironlb/ironlb/impl/api/v1beta2"
 	"github.com/ironlb/ironlb/impl/configstate"
@@ -23,7 +24,7 @@ import (
 // Valid and Degraded with the warning, and one Warning event is posted per new warning, not at
 // every reload (issue #13 items 3 and 7).
 func TestDanglingReferencesAreWarningsWithEvents(t *testing.T) {
-	scheme, err := Scheme()
+	scheme, err := ironscheme.New()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,7 @@ import (
 	"github.com/ironlb/ironlb/impl/api/v1beta2"
 	"github.com/ironlb/ironlb/impl/config"
 	"github.com/ironlb/ironlb/impl/config/fromapi"
+	"github.com/ironlb/ironlb/impl/lbclass"
 )
 
 // ConditionAddressAssigned is the Service condition that says whether the Service has its
@@ -132,7 +133,7 @@ func (c *Controller) configChanged(ctx context.Context, _ client.Object) []recon
 		return reqs
 	}
 	for i := range svcs.Items {
-		if WantsAddress(&svcs.Items[i], c.opts.LBClass) || wroteStatus(&svcs.Items[i]) {
+		if lbclass.WantsAddress(&svcs.Items[i], c.opts.LBClass) || wroteStatus(&svcs.Items[i]) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&svcs.Items[i])})
 		}
 	}
@@ -147,7 +148,7 @@ func (c *Controller) namespaceChanged(ctx context.Context, ns client.Object) []r
 	}
 	var reqs []reconcile.Request
 	for i := range svcs.Items {
-		if WantsAddress(&svcs.Items[i], c.opts.LBClass) {
+		if lbclass.WantsAddress(&svcs.Items[i], c.opts.LBClass) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&svcs.Items[i])})
 		}
 	}
@@ -181,7 +182,7 @@ func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if wait, ok := c.waitForConfig(svc); !ok {
 		return wait, nil
 	}
-	if !WantsAddress(svc, c.opts.LBClass) {
+	if !lbclass.WantsAddress(svc, c.opts.LBClass) {
 		return reconcile.Result{}, c.cleanup(ctx, svc)
 	}
 	if err := c.addFinalizer(ctx, svc); err != nil {
@@ -233,7 +234,7 @@ func (c *Controller) waitForConfig(svc *corev1.Service) (reconcile.Result, bool)
 	if cfg != nil {
 		return reconcile.Result{}, true
 	}
-	if !told && WantsAddress(svc, c.opts.LBClass) {
+	if !told && lbclass.WantsAddress(svc, c.opts.LBClass) {
 		why := "none has been seen yet"
 		if cfgErr != nil {
 			why = cfgErr.Error()
@@ -315,7 +316,7 @@ func (c *Controller) restoreAll(ctx context.Context) error {
 	for i := range items {
 		svc := &items[i]
 		ips := statusIPs(svc)
-		if !serves(svc, c.opts.LBClass) || len(ips) == 0 {
+		if !lbclass.Serves(svc, c.opts.LBClass) || len(ips) == 0 {
 			continue
 		}
 		sr, err := buildRequest(svc)

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	ironscheme "github.com/ironlb/ironlb/impl/api/scheme"
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 	"github.com/ironlb/ironlb/impl/controller"
 	"github.com/ironlb/ironlb/impl/internal/testenv"
@@ -40,7 +41,7 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	cfg := testenv.Start(t)
-	scheme, err := controller.Scheme()
+	scheme, err := ironscheme.New()
 	if err != nil {
 		t.Fatal(err)
 	}

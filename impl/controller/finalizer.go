@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"github.com/ironlb/ironlb/impl/lbclass"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -31,7 +32,7 @@ func finalizerOurs(svc *corev1.Service, lbClass string, added bool) bool {
 		return false
 	}
 	if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
-		return serves(svc, lbClass)
+		return lbclass.Serves(svc, lbClass)
 	}
 	return wroteStatus(svc) || added
 }

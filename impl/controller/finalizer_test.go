@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	ironscheme "github.com/ironlb/ironlb/impl/api/scheme"
 	"github.com/ironlb/ironlb/impl/controller"
 )
 
@@ -81,7 +82,7 @@ type history struct {
 
 func (h *harness) watchServices() *history {
 	h.t.Helper()
-	scheme, _ := controller.Scheme()
+	scheme, _ := ironscheme.New()
 	wc, err := client.NewWithWatch(h.cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		h.t.Fatal(err)

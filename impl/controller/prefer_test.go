@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	ironscheme "github.com/ironlb/ironlb/impl/api/scheme"
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 )
 
@@ -21,7 +22,7 @@ import (
 // when that is still allowed, instead of being renumbered to the lowest free address; an address
 // another Service holds is not taken.
 func TestReconcilePrefersStatus(t *testing.T) {
-	scheme, err := Scheme()
+	scheme, err := ironscheme.New()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,26 +36,6 @@ func annotation(svc *corev1.Service, key string) (value string, deprecated bool)
 	return "", false
 }
 
-// WantsAddress says whether IronLB serves the Service: type LoadBalancer, the class matches
-// (no class for the default controller, the flag's class otherwise), and it is not being deleted.
-// The speaker announces exactly the Services the controller serves, so it stops announcing a
-// Service as soon as its deletion starts.
-func WantsAddress(svc *corev1.Service, lbClass string) bool {
-	return svc.DeletionTimestamp == nil && serves(svc, lbClass)
-}
-
-// serves says whether the Service is a LoadBalancer of the class served, being deleted or not.
-func serves(svc *corev1.Service, lbClass string) bool {
-	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
-		return false
-	}
-	class := ""
-	if svc.Spec.LoadBalancerClass != nil {
-		class = *svc.Spec.LoadBalancerClass
-	}
-	return class == lbClass
-}
-
 // serviceRequest is what a Service asks of the allocator, plus what the controller must tell the
 // user about how it was asked.
 type serviceRequest struct {

@@ -10,9 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -25,10 +23,10 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	"github.com/ironlb/ironlb/impl/api/v1beta1"
-	"github.com/ironlb/ironlb/impl/api/v1beta2"
+	ironscheme "github.com/ironlb/ironlb/impl/api/scheme"
 	"github.com/ironlb/ironlb/impl/config/fromapi"
 	"github.com/ironlb/ironlb/impl/internal/apidial"
+	"github.com/ironlb/ironlb/impl/internal/bindaddr"
 	ironwebhook "github.com/ironlb/ironlb/impl/webhook"
 )
 
@@ -73,22 +71,11 @@ const (
 	DefaultRetryPeriod   = 2 * time.Second
 )
 
-// Scheme returns a scheme with the Kubernetes and metallb.io types.
-func Scheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1beta1.AddToScheme, v1beta2.AddToScheme} {
-		if err := add(s); err != nil {
-			return nil, err
-		}
-	}
-	return s, nil
-}
-
 // Run starts the controller and blocks until ctx ends or it fails.
 func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	// Lists and watches wait for an API server that restarts instead of growing client-go's back-off.
 	cfg = apidial.Apply(cfg)
-	scheme, err := Scheme()
+	scheme, err := ironscheme.New()
 	if err != nil {
 		return err
 	}
@@ -151,9 +138,9 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 		Scheme:                              scheme,
 		Logger:                              o.Log,
 		Cache:                               cache.Options{ByObject: byObject},
-		Metrics:                             metricsserver.Options{BindAddress: BindAddress(orDisabled(o.MetricsBindAddress))},
+		Metrics:                             metricsserver.Options{BindAddress: bindaddr.Normalize(orDisabled(o.MetricsBindAddress))},
 		Controller:                          crconfig.Controller{SkipNameValidation: &o.SeveralInProcess},
-		HealthProbeBindAddress:              BindAddress(orDisabled(o.HealthBindAddress)),
+		HealthProbeBindAddress:              bindaddr.Normalize(orDisabled(o.HealthBindAddress)),
 		LeaderElection:                      o.LeaderElection,
 		LeaderElectionID:                    LeaseName,
 		LeaderElectionNamespace:             o.Namespace,

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	ironscheme "github.com/ironlb/ironlb/impl/api/scheme"
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 )
 
@@ -31,7 +32,7 @@ type fakeEnv struct {
 }
 
 func newFakeEnv(t *testing.T, objs ...client.Object) *fakeEnv {
-	scheme, err := Scheme()
+	scheme, err := ironscheme.New()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/ironlb/ironlb/impl/allocator"
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 	"github.com/ironlb/ironlb/impl/configstate"
+	"github.com/ironlb/ironlb/impl/lbclass"
 )
 
 // ConfigurationStateName is the name of the controller's ConfigurationState object.
@@ -105,7 +106,7 @@ func (c *Controller) clearIfOurs(ctx context.Context, svc *corev1.Service) error
 	}
 	c.mu.Unlock()
 	patch := client.MergeFromWithOptions(svc.DeepCopy(), client.MergeFromWithOptimisticLock{}) // a stale leader's write conflicts instead of winning
-	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer || serves(svc, c.opts.LBClass) {
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer || lbclass.Serves(svc, c.opts.LBClass) {
 		// On a LoadBalancer of another class the addresses are that class's controller's: ours
 		// went when the type changed on the way there (the API server clears them then).
 		svc.Status.LoadBalancer.Ingress = nil

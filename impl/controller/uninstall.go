@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	ironscheme "github.com/ironlb/ironlb/impl/api/scheme"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -30,7 +31,7 @@ func RemoveFinalizers(ctx context.Context, cfg *rest.Config, o RunOptions) error
 	if o.Namespace == "" {
 		o.Namespace = "metallb-system"
 	}
-	scheme, err := Scheme()
+	scheme, err := ironscheme.New()
 	if err != nil {
 		return err
 	}

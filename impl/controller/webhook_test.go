@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	ironscheme "github.com/ironlb/ironlb/impl/api/scheme"
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 	"github.com/ironlb/ironlb/impl/api/v1beta2"
 	"github.com/ironlb/ironlb/impl/controller"
@@ -45,7 +46,7 @@ func deployedWebhook(t *testing.T) *admissionv1.ValidatingWebhookConfiguration {
 // the object and field named, while valid objects pass.
 func TestWebhookRejectsInvalidConfiguration(t *testing.T) {
 	cfg, hook := testenv.StartWithWebhooks(t, []*admissionv1.ValidatingWebhookConfiguration{deployedWebhook(t)})
-	scheme, _ := controller.Scheme()
+	scheme, _ := ironscheme.New()
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	ironscheme "github.com/ironlb/ironlb/impl/api/scheme"
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 	"github.com/ironlb/ironlb/impl/controller"
 	"github.com/ironlb/ironlb/impl/internal/testenv"
@@ -71,7 +72,7 @@ const fieldOwner = "ironlb-chart-test"
 func TestChartInstalls(t *testing.T) {
 	ctrllog.SetLogger(logr.Discard()) // the components' own logs go to their loggers
 	cfg := testenv.Start(t)
-	scheme, err := controller.Scheme()
+	scheme, err := ironscheme.New()
 	if err != nil {
 		t.Fatal(err)
 	}

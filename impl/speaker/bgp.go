@@ -11,8 +11,8 @@ import (
 
 	"github.com/ironlb/ironlb/impl/bgp"
 	"github.com/ironlb/ironlb/impl/config"
-	"github.com/ironlb/ironlb/impl/controller"
 	"github.com/ironlb/ironlb/impl/election"
+	"github.com/ironlb/ironlb/impl/lbclass"
 )
 
 // bgpPlan is what this node says over BGP: to which peers, which routes.
@@ -87,7 +87,7 @@ type bgpService struct {
 func planBGPService(me *corev1.Node, cfg *config.Config, lbClass string, peerNames []string, svc *corev1.Service,
 	endpointNodes map[string]bool) bgpService {
 	var d bgpService
-	if len(peerNames) == 0 || !controller.WantsAddress(svc, lbClass) {
+	if len(peerNames) == 0 || !lbclass.WantsAddress(svc, lbClass) {
 		return d
 	}
 	if svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && !endpointNodes[me.Name] {

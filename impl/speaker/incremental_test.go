@@ -19,8 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	ironscheme "github.com/ironlb/ironlb/impl/api/scheme"
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
-	"github.com/ironlb/ironlb/impl/controller"
 	"github.com/ironlb/ironlb/impl/layer2"
 )
 
@@ -60,7 +60,7 @@ func l2Objects() []client.Object {
 // configuration nor the announce reconcile fails or waits; once writes work again, the
 // ConfigurationState and the ServiceL2Status catch up on their own.
 func TestAnnouncesWithTheAPIServerAway(t *testing.T) {
-	scheme, err := controller.Scheme()
+	scheme, err := ironscheme.New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestAnnouncesWithTheAPIServerAway(t *testing.T) {
 // alone (no list of every Service, no configuration read) and the result is what a pass over
 // every Service decides; an event that changes nothing announces nothing again.
 func TestReplansOnlyTheServiceOfAnEvent(t *testing.T) {
-	scheme, err := controller.Scheme()
+	scheme, err := ironscheme.New()
 	if err != nil {
 		t.Fatal(err)
 	}

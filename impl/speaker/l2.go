@@ -9,8 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ironlb/ironlb/impl/config"
-	"github.com/ironlb/ironlb/impl/controller"
 	"github.com/ironlb/ironlb/impl/election"
+	"github.com/ironlb/ironlb/impl/lbclass"
 )
 
 // l2Plan is what this node announces in layer 2 mode.
@@ -75,7 +75,7 @@ type l2Service struct {
 func planL2Service(me string, cfg *config.Config, lbClass string, svc *corev1.Service, cands []election.Node,
 	endpointNodes map[string]bool) l2Service {
 	var d l2Service
-	if cfg == nil || !controller.WantsAddress(svc, lbClass) {
+	if cfg == nil || !lbclass.WantsAddress(svc, lbClass) {
 		return d
 	}
 	// One owner per Service, for all its addresses (both families of a dual-stack Service),

@@ -26,12 +26,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	ironscheme "github.com/ironlb/ironlb/impl/api/scheme"
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 	"github.com/ironlb/ironlb/impl/bfd"
 	"github.com/ironlb/ironlb/impl/bgp"
 	"github.com/ironlb/ironlb/impl/config/fromapi"
-	"github.com/ironlb/ironlb/impl/controller"
 	"github.com/ironlb/ironlb/impl/internal/apidial"
+	"github.com/ironlb/ironlb/impl/internal/bindaddr"
 	"github.com/ironlb/ironlb/impl/layer2"
 	"github.com/ironlb/ironlb/impl/members"
 )
@@ -83,7 +84,7 @@ type RunOptions struct {
 func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	// Lists and watches wait for an API server that restarts instead of growing client-go's back-off.
 	cfg = apidial.Apply(cfg)
-	scheme, err := controller.Scheme()
+	scheme, err := ironscheme.New()
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func Run(ctx context.Context, cfg *rest.Config, o RunOptions) error {
 	if reg == nil {
 		reg = metrics.Registry
 	}
-	metricsAddr, healthAddr := controller.BindAddress(o.MetricsBindAddress), controller.BindAddress(o.HealthBindAddress)
+	metricsAddr, healthAddr := bindaddr.Normalize(o.MetricsBindAddress), bindaddr.Normalize(o.HealthBindAddress)
 	if metricsAddr == "" {
 		metricsAddr = "0"
 	}

@@ -18,11 +18,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	ironscheme "github.com/ironlb/ironlb/impl/api/scheme"
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
 	"github.com/ironlb/ironlb/impl/api/v1beta2"
 	"github.com/ironlb/ironlb/impl/bgp"
 	"github.com/ironlb/ironlb/impl/configstate"
-	"github.com/ironlb/ironlb/impl/controller"
 )
 
 const ns = "metallb-system"
@@ -33,7 +33,7 @@ func pool(name, addr string) *v1beta1.IPAddressPool {
 
 func fakeClient(t testing.TB, objs ...client.Object) client.Client {
 	t.Helper()
-	scheme, err := controller.Scheme()
+	scheme, err := ironscheme.New()
 	if err != nil {
 		t.Fatal(err)
 	}

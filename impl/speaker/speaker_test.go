@@ -14,8 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	ironscheme "github.com/ironlb/ironlb/impl/api/scheme"
 	"github.com/ironlb/ironlb/impl/api/v1beta1"
-	"github.com/ironlb/ironlb/impl/controller"
 	"github.com/ironlb/ironlb/impl/internal/testenv"
 	"github.com/ironlb/ironlb/impl/speaker"
 )
@@ -24,7 +24,7 @@ import (
 // problem named when an overlapping pool appears.
 func TestReportsConfigurationPerNode(t *testing.T) {
 	cfg := testenv.Start(t)
-	scheme, _ := controller.Scheme()
+	scheme, _ := ironscheme.New()
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)

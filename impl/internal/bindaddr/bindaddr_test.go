@@ -1,8 +1,8 @@
-package controller
+package bindaddr
 
 import "testing"
 
-func TestBindAddress(t *testing.T) {
+func TestNormalize(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"", ""},
 		{"0", "0"},
@@ -17,8 +17,8 @@ func TestBindAddress(t *testing.T) {
 		{"localhost:7472", "localhost:7472"},
 		{"fe80::1%eth0:7472", "fe80::1%eth0:7472"},
 	} {
-		if got := BindAddress(c.in); got != c.want {
-			t.Errorf("BindAddress(%q) = %q, want %q", c.in, got, c.want)
+		if got := Normalize(c.in); got != c.want {
+			t.Errorf("Normalize(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }
