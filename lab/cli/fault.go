@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/faults"
+	"github.com/ironlb/ironlb/lab/scenario"
 )
 
 // NewFaultCommand returns `ironlab fault KIND TARGET`.
@@ -57,13 +55,27 @@ func NewFaultCommand(s Streams) *cobra.Command {
 			}
 			f := faults.New(name, labDir(s, name))
 			ctx := cmd.Context()
-			target := func() (string, error) {
-				if len(args) < 2 {
-					return "", fmt.Errorf("fault %s needs a target: see ironlab fault --help", args[0])
+			flt := scenario.Fault{Kind: args[0], Mode: mode, Loss: loss, Delay: delay, Flaps: flaps, Period: period}
+			switch {
+			case flt.Kind == scenario.FaultPartition:
+				if len(args) != 3 {
+					return fmt.Errorf("partition takes two groups: partition A,B C,D")
 				}
-				return args[1], nil
+				flt.Groups = [][]string{strings.Split(args[1], ","), strings.Split(args[2], ",")}
+			case len(args) > 2:
+				return fmt.Errorf("fault %s takes one target, not %d: see ironlab fault --help", args[0], len(args)-1)
+			case len(args) == 2:
+				flt.Target = args[1]
 			}
-			msg, err := runFault(ctx, f, args[0], target, args, faultOptions{mode: mode, loss: loss, delay: delay, period: period, flaps: flaps})
+			rc, err := clientcmd.BuildConfigFromFlags("", controlplane.KubeconfigPath(f.State))
+			if err != nil {
+				return fmt.Errorf("lab %q: %w", name, err)
+			}
+			cs, err := kubernetes.NewForConfig(rc)
+			if err != nil {
+				return err
+			}
+			msg, err := f.Apply(ctx, cs, flt)
 			if err != nil {
 				return err
 			}
@@ -78,137 +90,4 @@ func NewFaultCommand(s Streams) *cobra.Command {
 	cmd.Flags().StringVar(&period, "period", "2s", "link-flap: one down/up cycle")
 	cmd.Flags().IntVar(&flaps, "flaps", 3, "link-flap: cycles")
 	return cmd
-}
-
-type faultOptions struct {
-	mode, loss, delay, period string
-	flaps                     int
-}
-
-func runFault(ctx context.Context, f faults.Lab, kind string, target func() (string, error), args []string, o faultOptions) (string, error) {
-	hostIface := func() (string, string, error) {
-		t, err := target()
-		host, iface, _ := strings.Cut(t, ":")
-		return host, iface, err
-	}
-	clientset := func() (kubernetes.Interface, error) {
-		rc, err := clientcmd.BuildConfigFromFlags("", controlplane.KubeconfigPath(f.State))
-		if err != nil {
-			return nil, fmt.Errorf("lab %q: %w", f.Net.Prefix, err)
-		}
-		return kubernetes.NewForConfig(rc)
-	}
-	switch kind {
-	case "node-down", "router-down":
-		host, err := target()
-		if err != nil {
-			return "", err
-		}
-		if err := f.HostDown(host, o.mode); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("%s is down (%s): links cut, processes %s", host, o.mode,
-			map[string]string{"freeze": "frozen", "stop": "stopped", "kill": "killed"}[o.mode]), nil
-	case "node-up", "router-up":
-		host, err := target()
-		if err != nil {
-			return "", err
-		}
-		m, err := f.HostUp(host)
-		return host + " is up again" + m, err
-	case "link-down", "link-up":
-		host, iface, err := hostIface()
-		if err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("%s: links %s", args[1], strings.TrimPrefix(kind, "link-")), f.Links(host, iface, kind == "link-up")
-	case "link-flap":
-		host, iface, err := hostIface()
-		if err != nil {
-			return "", err
-		}
-		p, err := time.ParseDuration(o.period)
-		if err != nil {
-			return "", fmt.Errorf("--period: %w", err)
-		}
-		return fmt.Sprintf("%s flapped %d times", args[1], o.flaps), f.Flap(ctx, host, iface, o.flaps, p)
-	case "netem":
-		host, iface, err := hostIface()
-		if err != nil {
-			return "", err
-		}
-		loss, delay, err := faults.ParseNetem(o.loss, o.delay)
-		if err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("%s: loss %.1f%%, delay %s", args[1], loss, delay), f.Netem(host, iface, loss, delay)
-	case "netem-clear":
-		host, iface, err := hostIface()
-		if err != nil {
-			return "", err
-		}
-		return args[1] + ": netem removed", f.NetemClear(host, iface)
-	case "partition":
-		if len(args) != 3 {
-			return "", fmt.Errorf("partition takes two groups: partition A,B C,D")
-		}
-		return fmt.Sprintf("partitioned %s from %s", args[1], args[2]), f.Partition(ctx, strings.Split(args[1], ","), strings.Split(args[2], ","))
-	case "partition-heal":
-		return "partitions healed", f.Heal(ctx)
-	case "kill-pod":
-		t, err := target()
-		if err != nil {
-			return "", err
-		}
-		n, err := f.SignalPod(t, syscall.SIGKILL)
-		return fmt.Sprintf("killed %d container process(es) of %s (SIGKILL); the node agent restarts them with back-off", n, t), err
-	case "kill-speaker", "restart-speaker", "graceful-restart-speaker":
-		node, err := target()
-		if err != nil {
-			return "", err
-		}
-		cs, err := clientset()
-		if err != nil {
-			return "", err
-		}
-		p, err := faults.SpeakerPod(ctx, cs, node)
-		if err != nil {
-			return "", err
-		}
-		switch kind {
-		case "kill-speaker":
-			_, err = f.SignalPod(p.Namespace+"/"+p.Name, syscall.SIGKILL)
-		case "restart-speaker":
-			_, err = f.SignalPod(p.Namespace+"/"+p.Name, syscall.SIGTERM)
-		default:
-			err = faults.DeletePod(ctx, cs, p)
-		}
-		return fmt.Sprintf("%s: %s/%s on %s", kind, p.Namespace, p.Name, node), err
-	case "restart-controller":
-		cs, err := clientset()
-		if err != nil {
-			return "", err
-		}
-		pods, err := faults.ControllerPods(ctx, cs)
-		if err != nil {
-			return "", err
-		}
-		for i := range pods {
-			if err := faults.DeletePod(ctx, cs, &pods[i]); err != nil {
-				return "", err
-			}
-		}
-		return fmt.Sprintf("deleted %d controller pod(s)", len(pods)), nil
-	case "restart-apiserver":
-		return "kube-apiserver restarted", f.RestartAPIServer()
-	case "apiserver-down":
-		return "kube-apiserver stopped (ironlab fault apiserver-up starts it)", f.StopAPIServer()
-	case "apiserver-up":
-		started, err := f.StartAPIServer()
-		if err == nil && !started {
-			return "kube-apiserver was running", nil
-		}
-		return "kube-apiserver started", err
-	}
-	return "", fmt.Errorf("unknown fault %q: see ironlab fault --help", kind)
 }

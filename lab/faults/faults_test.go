@@ -12,6 +12,7 @@ import (
 	"time"
 
 	nsbackend "github.com/ironlb/ironlb/lab/backend/netns"
+	"github.com/ironlb/ironlb/lab/scenario"
 	"github.com/ironlb/ironlb/lab/topology"
 )
 
@@ -187,4 +188,27 @@ func dial(t *testing.T, l Lab, from, to, ip string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s -> %s: %w", from, to, err)
 	}
 	return rtt, nil
+}
+
+// Apply refuses a fault it cannot do before it touches anything, naming what is missing.
+func TestApplyRefusesIncompleteFaults(t *testing.T) {
+	l := New("nolab", t.TempDir())
+	for _, tc := range []struct {
+		f    scenario.Fault
+		want string
+	}{
+		{scenario.Fault{Kind: "melt"}, `unknown fault "melt"`},
+		{scenario.Fault{Kind: scenario.FaultNodeDown, Mode: "kill"}, "node-down needs a host"},
+		{scenario.Fault{Kind: scenario.FaultLinkFlap, Flaps: 3, Period: "2s"}, "link-flap needs HOST[:IFACE]"},
+		{scenario.Fault{Kind: scenario.FaultLinkFlap, Target: "worker", Flaps: 3, Period: "soon"}, `link-flap period "soon"`},
+		{scenario.Fault{Kind: scenario.FaultNetem, Target: "worker", Loss: "lots"}, "lots"},
+		{scenario.Fault{Kind: scenario.FaultPartition, Groups: [][]string{{"worker"}}}, "two groups"},
+		{scenario.Fault{Kind: KindKillPod}, "kill-pod needs NAMESPACE/POD"},
+		{scenario.Fault{Kind: scenario.FaultKillSpeaker}, "kill-speaker needs a node"},
+	} {
+		_, err := l.Apply(context.Background(), nil, tc.f)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Apply(%+v) = %v, want an error with %q", tc.f, err, tc.want)
+		}
+	}
 }

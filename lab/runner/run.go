@@ -18,6 +18,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/ironlb/ironlb/lab/faults"
 	"github.com/ironlb/ironlb/lab/report"
 	"github.com/ironlb/ironlb/lab/scenario"
 	"github.com/ironlb/ironlb/lab/traffic"
@@ -375,7 +376,7 @@ func (r *run) cleanup(ctx context.Context) error {
 	if r.apiStopped {
 		if _, err := r.e.faults.StartAPIServer(); err != nil {
 			errs = append(errs, err)
-		} else if err := r.waitReady(ctx); err != nil {
+		} else if err := faults.WaitAPIReady(ctx, r.e.cs); err != nil {
 			errs = append(errs, err)
 		}
 	}

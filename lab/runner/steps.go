@@ -9,9 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -24,7 +22,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/ironlb/ironlb/lab/apply"
-	"github.com/ironlb/ironlb/lab/faults"
 	"github.com/ironlb/ironlb/lab/report"
 	"github.com/ironlb/ironlb/lab/scenario"
 	"github.com/ironlb/ironlb/lab/traffic"
@@ -559,123 +556,29 @@ func (r *run) applyFault(ctx context.Context, f *scenario.Fault, target string) 
 	}
 	r.mu.Unlock()
 	r.event(report.EventFault, target, f.Kind)
-	host, iface, _ := strings.Cut(target, ":")
+	host, _, _ := strings.Cut(target, ":")
 	if host != "" {
 		r.touched[host] = true
 	}
-	fl := r.e.faults
-	switch f.Kind {
-	case scenario.FaultNodeDown, scenario.FaultRouterDown:
-		return fmt.Sprintf("%s down (%s)", host, f.Mode), fl.HostDown(host, f.Mode)
-	case scenario.FaultNodeUp, scenario.FaultRouterUp:
-		msg, err := fl.HostUp(host)
-		return host + " up" + msg, err
-	case scenario.FaultLinkDown, scenario.FaultLinkUp:
-		return fmt.Sprintf("%s links %s", target, strings.TrimPrefix(f.Kind, "link-")), fl.Links(host, iface, f.Kind == scenario.FaultLinkUp)
-	case scenario.FaultLinkFlap:
-		period, _ := time.ParseDuration(f.Period)
-		return fmt.Sprintf("%s flapped %d times", target, f.Flaps), fl.Flap(ctx, host, iface, f.Flaps, period)
-	case scenario.FaultNetem:
-		loss, delay, err := faults.ParseNetem(f.Loss, f.Delay)
-		if err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("%s: loss %s%%, delay %s", target, strconv.FormatFloat(loss, 'f', -1, 64), delay), fl.Netem(host, iface, loss, delay)
-	case scenario.FaultNetemClear:
-		return target + ": netem removed", fl.NetemClear(host, iface)
-	case scenario.FaultPartition:
+	if f.Kind == scenario.FaultPartition {
 		for _, g := range f.Groups {
 			for _, h := range g {
 				r.touched[h] = true
 			}
 		}
-		return fmt.Sprintf("partition %v | %v", f.Groups[0], f.Groups[1]), fl.Partition(ctx, f.Groups[0], f.Groups[1])
-	case scenario.FaultPartitionHeal:
-		return "partitions healed", fl.Heal(ctx)
-	case scenario.FaultKillSpeaker, scenario.FaultRestartSpeaker, scenario.FaultGracefulSpeaker:
-		p, err := faults.SpeakerPod(ctx, r.e.cs, host)
-		if err != nil {
-			return "", err
-		}
-		switch f.Kind {
-		case scenario.FaultKillSpeaker:
-			_, err = fl.SignalPod(p.Namespace+"/"+p.Name, syscall.SIGKILL)
-		case scenario.FaultRestartSpeaker:
-			_, err = fl.SignalPod(p.Namespace+"/"+p.Name, syscall.SIGTERM)
-		default:
-			start := time.Now()
-			if err := faults.DeletePod(ctx, r.e.cs, p); err != nil {
-				return "", err
-			}
-			np, err := faults.WaitReplaced(ctx, r.e.cs, []corev1.Pod{*p}, host)
-			if err != nil {
-				return "", err
-			}
-			return fmt.Sprintf("deleted %s/%s on %s; %s ready %s later", p.Namespace, p.Name, host, np.Name, time.Since(start).Round(time.Millisecond)), nil
-		}
-		return fmt.Sprintf("%s %s/%s on %s", f.Kind, p.Namespace, p.Name, host), err
-	case scenario.FaultRestartController:
-		pods, err := faults.ControllerPods(ctx, r.e.cs)
-		if err != nil {
-			return "", err
-		}
-		start := time.Now()
-		for i := range pods {
-			if err := faults.DeletePod(ctx, r.e.cs, &pods[i]); err != nil {
-				return "", err
-			}
-		}
-		np, err := faults.WaitReplaced(ctx, r.e.cs, pods, "")
-		if err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("deleted controller pod %s; %s ready %s later", pods[0].Name, np.Name, time.Since(start).Round(time.Millisecond)), nil
-	case scenario.FaultAPIServerDown:
+	}
+	if f.Kind == scenario.FaultAPIServerDown {
 		r.mu.Lock()
 		r.apiStopped = true
 		r.mu.Unlock()
-		start := time.Now()
-		if err := fl.StopAPIServer(); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("kube-apiserver stopped (took %s)", time.Since(start).Round(time.Millisecond)), nil
-	case scenario.FaultAPIServerUp:
-		start := time.Now()
-		started, err := fl.StartAPIServer()
-		if err != nil {
-			return "", err
-		}
-		if err := r.waitReady(ctx); err != nil {
-			return "", err
-		}
+	}
+	fa := *f
+	fa.Target = target
+	msg, err := r.e.faults.Apply(ctx, r.e.cs, fa)
+	if err == nil && f.Kind == scenario.FaultAPIServerUp {
 		r.mu.Lock()
 		r.apiStopped = false
 		r.mu.Unlock()
-		if !started {
-			return "kube-apiserver was running", nil
-		}
-		return fmt.Sprintf("kube-apiserver started, ready after %s", time.Since(start).Round(time.Millisecond)), nil
-	case scenario.FaultRestartAPIServer:
-		if err := fl.RestartAPIServer(); err != nil {
-			return "", err
-		}
-		start := time.Now()
-		if err := r.waitReady(ctx); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("kube-apiserver restarted, ready again after %s", time.Since(start).Round(time.Millisecond)), nil
 	}
-	return "", fmt.Errorf("fault %q is not implemented", f.Kind)
-}
-
-// waitReady waits until the API server's /readyz answers ok.
-func (r *run) waitReady(ctx context.Context) error {
-	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		body, err := r.e.cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-		return err == nil && string(body) == "ok", nil
-	})
-	if err != nil {
-		return fmt.Errorf("kube-apiserver not ready again: %w", err)
-	}
-	return nil
+	return msg, err
 }
