@@ -12,11 +12,12 @@ import (
 	"github.com/ironlb/ironlb/lab/netns"
 	"github.com/ironlb/ironlb/lab/process"
 	"github.com/ironlb/ironlb/lab/router"
+	labstate "github.com/ironlb/ironlb/lab/state"
 	"github.com/ironlb/ironlb/lab/topology"
 )
 
-// RouterStateDir is where a lab router keeps its configuration and rib.json.
-func RouterStateDir(state, name string) string { return filepath.Join(state, "routers", name) }
+// RouterStateDir is where a lab router keeps its configuration and rib.json (state.RouterDir).
+func RouterStateDir(dir, name string) string { return labstate.RouterDir(dir, name) }
 
 // routerConfig is the configuration of a gobgp lab router: it listens on its addresses on the
 // networks it shares with Kubernetes nodes and accepts any host of those networks as a neighbour.

@@ -60,6 +60,30 @@ type Path struct {
 	Best        bool     `json:"best"`
 }
 
+// RIB is what rib.json holds: the router's every path, with its attributes. The router writes
+// it on every change; scenarios read it (ReadRIB).
+type RIB struct {
+	Router string `json:"router"`
+	ASN    uint32 `json:"asn"`
+	Paths  []Path `json:"paths"`
+}
+
+// RIBFile is the router's rib.json in its state directory.
+func RIBFile(stateDir string) string { return filepath.Join(stateDir, "rib.json") }
+
+// ReadRIB reads a router's rib.json.
+func ReadRIB(stateDir string) (RIB, error) {
+	var rib RIB
+	data, err := os.ReadFile(RIBFile(stateDir))
+	if err != nil {
+		return rib, err
+	}
+	if err := json.Unmarshal(data, &rib); err != nil {
+		return rib, fmt.Errorf("%s: %w", RIBFile(stateDir), err)
+	}
+	return rib, nil
+}
+
 // Run runs the router until ctx ends.
 func Run(ctx context.Context, c Config) error {
 	if c.Log == nil {
@@ -236,10 +260,10 @@ func (r *router) sync(ctx context.Context) {
 		return paths[i].NextHop < paths[j].NextHop
 	})
 	if r.c.StateDir != "" {
-		data, _ := json.MarshalIndent(map[string]any{"router": r.c.Name, "asn": r.c.ASN, "paths": paths}, "", "  ")
-		tmp := filepath.Join(r.c.StateDir, "rib.json.tmp")
+		data, _ := json.MarshalIndent(RIB{Router: r.c.Name, ASN: r.c.ASN, Paths: paths}, "", "  ")
+		tmp := RIBFile(r.c.StateDir) + ".tmp"
 		if os.WriteFile(tmp, data, 0o644) == nil {
-			_ = os.Rename(tmp, filepath.Join(r.c.StateDir, "rib.json"))
+			_ = os.Rename(tmp, RIBFile(r.c.StateDir))
 		}
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -22,7 +24,9 @@ import (
 	"k8s.io/client-go/util/jsonpath"
 
 	"github.com/ironlb/ironlb/lab/report"
+	"github.com/ironlb/ironlb/lab/router"
 	"github.com/ironlb/ironlb/lab/scenario"
+	"github.com/ironlb/ironlb/lab/state"
 	"github.com/ironlb/ironlb/lab/traffic"
 )
 
@@ -589,23 +593,23 @@ func (r *run) measure(m *scenario.Measure) (string, error) {
 // expectBGPPath reads a gobgp lab router's rib.json until a path of the prefix carries the
 // expected attributes (and the router has the expected number of paths).
 func (r *run) expectBGPPath(ctx context.Context, bp *scenario.BGPPath) (string, error) {
-	file := filepath.Join(r.e.faults.State, "routers", bp.Router, "rib.json")
+	dir := state.RouterDir(r.e.faults.State, bp.Router)
 	return poll(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
 		prefix, why := r.destination(ctx, bp.Service, bp.Family, bp.Prefix)
 		if prefix == "" {
 			return false, why, nil
 		}
-		var rib struct {
-			Paths []ribPath
-		}
-		if data, err := os.ReadFile(file); err == nil {
-			if err := json.Unmarshal(data, &rib); err != nil {
-				return false, err.Error(), nil
+		rib, err := router.ReadRIB(dir) // a gobgp router writes rib.json; FRR is asked
+		switch {
+		case err == nil:
+		case !errors.Is(err, fs.ErrNotExist):
+			return false, err.Error(), nil
+		default:
+			paths, ferr := r.frrPaths(ctx, bp.Router, prefix)
+			if ferr != nil {
+				return false, "", fmt.Errorf("router %s: no rib.json (gobgp) and no answer from FRR's vtysh: %v", bp.Router, ferr)
 			}
-		} else if paths, ferr := r.frrPaths(ctx, bp.Router, prefix); ferr == nil {
 			rib.Paths = paths
-		} else {
-			return false, "", fmt.Errorf("router %s: no rib.json (gobgp) and no answer from FRR's vtysh: %v", bp.Router, ferr)
 		}
 		var seen []string
 		match, n := false, 0
@@ -626,17 +630,10 @@ func (r *run) expectBGPPath(ctx context.Context, bp *scenario.BGPPath) (string, 
 	})
 }
 
-// ribPath is one path of a router's RIB, as rib.json has it.
-type ribPath struct {
-	Prefix, NextHop string
-	Communities     []string
-	LocalPref       uint32
-}
-
 // frrPaths asks an FRR router's bgpd (vtysh, from a thread in the router's namespace) for the
 // paths of a prefix.
-func (r *run) frrPaths(ctx context.Context, router, prefix string) ([]ribPath, error) {
-	dir := filepath.Join(r.e.faults.State, "routers", router)
+func (r *run) frrPaths(ctx context.Context, name, prefix string) ([]router.Path, error) {
+	dir := state.RouterDir(r.e.faults.State, name)
 	if _, err := os.Stat(filepath.Join(dir, "bgpd.vty")); err != nil {
 		return nil, fmt.Errorf("not an FRR router: %w", err)
 	}
@@ -646,7 +643,7 @@ func (r *run) frrPaths(ctx context.Context, router, prefix string) ([]ribPath, e
 		afi = "ipv6"
 	}
 	var out []byte
-	err := r.e.net.Do(router, func() error {
+	err := r.e.net.Do(name, func() error {
 		var err error
 		out, err = exec.CommandContext(ctx, "vtysh", "--vty_socket", abs, "-c", "show bgp "+afi+" unicast "+prefix+" json").Output()
 		return err
@@ -671,9 +668,9 @@ func (r *run) frrPaths(ctx context.Context, router, prefix string) ([]ribPath, e
 	if err := json.Unmarshal(out, &res); err != nil {
 		return nil, fmt.Errorf("vtysh: %w", err)
 	}
-	var paths []ribPath
+	var paths []router.Path
 	for _, p := range res.Paths {
-		rp := ribPath{Prefix: prefix, LocalPref: p.LocPrf, Communities: strings.Fields(p.Community.String)}
+		rp := router.Path{Prefix: prefix, LocalPref: p.LocPrf, Communities: strings.Fields(p.Community.String)}
 		for _, l := range strings.Fields(p.LargeCommunity.String) {
 			rp.Communities = append(rp.Communities, "large:"+l)
 		}

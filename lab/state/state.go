@@ -111,6 +111,9 @@ type Record struct {
 // agents read it whenever they start a container.
 func ImagesPath(dir string) string { return filepath.Join(dir, "images.json") }
 
+// RouterDir is where a lab router keeps its configuration, sockets and rib.json.
+func RouterDir(dir, router string) string { return filepath.Join(dir, "routers", router) }
+
 // Write makes a lab's directory and writes its record.
 func Write(dir string, r Record) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
