@@ -21,6 +21,7 @@ import (
 
 	"github.com/ironlb/ironlb/impl/pki"
 	"github.com/ironlb/ironlb/lab/process"
+	labstate "github.com/ironlb/ironlb/lab/state"
 )
 
 // Components in start order; Down stops them in reverse.
@@ -62,17 +63,17 @@ type Result struct {
 	PKIDir     string
 }
 
-// Paths inside the state directory.
-func pkiDir(state string) string { return filepath.Join(state, "pki") }
+// Paths inside the state directory (lab/state spells the layout).
+func pkiDir(state string) string { return labstate.PKIDir(state) }
 
-// RunDir holds the pid files of the lab's processes.
-func RunDir(state string) string { return filepath.Join(state, "run") }
+// RunDir holds the pid files of the lab's processes (state.RunDir).
+func RunDir(state string) string { return labstate.RunDir(state) }
 
-// LogDir holds one log per process.
-func LogDir(state string) string { return filepath.Join(state, "logs") }
+// LogDir holds one log per process (state.LogDir).
+func LogDir(state string) string { return labstate.LogDir(state) }
 
-// KubeconfigPath is the admin kubeconfig of a lab.
-func KubeconfigPath(state string) string { return filepath.Join(state, "kubeconfig") }
+// KubeconfigPath is the admin kubeconfig of a lab (state.KubeconfigPath).
+func KubeconfigPath(state string) string { return labstate.KubeconfigPath(state) }
 
 // ErrMissingBinary is returned when a control-plane binary is not in BinDir.
 var ErrMissingBinary = errors.New("control-plane binary missing")
@@ -162,7 +163,7 @@ func Up(ctx context.Context, c Config) (*Result, error) {
 
 	c.progress("starting etcd on %s", etcdURL)
 	etcd, err := process.Start(run, logs, process.Spec{Name: "etcd", Path: filepath.Join(c.BinDir, "etcd"), Wrap: c.Wrap, Args: []string{
-		"--name=" + c.Name, "--data-dir=" + filepath.Join(c.StateDir, "etcd"),
+		"--name=" + c.Name, "--data-dir=" + labstate.EtcdDir(c.StateDir),
 		"--listen-client-urls=" + etcdURL, "--advertise-client-urls=" + etcdURL,
 		"--listen-peer-urls=http://127.0.0.1:0",
 		"--unsafe-no-fsync", "--quota-backend-bytes=2147483648", "--log-level=warn",
@@ -203,7 +204,7 @@ func Up(ctx context.Context, c Config) (*Result, error) {
 	}
 
 	c.progress("starting kube-controller-manager and kube-scheduler")
-	kc := func(n string) string { return filepath.Join(c.StateDir, "kubeconfigs", n) }
+	kc := func(n string) string { return filepath.Join(labstate.KubeconfigsDir(c.StateDir), n) }
 	if _, err := process.Start(run, logs, process.Spec{Name: "kube-controller-manager", Path: filepath.Join(c.BinDir, "kube-controller-manager"), Wrap: c.Wrap, Args: []string{
 		"--kubeconfig=" + kc("controller-manager"), "--authentication-kubeconfig=" + kc("controller-manager"),
 		"--authorization-kubeconfig=" + kc("controller-manager"),
@@ -294,7 +295,7 @@ func writePKI(c *Config) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		path := filepath.Join(c.StateDir, "kubeconfigs", u.file)
+		path := filepath.Join(labstate.KubeconfigsDir(c.StateDir), u.file)
 		if u.file == "admin" {
 			path = KubeconfigPath(c.StateDir)
 			if err := kp.WriteFiles(dir, "admin"); err != nil {
@@ -382,7 +383,7 @@ func UserKubeconfig(stateDir, clusterName, name, user string, groups []string, s
 	if err != nil {
 		return "", err
 	}
-	path, err := filepath.Abs(filepath.Join(stateDir, "kubeconfigs", name))
+	path, err := filepath.Abs(filepath.Join(labstate.KubeconfigsDir(stateDir), name))
 	if err != nil {
 		return "", err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ironlb/ironlb/lab/container"
 	"github.com/ironlb/ironlb/lab/process"
+	"github.com/ironlb/ironlb/lab/state"
 	"github.com/ironlb/ironlb/lab/topology"
 )
 
@@ -74,16 +75,24 @@ func (a *Agent) containersOf(p *corev1.Pod) (inits, main []*ctr) {
 // It keeps the API-backed volumes up to date until ctx ends.
 func (a *Agent) run(ctx context.Context, p *corev1.Pod, rp *pod) {
 	defer close(rp.done)
+	// A Secret another pod makes (IronLB's controller makes the speakers' memberlist key) comes
+	// within a second: retry soon, then less often (200 ms doubling to 2 s, as the kubelet's
+	// volume manager retries, only sooner).
+	retry, lastErr := 200*time.Millisecond, ""
 	for {
 		err := a.syncVolumes(ctx, p, rp)
 		if err == nil {
 			break
 		}
-		a.cfg.Log.Warn("pod volumes not ready; retrying in 1s", "pod", rp.key, "error", err)
+		if err.Error() != lastErr { // once per distinct error
+			a.cfg.Log.Warn("pod volumes not ready; retrying", "pod", rp.key, "error", err)
+			lastErr = err.Error()
+		}
 		rp.setWaitingAll("ContainerCreating", err.Error())
-		if !sleepCtx(ctx, time.Second) {
+		if !sleepCtx(ctx, retry) {
 			return
 		}
+		retry = min(2*retry, 2*time.Second)
 	}
 	go a.refreshVolumes(ctx, p, rp)
 	for _, c := range rp.inits {
@@ -304,8 +313,8 @@ func terminate(runs []*process.Running, grace time.Duration) {
 	}
 }
 
-func (a *Agent) runDir() string { return filepath.Join(a.cfg.StateDir, "run") }
-func (a *Agent) logDir() string { return filepath.Join(a.cfg.StateDir, "logs") }
+func (a *Agent) runDir() string { return state.RunDir(a.cfg.StateDir) }
+func (a *Agent) logDir() string { return state.LogDir(a.cfg.StateDir) }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)

@@ -23,6 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	labnet "github.com/ironlb/ironlb/lab/netns"
+
+	"github.com/ironlb/ironlb/lab/state"
 )
 
 // DefaultEchoPort is where a pod without container ports answers.
@@ -159,7 +161,7 @@ func (a *Agent) retry(ctx context.Context, p *corev1.Pod) {
 func (a *Agent) startPod(ctx context.Context, p *corev1.Pod) (*pod, error) {
 	rp := &pod{key: p.Namespace + "/" + p.Name, uid: p.UID, host: podHost(p.UID), veth: "veth" + string(p.UID)[:8],
 		kick: make(chan struct{}, 1), done: make(chan struct{}), grace: podGrace(p),
-		vols: newVolumes(filepath.Join(a.cfg.StateDir, "pods", string(p.UID), "volumes"))}
+		vols: newVolumes(filepath.Join(state.PodDir(a.cfg.StateDir, string(p.UID)), "volumes"))}
 	rp.inits, rp.containers = a.containersOf(p)
 	if p.Spec.HostNetwork {
 		if err := a.startHostNetworkPod(p, rp); err != nil {

@@ -106,6 +106,30 @@ type Record struct {
 	Version string `json:"version,omitempty"`
 }
 
+// The layout of a lab's directory: these functions are the one place that spells it (the
+// control plane, node agents, routers and the CLI all ask them).
+
+// RunDir holds the pid files of the lab's processes.
+func RunDir(dir string) string { return filepath.Join(dir, "run") }
+
+// LogDir holds one log per process.
+func LogDir(dir string) string { return filepath.Join(dir, "logs") }
+
+// KubeconfigPath is the lab's admin kubeconfig.
+func KubeconfigPath(dir string) string { return filepath.Join(dir, "kubeconfig") }
+
+// KubeconfigsDir holds the kubeconfigs of the lab's components and nodes.
+func KubeconfigsDir(dir string) string { return filepath.Join(dir, "kubeconfigs") }
+
+// PKIDir holds the lab's certificate authority, certificates and keys.
+func PKIDir(dir string) string { return filepath.Join(dir, "pki") }
+
+// EtcdDir is etcd's data directory.
+func EtcdDir(dir string) string { return filepath.Join(dir, "etcd") }
+
+// PodDir is where a process pod's volumes go (by the pod's UID).
+func PodDir(dir, uid string) string { return filepath.Join(dir, "pods", uid) }
+
 // ImagesPath is the lab's image map: which container images run which binaries (a JSON list of
 // topology.Image, resolved). `ironlab up` writes it, `ironlab install` adds to it, and the node
 // agents read it whenever they start a container.
