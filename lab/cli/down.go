@@ -2,13 +2,12 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/cluster"
 	"github.com/ironlb/ironlb/lab/kubeconfig"
 )
 
@@ -47,32 +46,13 @@ name, not those of a lab whose name starts with it (l2-iro's when l2 goes down).
 // labDown stops a lab's processes and removes its namespaces and state; it reports whether there
 // was anything to remove.
 func labDown(s Streams, name string) (bool, error) {
-	state := labDir(s, name)
-	lab := labNet(name)
-	namespaces, _ := lab.Namespaces()
-	_, statErr := os.Stat(state)
-	if os.IsNotExist(statErr) && len(namespaces) == 0 {
-		return false, nil
+	existed, err := cluster.Down(name)
+	if err == nil && existed {
+		removeContext(s, name)
 	}
-	if err := controlplane.Down(state); err != nil {
-		return true, fmt.Errorf("tear down lab %q: %w", name, err)
-	}
-	if len(namespaces) > 0 {
-		if os.Geteuid() != 0 {
-			return true, fmt.Errorf("lab %q has %d network namespaces: removing them needs root (sudo ironlab down --name %s)", name, len(namespaces), name)
-		}
-		if err := lab.Teardown(); err != nil {
-			return true, fmt.Errorf("tear down the network of lab %q: %w", name, err)
-		}
-	}
-	if err := os.RemoveAll(state); err != nil {
-		return true, fmt.Errorf("remove %s: %w", state, err)
-	}
-	removeContext(s, name)
-	return true, nil
+	return existed, err
 }
 
-// removeContext takes the lab out of the invoking user's kubeconfig (ironlab up put it there).
 func removeContext(s Streams, name string) {
 	t, err := kubeconfig.InvokingUser()
 	if err == nil {

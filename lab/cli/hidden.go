@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ironlb/ironlb/lab/cluster"
 	"github.com/ironlb/ironlb/lab/container"
 	"github.com/ironlb/ironlb/lab/netns"
 	"github.com/ironlb/ironlb/lab/router"
@@ -20,7 +21,7 @@ import (
 // host's namespace through it (the process keeps the PID, so it is recorded as itself).
 func newNSExecCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:    "__nsexec NSPATH -- CMD...",
+		Use:    cluster.CmdNSExec + " NSPATH -- CMD...",
 		Hidden: true,
 		Args:   cobra.MinimumNArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
@@ -50,7 +51,7 @@ func newContainerCommand() *cobra.Command {
 // lab's API server.
 func newForwardCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:    "__forward LISTEN NSPATH TARGET",
+		Use:    cluster.CmdForward + " LISTEN NSPATH TARGET",
 		Hidden: true,
 		Args:   cobra.ExactArgs(3),
 		RunE: func(_ *cobra.Command, args []string) error {
@@ -67,7 +68,7 @@ func newForwardCommand() *cobra.Command {
 // router's namespace by `ironlab up`.
 func newRouterCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:    "__router CONFIG",
+		Use:    cluster.CmdRouter + " CONFIG",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

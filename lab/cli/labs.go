@@ -14,9 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/duration"
 
-	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/cluster"
 	"github.com/ironlb/ironlb/lab/netns"
-	"github.com/ironlb/ironlb/lab/process"
 	"github.com/ironlb/ironlb/lab/state"
 )
 
@@ -73,9 +72,7 @@ func labDir(s Streams, name string) string {
 }
 
 // labNet is the network of lab name, knowing the other labs, so that it owns none of theirs.
-func labNet(name string) netns.Lab {
-	return netns.Lab{Prefix: name, Others: state.Known(state.Root())}
-}
+func labNet(name string) netns.Lab { return cluster.Net(name) }
 
 // NewGetCommand returns `ironlab get`.
 func NewGetCommand(s Streams) *cobra.Command {
@@ -135,8 +132,7 @@ func labRowOf(l state.Lab, cwd string) labRow {
 			r.Topology = rel
 		}
 	}
-	recs, _ := process.List(controlplane.RunDir(l.Dir))
-	r.Running = anyAlive(recs)
+	r.Running = cluster.Running(l.Dir)
 	return r
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -55,6 +56,7 @@ func Main(args []string, version string) int {
 
 // progress prints numbered, timed steps.
 type progress struct {
+	mu    sync.Mutex // steps of parallel phases print whole lines
 	w     io.Writer
 	start time.Time
 }
@@ -62,5 +64,7 @@ type progress struct {
 func newProgress(w io.Writer) *progress { return &progress{w: w, start: time.Now()} }
 
 func (p *progress) step(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	fmt.Fprintf(p.w, "[%5.1fs] %s\n", time.Since(p.start).Seconds(), msg)
 }

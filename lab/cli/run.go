@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/ironlb/ironlb/lab/report"
 	"github.com/ironlb/ironlb/lab/runner"
-	"github.com/ironlb/ironlb/lab/state"
 )
 
 // NewRunCommand returns `ironlab run FILE|DIR...`.
@@ -62,7 +60,7 @@ exits non-zero when a scenario failed. Ctrl-C stops the run and tears the lab do
 			if quietLab {
 				labOut = io.Discard
 			}
-			o.Labs = cliLabs{out: labOut, version: version}
+			o.LabProgress, o.Version = labOut, recordVersion(version)
 			o.LogsDir = filepath.Join(reportDir, "logs")
 			rep, runErr := runner.Run(ctx, scs, files, o)
 			if err := writeReports(reportDir, rep); err != nil {
@@ -93,22 +91,6 @@ exits non-zero when a scenario failed. Ctrl-C stops the run and tears the lab do
 	cmd.Flags().StringVar(&o.LabPrefix, "lab-prefix", "", "start the names of the labs this run brings up with this (at most 4 characters: x gives xl2-iro), to run beside labs of the default names")
 	return cmd
 }
-
-// cliLabs brings labs up and down as `ironlab up` and `ironlab down` do.
-type cliLabs struct {
-	out     io.Writer
-	version string // of this ironlab, for the labs' records
-}
-
-func (c cliLabs) Up(ctx context.Context, topologyFile, name, impl string) error {
-	return runUpTopology(ctx, c.streams(), &upFlags{name: name, topology: topologyFile, impl: impl, version: c.version})
-}
-
-func (c cliLabs) Down(name string) error { _, err := labDown(c.streams(), name); return err }
-
-func (c cliLabs) StateDir(name string) string { return state.Dir(state.Root(), name) }
-
-func (c cliLabs) streams() Streams { return Streams{Out: io.Discard, Err: c.out} }
 
 func writeReports(dir string, rep *report.Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {

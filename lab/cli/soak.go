@@ -19,9 +19,8 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/cluster"
 	"github.com/ironlb/ironlb/lab/faults"
 	"github.com/ironlb/ironlb/lab/netns"
 	"github.com/ironlb/ironlb/lab/runner"
@@ -172,9 +171,10 @@ func soakTopology(ctx context.Context, s Streams, f *soakFlags, file string, see
 	if f.quietLab {
 		labOut = io.Discard
 	}
-	labs := &samplingLabs{cliLabs: cliLabs{out: labOut, version: f.version}, every: 2 * time.Second}
+	labs := &sampler{every: 2 * time.Second}
 	fmt.Fprintf(s.Out, "\n== soak %s: %d rounds (%s nominal), seed %d\n", file, len(run.Plan.Rounds), run.Plan.Length(), seed)
-	rr, runErr := runner.Run(ctx, []*scenario.Scenario{script.Scenario}, []string{file}, runner.Options{Labs: labs, Progress: s.Out, LabPrefix: f.prefix, WatchOwnersFrom: client})
+	rr, runErr := runner.Run(ctx, []*scenario.Scenario{script.Scenario}, []string{file}, runner.Options{Progress: s.Out, LabProgress: labOut, Version: recordVersion(f.version),
+		OnLabUp: labs.up, OnLabDown: func(string) { labs.stop() }, LabPrefix: f.prefix, WatchOwnersFrom: client})
 	labs.stop()
 	run.Lab, run.Samples = labs.name, labs.samples
 	run.ElapsedMs = float64(time.Since(start).Milliseconds())
@@ -198,11 +198,9 @@ func soakTopology(ctx context.Context, s Streams, f *soakFlags, file string, see
 	return run, runErr
 }
 
-// samplingLabs brings labs up as `ironlab up` does and, once one is up, reads its speakers' and
-// controller's metrics (process_resident_memory_bytes, go_goroutines) every few seconds until it
-// goes down.
-type samplingLabs struct {
-	cliLabs
+// sampler reads, once a lab is up, its speakers' and controller's metrics
+// (process_resident_memory_bytes, go_goroutines) every few seconds until it goes down.
+type sampler struct {
 	every time.Duration
 
 	mu      sync.Mutex
@@ -212,32 +210,19 @@ type samplingLabs struct {
 	done    chan struct{}
 }
 
-func (l *samplingLabs) Up(ctx context.Context, topologyFile, name, impl string) error {
-	if err := l.cliLabs.Up(ctx, topologyFile, name, impl); err != nil {
-		return err
-	}
-	rc, err := clientcmd.BuildConfigFromFlags("", controlplane.KubeconfigPath(l.StateDir(name)))
+func (l *sampler) up(lab *cluster.Lab) {
+	cs, err := lab.Clientset()
 	if err != nil {
-		return err
-	}
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return err
+		return // no samples: the resources invariant says it was not checked
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	l.mu.Lock()
-	l.name, l.cancel, l.done = name, cancel, make(chan struct{})
+	l.name, l.cancel, l.done = lab.Name, cancel, make(chan struct{})
 	l.mu.Unlock()
-	go l.sample(sctx, cs, netns.Lab{Prefix: name})
-	return nil
+	go l.sample(sctx, cs, lab.Net)
 }
 
-func (l *samplingLabs) Down(name string) error {
-	l.stop()
-	return l.cliLabs.Down(name)
-}
-
-func (l *samplingLabs) stop() {
+func (l *sampler) stop() {
 	l.mu.Lock()
 	cancel, done := l.cancel, l.done
 	l.cancel = nil
@@ -248,7 +233,7 @@ func (l *samplingLabs) stop() {
 	}
 }
 
-func (l *samplingLabs) sample(ctx context.Context, cs kubernetes.Interface, lab netns.Lab) {
+func (l *sampler) sample(ctx context.Context, cs kubernetes.Interface, lab netns.Lab) {
 	defer close(l.done)
 	t0 := time.Now()
 	tick := time.NewTicker(l.every)

@@ -2,21 +2,17 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ironlb/ironlb/lab/cluster"
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/install"
-	"github.com/ironlb/ironlb/lab/process"
-	"github.com/ironlb/ironlb/lab/state"
 )
 
 type upFlags struct {
@@ -30,7 +26,7 @@ type upFlags struct {
 }
 
 // controlPlaneLab is the name of a lab brought up without a topology when --name is not given.
-const controlPlaneLab = "ironlab"
+const controlPlaneLab = cluster.ControlPlaneLab
 
 // NewUpCommand returns `ironlab up`.
 func NewUpCommand(s Streams, version string) *cobra.Command {
@@ -66,38 +62,11 @@ func runUp(ctx context.Context, s Streams, f *upFlags) error {
 	if f.topology != "" {
 		return runUpTopology(ctx, s, f)
 	}
-	if f.name == "" {
-		f.name = controlPlaneLab
-	}
-	state, err := clearLabState(f.name)
-	if err != nil {
-		return err
-	}
-	if err := writeLabRecord(state, f, 0); err != nil {
-		return err
-	}
-	bins := controlplane.BinDir()
 	p := newProgress(s.Err)
-	p.step(fmt.Sprintf("lab %q: control plane %s from %s", f.name, controlplane.KubernetesVersion, bins))
-	p.step("the control plane alone, on loopback (`ironlab up -t topologies/l2.yaml` builds a whole lab: network, nodes, load balancer)")
-	res, err := controlplane.Up(ctx, controlplane.Config{
-		Name: f.name, StateDir: state, BinDir: bins,
-		AdvertiseAddress: "192.0.2.1", // TEST-NET-1: kube-apiserver refuses loopback; nothing dials it
-		Progress:         p.step,
-	})
+	lab, err := cluster.Up(ctx, cluster.Config{Name: f.name, Version: recordVersion(f.version), Retain: f.retain, Progress: p.step})
 	if err != nil {
-		if errors.Is(err, controlplane.ErrMissingBinary) {
-			err = fmt.Errorf("%w\n  the control plane is built from source once (15-20 minutes): run `make k8s-bins`", err)
-		}
-		if !f.retain {
-			_ = controlplane.Down(state)
-		} else {
-			fmt.Fprintf(s.Err, "kept what was started (--retain); logs in %s\n", controlplane.LogDir(state))
-		}
-		return fmt.Errorf("bring up lab %q: %w", f.name, err)
+		return err
 	}
-	kc, _ := filepath.Abs(res.Kubeconfig)
-	p.step("control plane ready")
 	fmt.Fprintf(s.Out, `
 Lab %q is up.
   API server:  %s
@@ -109,46 +78,12 @@ Use it:
   ironlab kubectl --name %s -- get --raw /readyz
 Tear it down:
   ironlab down --name %s
-`, f.name, res.Server, kc, controlplane.LogDir(state), kc, f.name, f.name)
+`, lab.Name, lab.Server, lab.Kubeconfig, controlplane.LogDir(lab.Dir), lab.Kubeconfig, lab.Name, lab.Name)
 	return nil
 }
 
-// clearLabState is the state directory of a new lab: it clears what a crashed lab of the same
-// name left there, and refuses while that lab's processes run.
-func clearLabState(name string) (string, error) {
-	dir := state.Dir(state.Root(), name)
-	if recs, _ := process.List(controlplane.RunDir(dir)); anyAlive(recs) {
-		return "", fmt.Errorf("lab %q is already up: use it, or remove it with `ironlab down --name %s`", name, name)
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return "", fmt.Errorf("clear old state %s: %w", dir, err)
-	}
-	return dir, nil
-}
-
-// writeLabRecord makes the lab's state directory with its record, before anything of the lab is
-// created: from then on `ironlab get labs` lists it and `ironlab down` finds it.
-func writeLabRecord(dir string, f *upFlags, nodes int) error {
+// recordVersion is the version a lab's record names: this ironlab's.
+func recordVersion(version string) string {
 	bi, _ := debug.ReadBuildInfo()
-	rec := state.Record{Name: f.name, Nodes: nodes, Created: time.Now().UTC().Truncate(time.Second), Version: buildVersion(f.version, bi)}
-	if f.topology != "" {
-		topo, err := filepath.Abs(f.topology)
-		if err != nil {
-			return err
-		}
-		rec.Topology, rec.Implementation = topo, f.impl
-	}
-	if err := state.Write(dir, rec); err != nil {
-		return fmt.Errorf("lab %q: %w", f.name, err)
-	}
-	return nil
-}
-
-func anyAlive(recs []process.Record) bool {
-	for _, r := range recs {
-		if r.Alive() {
-			return true
-		}
-	}
-	return false
+	return buildVersion(version, bi)
 }

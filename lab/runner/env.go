@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 
@@ -212,15 +211,6 @@ func (e *env) mend(ctx context.Context, hosts []string) error {
 		}
 	}
 	return nil
-}
-
-// labExists reports whether a lab's state and namespaces are there.
-func labExists(name, state string) bool {
-	if _, err := os.Stat(controlplane.KubeconfigPath(state)); err != nil {
-		return false
-	}
-	nss, _ := netns.Lab{Prefix: name}.Namespaces()
-	return len(nss) > 0
 }
 
 // dialable is a host:port for an address.

@@ -19,22 +19,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ironlb/ironlb/lab/cluster"
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/graph"
 	"github.com/ironlb/ironlb/lab/report"
 	"github.com/ironlb/ironlb/lab/scenario"
 	"github.com/ironlb/ironlb/lab/topology"
 )
-
-// Labs brings labs up and down; the CLI provides it (`ironlab up`/`down` without their output).
-type Labs interface {
-	// Up materialises a topology as lab name with an implementation installed.
-	Up(ctx context.Context, topologyFile, name, impl string) error
-	// Down removes lab name completely.
-	Down(name string) error
-	// StateDir is where lab name keeps its state.
-	StateDir(name string) string
-}
 
 // Options control a run.
 type Options struct {
@@ -58,9 +49,36 @@ type Options struct {
 	// LogsDir, when set, receives the logs of the lab a scenario failed on (every component's,
 	// as `ironlab export logs` copies them), in LogsDir/SCENARIO[-run-N]/.
 	LogsDir string
-	// Progress receives a line per step as it happens.
-	Progress io.Writer
-	Labs     Labs
+	// Progress receives a line per step as it happens; LabProgress the lines of bringing labs
+	// up (nil: none).
+	Progress, LabProgress io.Writer
+	// Version of the ironlab running, for the labs' records.
+	Version string
+	// OnLabUp is called once a lab is up and healthy, OnLabDown before it is taken down (the
+	// soak samples the load balancer's memory in between).
+	OnLabUp   func(*cluster.Lab)
+	OnLabDown func(name string)
+}
+
+// labDir is where lab name keeps its state.
+func labDir(name string) string { dir, _ := cluster.Dir(name); return dir }
+
+// labDown takes lab name down, telling OnLabDown first.
+func labDown(o Options, name string) error {
+	if o.OnLabDown != nil {
+		o.OnLabDown(name)
+	}
+	_, err := cluster.Down(name)
+	return err
+}
+
+// lines writes each progress line to w, timed from now, as `ironlab up` prints them.
+func lines(w io.Writer) func(string) {
+	if w == nil {
+		return nil
+	}
+	start := time.Now()
+	return func(s string) { fmt.Fprintf(w, "[%5.1fs] %s\n", time.Since(start).Seconds(), s) }
 }
 
 // Load reads scenario files; a directory stands for its *.yaml files (not its subdirectories).
@@ -153,7 +171,7 @@ func Run(ctx context.Context, scenarios []*scenario.Scenario, files []string, o 
 	down := func() {
 		if cur != nil {
 			fmt.Fprintf(out, "tearing down lab %q\n", cur.name)
-			if err := o.Labs.Down(cur.name); err != nil {
+			if err := labDown(o, cur.name); err != nil {
 				fmt.Fprintf(out, "tear down lab %q: %v\n", cur.name, err)
 			}
 			cur = nil
@@ -205,7 +223,7 @@ func Run(ctx context.Context, scenarios []*scenario.Scenario, files []string, o 
 			if o.Repeat > 1 {
 				sub += fmt.Sprintf("-run-%d", j.run)
 			}
-			if _, err := controlplane.CopyLogs(o.Labs.StateDir(cur.name), filepath.Join(o.LogsDir, sub)); err != nil {
+			if _, err := controlplane.CopyLogs(labDir(cur.name), filepath.Join(o.LogsDir, sub)); err != nil {
 				fmt.Fprintf(out, "the lab's logs: %v\n", err)
 			} else {
 				fmt.Fprintf(out, "the lab's logs: %s\n", filepath.Join(o.LogsDir, sub))
@@ -225,7 +243,7 @@ func Run(ctx context.Context, scenarios []*scenario.Scenario, files []string, o 
 	}
 	if o.Keep && cur != nil {
 		fmt.Fprintf(out, "\nlab %q left up (--keep): KUBECONFIG=%s/kubeconfig; remove it with `ironlab down --name %s`\n",
-			cur.name, o.Labs.StateDir(cur.name), cur.name)
+			cur.name, labDir(cur.name), cur.name)
 	} else {
 		down()
 	}
@@ -240,28 +258,33 @@ func bringUp(ctx context.Context, o Options, j job, out io.Writer) (*env, error)
 		return nil, fmt.Errorf("scenario %s: %w", j.sc.Name, err)
 	}
 	name := labName(top, j.impl, o.LabPrefix)
-	if labExists(name, o.Labs.StateDir(name)) {
+	if cluster.Exists(name) {
 		fmt.Fprintf(out, "lab %q is left over from an earlier run: removing it\n", name)
-		if err := o.Labs.Down(name); err != nil {
+		if err := labDown(o, name); err != nil {
 			return nil, err
 		}
 	}
 	start := time.Now()
 	fmt.Fprintf(out, "bringing up lab %q from %s with %s\n", name, j.sc.Topology, j.impl)
-	if err := o.Labs.Up(ctx, j.sc.Topology, name, j.impl); err != nil {
-		_ = o.Labs.Down(name)
+	lab, err := cluster.Up(ctx, cluster.Config{Name: name, Topology: top, TopologyFile: j.sc.Topology, Impl: j.impl,
+		Version: o.Version, Progress: lines(o.LabProgress)})
+	if err != nil {
+		_ = labDown(o, name)
 		return nil, fmt.Errorf("bring up lab %q for %s: %w", name, j.sc.Name, err)
 	}
-	e, err := connect(name, o.Labs.StateDir(name), j.impl, j.sc.Topology, top)
+	e, err := connect(name, lab.Dir, j.impl, j.sc.Topology, top)
 	if err != nil {
-		_ = o.Labs.Down(name)
+		_ = labDown(o, name)
 		return nil, err
 	}
 	if err := e.healthy(ctx, 2*time.Minute); err != nil {
-		_ = o.Labs.Down(name)
+		_ = labDown(o, name)
 		return nil, err
 	}
 	fmt.Fprintf(out, "lab %q up in %.1fs\n", name, time.Since(start).Seconds())
+	if o.OnLabUp != nil {
+		o.OnLabUp(lab)
+	}
 	return e, nil
 }
 

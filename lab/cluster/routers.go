@@ -1,4 +1,4 @@
-package cli
+package cluster
 
 import (
 	"encoding/json"
@@ -16,13 +16,10 @@ import (
 	"github.com/ironlb/ironlb/lab/topology"
 )
 
-// RouterStateDir is where a lab router keeps its configuration and rib.json (state.RouterDir).
-func RouterStateDir(dir, name string) string { return labstate.RouterDir(dir, name) }
-
 // routerConfig is the configuration of a gobgp lab router: it listens on its addresses on the
 // networks it shares with Kubernetes nodes and accepts any host of those networks as a neighbour.
 func routerConfig(top *topology.Topology, n *topology.Node, state string) (router.Config, error) {
-	dir, err := filepath.Abs(RouterStateDir(state, n.Name))
+	dir, err := filepath.Abs(labstate.RouterDir(state, n.Name))
 	if err != nil {
 		return router.Config{}, err
 	}
@@ -94,7 +91,7 @@ func startRouters(top *topology.Topology, state, self string, progress func(stri
 		if err != nil {
 			return err
 		}
-		dir := RouterStateDir(state, n.Name)
+		dir := labstate.RouterDir(state, n.Name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
@@ -104,8 +101,8 @@ func startRouters(top *topology.Topology, state, self string, progress func(stri
 			return err
 		}
 		if _, err := process.Start(controlplane.RunDir(state), controlplane.LogDir(state), process.Spec{
-			Name: "router-" + n.Name, Path: self, Args: []string{"__router", cfgFile},
-			Wrap: []string{self, "__nsexec", lab.Path(n.Name), "--"},
+			Name: "router-" + n.Name, Path: self, Args: []string{CmdRouter, cfgFile},
+			Wrap: []string{self, CmdNSExec, lab.Path(n.Name), "--"},
 		}); err != nil {
 			return fmt.Errorf("start router %s: %w", n.Name, err)
 		}

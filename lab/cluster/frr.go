@@ -1,4 +1,4 @@
-package cli
+package cluster
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/netns"
 	"github.com/ironlb/ironlb/lab/process"
+	labstate "github.com/ironlb/ironlb/lab/state"
 	"github.com/ironlb/ironlb/lab/topology"
 )
 
@@ -56,7 +57,7 @@ func startFRR(top *topology.Topology, n *topology.Node, state, self string, prog
 	if err != nil {
 		return err
 	}
-	dir, err := filepath.Abs(RouterStateDir(state, n.Name))
+	dir, err := filepath.Abs(labstate.RouterDir(state, n.Name))
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func startFRR(top *topology.Topology, n *topology.Node, state, self string, prog
 	start := func(d string, args ...string) error {
 		_, err := process.Start(controlplane.RunDir(state), controlplane.LogDir(state), process.Spec{
 			Name: "router-" + n.Name + "." + d, Path: filepath.Join(FRRDir, d), Args: append(common(d), args...),
-			Wrap: []string{self, "__nsexec", lab.Path(n.Name), "--"},
+			Wrap: []string{self, CmdNSExec, lab.Path(n.Name), "--"},
 		})
 		if err != nil {
 			return fmt.Errorf("router %s: start %s: %w", n.Name, d, err)
