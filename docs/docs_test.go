@@ -86,7 +86,7 @@ func commands(page string) []string {
 // produced are paths the docs name that a command makes (reports, caches), not files of the
 // repository.
 func produced(p string) bool {
-	for _, pre := range []string{"bin/", "ironlab-report", "soak-report", "conformance-report", ".ironlab/", "lab/controlplane/build/kubernetes/_"} {
+	for _, pre := range []string{"/tmp/", "bin/", "ironlab-report", "soak-report", "conformance-report", ".ironlab/", "lab/controlplane/build/kubernetes/_"} {
 		if strings.HasPrefix(strings.TrimPrefix(p, "./"), pre) {
 			return true
 		}

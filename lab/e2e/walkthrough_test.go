@@ -15,9 +15,12 @@ import (
 // testedMarker heads a shell block of the docs that the suite runs as written.
 const testedMarker = "<!-- tested: the lab e2e suite runs this block as written (lab/e2e/walkthrough_test.go) -->"
 
-// testedBlocks are the marked blocks of a page, each as its lines.
-func testedBlocks(page string) [][]string {
-	re := regexp.MustCompile("(?s)" + regexp.QuoteMeta(testedMarker) + "\n```sh\n(.*?)```")
+// testedBlocks are the blocks of a page marked with testedMarker, each as its lines.
+func testedBlocks(page string) [][]string { return testedBlocksWith(page, testedMarker) }
+
+// testedBlocksWith are the blocks of a page marked with marker, each as its lines.
+func testedBlocksWith(page, marker string) [][]string {
+	re := regexp.MustCompile("(?s)" + regexp.QuoteMeta(marker) + "\n```sh\n(.*?)```")
 	var out [][]string
 	for _, m := range re.FindAllStringSubmatch(page, -1) {
 		var lines []string
