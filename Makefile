@@ -132,7 +132,7 @@ bench-bgp: build k8s-bins ## BGP: failover with BFD and with the hold time (SCEN
 	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" IRONLAB_BGP_SCALE=1 $(GO) test -count=1 -v -timeout 60m ./lab/e2e/ -ginkgo.focus 'BGP at scale' -ginkgo.v -ginkgo.no-color | grep --line-buffered -E 'BGPSCALE|FAIL|ok'
 
 .PHONY: bench-lab
-bench-lab: k8s-bins ## the lab: up to 3 pods answering through a ClusterIP, memory, down (root)
+bench-lab: k8s-bins ## the lab, without a load balancer and with IronLB: up, 3 pods answering through a ClusterIP, memory, down (root)
 	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" $(GO) test -run '^$$' -bench BenchmarkLabUp -benchtime 3x -timeout 20m ./lab/cli/
 
 .PHONY: fuzz

@@ -19,6 +19,10 @@ import (
 // `ironlab up` until every node is Ready and a 3-replica Deployment's pods all answer through a
 // ClusterIP; the lab's memory (sum of the RSS of its processes); and `ironlab down`.
 // `make bench-lab` runs it (root).
+// BenchmarkLabUp brings the l2 lab up and down, with no load balancer and with IronLB installed
+// from its manifests (up returns once IronLB's pods are available and its webhook answers), and
+// times 3 pods answering through a ClusterIP. Each run prints a LABUP line; the metrics are
+// means (make bench-lab).
 func BenchmarkLabUp(b *testing.B) {
 	if os.Geteuid() != 0 || os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		b.Skip("needs root and KUBEBUILDER_ASSETS (make bench-lab)")
@@ -30,6 +34,12 @@ func BenchmarkLabUp(b *testing.B) {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
+	for _, impl := range []string{"none", "ironlb"} {
+		b.Run("impl="+impl, func(b *testing.B) { benchLabUp(b, bin, dir, impl) })
+	}
+}
+
+func benchLabUp(b *testing.B, bin, dir, impl string) {
 	topo, _ := filepath.Abs(filepath.Join("..", "..", "topologies", "l2.yaml"))
 	name := "bench"
 	root := filepath.Join(dir, "state")
@@ -50,10 +60,13 @@ func BenchmarkLabUp(b *testing.B) {
 		return strings.TrimSpace(string(out))
 	}
 	var upS, readyS, rssMiB, downS float64
+	runs := 0
 	for b.Loop() {
+		runs++
 		start := time.Now()
-		run("up", "-t", topo, "--name", name, "--impl", "none") // the lab alone; the load balancer is measured by bench-l2
-		upS += time.Since(start).Seconds()
+		run("up", "-t", topo, "--name", name, "--impl", impl, "--kubeconfig-context=false")
+		up := time.Since(start).Seconds()
+		upS += up
 		k("create", "deployment", "echo", "--image=registry.example/echo:1", "--replicas=3", "--port=8080")
 		k("expose", "deployment", "echo", "--port=80", "--target-port=8080")
 		ip := k("get", "svc", "echo", "-o", "jsonpath={.spec.clusterIP}")
@@ -68,11 +81,15 @@ func BenchmarkLabUp(b *testing.B) {
 		if len(seen) < 3 {
 			b.Fatalf("only %d pods answered through %s", len(seen), ip)
 		}
-		readyS += time.Since(start).Seconds()
-		rssMiB += labRSS(b, controlplane.RunDir(labDir))
+		ready := time.Since(start).Seconds()
+		readyS += ready
+		rss := labRSS(b, controlplane.RunDir(labDir))
+		rssMiB += rss
 		start = time.Now()
 		run("down", "--name", name)
-		downS += time.Since(start).Seconds()
+		down := time.Since(start).Seconds()
+		downS += down
+		fmt.Printf("LABUP impl=%s run %d: up %.1fs, 3 pods via ClusterIP %.1fs, RSS %.0f MiB, down %.1fs\n", impl, runs, up, ready, rss, down)
 	}
 	n := float64(b.N)
 	b.ReportMetric(upS/n, "up-s")
@@ -81,7 +98,6 @@ func BenchmarkLabUp(b *testing.B) {
 	b.ReportMetric(downS/n, "down-s")
 }
 
-// labRSS sums the resident memory of the processes recorded for a lab.
 func labRSS(b *testing.B, runDir string) float64 {
 	files, _ := filepath.Glob(filepath.Join(runDir, "*.pid"))
 	var total float64

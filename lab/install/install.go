@@ -176,7 +176,7 @@ func waitWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, prog
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("not available after 3 minutes: %s (see `ironlab status` and the pod logs)", last)
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
@@ -215,7 +215,7 @@ func waitWebhook(ctx context.Context, dyn dynamic.Interface, ns string, progress
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("the validating webhook does not answer after 2 minutes: %w", last)
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
