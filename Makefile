@@ -63,6 +63,16 @@ manifests: ## impl/deploy/ironlb-native.yaml from charts/ironlb (helm template, 
 	$(HELM) template ironlb charts/ironlb --namespace metallb-system --set namespace.create=true > impl/deploy/ironlb-native.yaml.tmp
 	mv impl/deploy/ironlb-native.yaml.tmp impl/deploy/ironlb-native.yaml
 
+.PHONY: release-artifacts
+release-artifacts: ## the chart packaged for VERSION (a tag, v1.2.3) and the manifest rendered from it, into bin/release/
+	@case "$(VERSION)" in v[0-9]*) ;; *) echo "VERSION=v1.2.3 (a release tag) is needed" >&2; exit 1;; esac
+	mkdir -p $(BIN)/release
+	cp impl/deploy/crds/*.yaml charts/ironlb/crds/
+	$(HELM) package charts/ironlb --version $(patsubst v%,%,$(VERSION)) --app-version $(VERSION) -d $(BIN)/release
+	$(HELM) template ironlb $(BIN)/release/ironlb-$(patsubst v%,%,$(VERSION)).tgz --namespace metallb-system --set namespace.create=true > $(BIN)/release/ironlb-native.yaml
+	cat impl/deploy/crds/*.yaml > $(BIN)/release/ironlb-crds.yaml
+	@ls -l $(BIN)/release
+
 .PHONY: chart-test
 chart-test: k8s-bins ## helm lint --strict the chart, then its renderings (default and varied values) dry-run and installed into a real kube-apiserver
 	$(HELM) lint --strict charts/ironlb

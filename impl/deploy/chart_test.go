@@ -433,3 +433,26 @@ func TestChartValues(t *testing.T) {
 		})
 	}
 }
+
+// A release packages the chart as `helm package --version V --app-version V` does (make
+// release-artifacts): its pods then run the images of that version, pulled only when absent, not
+// :latest.
+func TestChartOfARelease(t *testing.T) {
+	ch := loadChart(t)
+	ch.Metadata.Version, ch.Metadata.AppVersion = "1.2.3", "v1.2.3"
+	out, err := render(ch, releaseNS, nativeValues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"image: ghcr.io/ironlb/ironlb-controller:v1.2.3", "image: ghcr.io/ironlb/ironlb-speaker:v1.2.3"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the release's manifest has no %q", want)
+		}
+	}
+	if strings.Contains(out, ":latest") || strings.Contains(out, "imagePullPolicy: Always") {
+		t.Error("the release's manifest names :latest or pulls Always")
+	}
+	if !strings.Contains(out, `app.kubernetes.io/version: "v1.2.3"`) {
+		t.Error("the release's objects are not labelled with its version")
+	}
+}
