@@ -269,7 +269,7 @@ func (a *Agent) startContainer(ctx context.Context, p *corev1.Pod, rp *pod, c *c
 // probe stops the container (its supervisor then restarts it).
 func (a *Agent) startProbes(ctx context.Context, rp *pod, c *ctr, run *process.Running) {
 	if pr := c.spec.ReadinessProbe; pr != nil {
-		go a.probeLoop(ctx, rp, &c.spec, pr, run.PID, func(ok bool, msg string) {
+		go a.probeLoop(ctx, rp, &c.spec, pr, run.PID, true, func(ok bool, msg string) {
 			rp.mu.Lock()
 			changed := c.ready != ok
 			c.ready = ok
@@ -281,7 +281,7 @@ func (a *Agent) startProbes(ctx context.Context, rp *pod, c *ctr, run *process.R
 		})
 	}
 	if pr := c.spec.LivenessProbe; pr != nil {
-		go a.probeLoop(ctx, rp, &c.spec, pr, run.PID, func(ok bool, msg string) {
+		go a.probeLoop(ctx, rp, &c.spec, pr, run.PID, false, func(ok bool, msg string) {
 			if ok {
 				return
 			}

@@ -100,9 +100,16 @@ func newProbeClient() *http.Client {
 	}
 }
 
+// statusSyncAfterStart is when the kubelet's pod status sync that follows a container's start
+// runs (its PLEG relists every second): for a container not ready yet it triggers an immediate
+// readiness probe (prober_manager.go, UpdatePodStatus), besides the probe's own period.
+const statusSyncAfterStart = time.Second
+
 // probeLoop runs a probe at its period until ctx ends, calling set with each change of result:
-// true after successThreshold successes in a row, false after failureThreshold failures.
-func (a *Agent) probeLoop(ctx context.Context, rp *pod, c *corev1.Container, pr *corev1.Probe, pid int, set func(ok bool, msg string)) {
+// true after successThreshold successes in a row, false after failureThreshold failures. A
+// readiness probe also runs statusSyncAfterStart after its first run, as the kubelet's status sync
+// triggers it then.
+func (a *Agent) probeLoop(ctx context.Context, rp *pod, c *corev1.Container, pr *corev1.Probe, pid int, readiness bool, set func(ok bool, msg string)) {
 	period := time.Duration(max(pr.PeriodSeconds, 1)) * time.Second
 	if pr.PeriodSeconds == 0 {
 		period = 10 * time.Second
@@ -119,6 +126,10 @@ func (a *Agent) probeLoop(ctx context.Context, rp *pod, c *corev1.Container, pr 
 	var oks, fails int32
 	tick := time.NewTicker(period)
 	defer tick.Stop()
+	var sync <-chan time.Time
+	if readiness && statusSyncAfterStart < period {
+		sync = time.After(statusSyncAfterStart)
+	}
 	for {
 		err := a.probeOnce(ctx, rp, c, pr, pid)
 		if ctx.Err() != nil {
@@ -139,6 +150,8 @@ func (a *Agent) probeLoop(ctx context.Context, rp *pod, c *corev1.Container, pr 
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-sync:
+			sync = nil
 		}
 	}
 }
