@@ -283,7 +283,11 @@ func joinLoop(ctx context.Context, r client.Reader, mem *members.Members, o RunO
 // the addresses it knows by node.
 func joinOnce(ctx context.Context, r client.Reader, mem *members.Members, o RunOptions, sel labels.Selector, known map[string]string) map[string]string {
 	var pods corev1.PodList
-	err := r.List(ctx, &pods, client.InNamespace(o.Namespace), client.MatchingLabelsSelector{Selector: sel})
+	// Bounded: while the API server is away the list fails within this, and the speakers are
+	// joined at the addresses they last had (the API client would otherwise wait for it).
+	lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := r.List(lctx, &pods, client.InNamespace(o.Namespace), client.MatchingLabelsSelector{Selector: sel})
+	cancel()
 	var addrs []string
 	addrs, known = joinTargets(known, pods.Items, err, o.Node, o.MemberPort, mem.Alive())
 	if len(addrs) > 0 {

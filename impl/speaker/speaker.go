@@ -223,6 +223,9 @@ func (s *Speaker) Close() { s.closing.Store(true) }
 // config is the configuration in force: the last valid one (nil: none yet).
 func (s *Speaker) config() *config.Config { return s.current.Load() }
 
+// configReadTimeout bounds reading the configuration (the cache, and the Secrets BGPPeers name).
+const configReadTimeout = 10 * time.Second
+
 // reconcileConfig reads and validates the configuration, has the verdict reported, and publishes
 // a valid one that differs from the one in force (joining the membership with the first), which
 // replans every Service. An invalid one leaves the last valid one in force.
@@ -231,7 +234,11 @@ func (s *Speaker) reconcileConfig(ctx context.Context) (reconcile.Result, error)
 	if s.closing.Load() {
 		return reconcile.Result{}, nil
 	}
-	in, err := fromapi.List(ctx, s.Client, s.Namespace)
+	// Bounded: the BGP password Secrets are read from the API server itself, which may be away
+	// (the API client waits for it); the configuration in force stays meanwhile.
+	lctx, cancel := context.WithTimeout(ctx, configReadTimeout)
+	in, err := fromapi.List(lctx, s.Client, s.Namespace)
+	cancel()
 	if err != nil {
 		return reconcile.Result{}, err
 	}
