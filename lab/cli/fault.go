@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
@@ -13,6 +15,10 @@ import (
 	"github.com/ironlb/ironlb/lab/faults"
 	"github.com/ironlb/ironlb/lab/scenario"
 )
+
+// faultTimeout bounds `ironlab fault`: the faults that wait for a pod to be replaced or the API
+// server to be ready give up after it.
+const faultTimeout = 3 * time.Minute
 
 // NewFaultCommand returns `ironlab fault KIND TARGET`.
 func NewFaultCommand(s Streams) *cobra.Command {
@@ -67,14 +73,16 @@ func NewFaultCommand(s Streams) *cobra.Command {
 			case len(args) == 2:
 				flt.Target = args[1]
 			}
-			rc, err := clientcmd.BuildConfigFromFlags("", controlplane.KubeconfigPath(f.State))
-			if err != nil {
-				return fmt.Errorf("lab %q: %w", name, err)
+			// The network and host faults need no API server; the others say so without one.
+			var cs kubernetes.Interface
+			if rc, err := clientcmd.BuildConfigFromFlags("", controlplane.KubeconfigPath(f.State)); err == nil {
+				if c, err := kubernetes.NewForConfig(rc); err == nil {
+					cs = c
+				}
 			}
-			cs, err := kubernetes.NewForConfig(rc)
-			if err != nil {
-				return err
-			}
+			// Faults that wait (for a replaced pod, a ready API server) give up in the end.
+			ctx, cancel := context.WithTimeout(ctx, faultTimeout)
+			defer cancel()
 			msg, err := f.Apply(ctx, cs, flt)
 			if err != nil {
 				return err

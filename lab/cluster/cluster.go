@@ -314,26 +314,36 @@ func Up(ctx context.Context, c Config) (*Lab, error) {
 	if err := startKubeProxies(lc); err != nil {
 		return fail(err)
 	}
+	// Either wait failing ends the other: no need to wait out its own timeout.
+	wctx, stopWaits := context.WithCancel(ctx)
+	defer stopWaits()
 	installed := make(chan error, 1)
-	ictx, stopInstall := context.WithCancel(ctx)
-	defer stopInstall()
 	go func() {
-		if impl == nil {
-			installed <- nil
-			return
+		var err error
+		if impl != nil {
+			err = install.Install(wctx, rc, impl, progress)
 		}
-		installed <- install.Install(ictx, rc, impl, progress)
+		if err != nil {
+			stopWaits()
+		}
+		installed <- err
 	}()
-	err = waitNodesReady(ctx, cs, top, progress)
+	err = waitNodesReady(wctx, cs, top, progress)
 	if err == nil {
 		// As Kind does: pods can be created once the default ServiceAccount exists.
-		err = waitDefaultServiceAccount(ctx, cs)
+		err = waitDefaultServiceAccount(wctx, cs)
 	}
 	if err != nil {
-		stopInstall() // the lab failed: no need to wait out the install's own timeouts
+		stopWaits()
 	}
-	if ierr := <-installed; err == nil {
+	// The first failure is the one to report: the other only saw itself cut short.
+	if ierr := <-installed; ierr != nil && (err == nil || !errors.Is(ierr, context.Canceled)) {
 		err = ierr
+	}
+	if err == nil && impl != nil {
+		// The install may have seen a DaemonSet complete before every node had registered: now
+		// that all are Ready, it must cover them all (at once when it does).
+		err = install.WaitWorkloads(ctx, cs, impl.Namespace, progress)
 	}
 	if err != nil {
 		return fail(err)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -109,7 +110,7 @@ var _ = Describe("migrating from MetalLB", Ordered, func() {
 				return l.kubectl("get", "deploy", svc, "-o", "jsonpath={.status.readyReplicas}")
 			}).WithTimeout(90 * time.Second).Should(Equal(map[string]string{"web": "2", "local": "3"}[svc]))
 		}
-		peerBefore := l.kubectl("get", "bgppeers.v1beta2.metallb.io", "-n", "metallb-system", "tor", "-o", "jsonpath={.spec}")
+		peerBefore := peerSpec(l, "tor")
 
 		// Both Services answer before anything changes.
 		for svc, a := range addrs {
@@ -182,10 +183,10 @@ var _ = Describe("migrating from MetalLB", Ordered, func() {
 
 		// The BGPPeer written as v1beta1 is kept and read as v1beta2, as it was under MetalLB; the
 		// same file with only its apiVersion changed means the same to IronLB.
-		Expect(l.kubectl("get", "bgppeers.v1beta2.metallb.io", "-n", "metallb-system", "tor", "-o", "jsonpath={.spec}")).To(Equal(peerBefore))
+		Expect(peerSpec(l, "tor")).To(Equal(peerBefore), "the BGPPeer MetalLB stored, read through IronLB's CRD")
 		v1beta1 := strings.SplitN(strings.SplitN(migrateWorkload, "kind: BGPPeer", 2)[1], "---", 2)[0]
 		l.apply("apiVersion: metallb.io/v1beta2\nkind: BGPPeer" + strings.Replace(v1beta1, "name: tor,", "name: tor-again,", 1))
-		Expect(l.kubectl("get", "bgppeers.v1beta2.metallb.io", "-n", "metallb-system", "tor-again", "-o", "jsonpath={.spec}")).To(Equal(peerBefore))
+		Expect(peerSpec(l, "tor-again")).To(Equal(peerBefore), "the same file as v1beta2, applied to IronLB")
 
 		// Nothing of MetalLB is left: every object of its manifest but the CRDs (now IronLB's),
 		// the namespace and the interface exclusion list (both IronLB's too), no pod of its
@@ -225,3 +226,29 @@ var _ = Describe("migrating from MetalLB", Ordered, func() {
 		fmt.Fprintln(GinkgoWriter, "nothing of MetalLB is left")
 	})
 })
+
+// peerSpec is what a BGPPeer means, read as v1beta2 with its durations normalised (MetalLB's
+// conversion stores holdTime 90s as 1m30s) and the empty values MetalLB's conversion adds (a
+// keepaliveTime of 0s, which means the default, an empty passwordSecret) dropped.
+func peerSpec(l *labCLI, name string) map[string]any {
+	var spec map[string]any
+	out := l.kubectl("get", "bgppeers.v1beta2.metallb.io", "-n", "metallb-system", name, "-o", "jsonpath={.spec}")
+	ExpectWithOffset(1, json.Unmarshal([]byte(out), &spec)).To(Succeed(), "BGPPeer %s: %s", name, out)
+	for k, v := range spec {
+		switch x := v.(type) {
+		case string:
+			if d, err := time.ParseDuration(x); err == nil {
+				if d == 0 {
+					delete(spec, k)
+				} else {
+					spec[k] = d.String()
+				}
+			}
+		case map[string]any:
+			if len(x) == 0 {
+				delete(spec, k)
+			}
+		}
+	}
+	return spec
+}

@@ -26,6 +26,13 @@ const KindKillPod = "kill-pod"
 // with it, and the API server faults wait until it is ready again. It says what it did.
 func (l Lab) Apply(ctx context.Context, cs kubernetes.Interface, f scenario.Fault) (string, error) {
 	host, iface, _ := strings.Cut(f.Target, ":")
+	switch f.Kind {
+	case scenario.FaultKillSpeaker, scenario.FaultRestartSpeaker, scenario.FaultGracefulSpeaker, scenario.FaultRestartController,
+		scenario.FaultAPIServerUp, scenario.FaultRestartAPIServer:
+		if cs == nil {
+			return "", fmt.Errorf("fault %s needs the lab's API server, and its kubeconfig could not be read", f.Kind)
+		}
+	}
 	needs := func(what string) error {
 		if f.Target == "" {
 			return fmt.Errorf("fault %s needs %s", f.Kind, what)

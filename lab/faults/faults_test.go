@@ -204,7 +204,7 @@ func TestApplyRefusesIncompleteFaults(t *testing.T) {
 		{scenario.Fault{Kind: scenario.FaultNetem, Target: "worker", Loss: "lots"}, "lots"},
 		{scenario.Fault{Kind: scenario.FaultPartition, Groups: [][]string{{"worker"}}}, "two groups"},
 		{scenario.Fault{Kind: KindKillPod}, "kill-pod needs NAMESPACE/POD"},
-		{scenario.Fault{Kind: scenario.FaultKillSpeaker}, "kill-speaker needs a node"},
+		{scenario.Fault{Kind: scenario.FaultKillSpeaker, Target: "worker"}, "kill-speaker needs the lab's API server"},
 	} {
 		_, err := l.Apply(context.Background(), nil, tc.f)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -124,7 +124,7 @@ func Install(ctx context.Context, rc *rest.Config, im *Implementation, progress 
 	if err != nil {
 		return err
 	}
-	if err := waitWorkloads(ctx, cs, im.Namespace, progress); err != nil {
+	if err := WaitWorkloads(ctx, cs, im.Namespace, progress); err != nil {
 		return fmt.Errorf("install %s: %w", im.Name, err)
 	}
 	dyn, err := dynamic.NewForConfig(rc)
@@ -137,8 +137,8 @@ func Install(ctx context.Context, rc *rest.Config, im *Implementation, progress 
 	return nil
 }
 
-// waitWorkloads waits until every Deployment and DaemonSet of the namespace is available.
-func waitWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, progress func(string)) error {
+// WaitWorkloads waits until every Deployment and DaemonSet of the namespace is available.
+func WaitWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, progress func(string)) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	last := ""

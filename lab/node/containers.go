@@ -76,8 +76,7 @@ func (a *Agent) containersOf(p *corev1.Pod) (inits, main []*ctr) {
 func (a *Agent) run(ctx context.Context, p *corev1.Pod, rp *pod) {
 	defer close(rp.done)
 	// A Secret another pod makes (IronLB's controller makes the speakers' memberlist key) comes
-	// within a second: retry soon, then less often (200 ms doubling to 2 s, as the kubelet's
-	// volume manager retries, only sooner).
+	// within a second: retry soon, then less often (200 ms doubling to 1 s).
 	retry, lastErr := 200*time.Millisecond, ""
 	for {
 		err := a.syncVolumes(ctx, p, rp)
@@ -92,7 +91,7 @@ func (a *Agent) run(ctx context.Context, p *corev1.Pod, rp *pod) {
 		if !sleepCtx(ctx, retry) {
 			return
 		}
-		retry = min(2*retry, 2*time.Second)
+		retry = min(2*retry, time.Second)
 	}
 	go a.refreshVolumes(ctx, p, rp)
 	for _, c := range rp.inits {

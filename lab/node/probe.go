@@ -107,8 +107,8 @@ const statusSyncAfterStart = time.Second
 
 // probeLoop runs a probe at its period until ctx ends, calling set with each change of result:
 // true after successThreshold successes in a row, false after failureThreshold failures. A
-// readiness probe also runs statusSyncAfterStart after its first run, as the kubelet's status sync
-// triggers it then.
+// readiness probe without an initial delay that has not succeeded yet also runs
+// statusSyncAfterStart after the container started, as the kubelet's status sync triggers it then.
 func (a *Agent) probeLoop(ctx context.Context, rp *pod, c *corev1.Container, pr *corev1.Probe, pid int, readiness bool, set func(ok bool, msg string)) {
 	period := time.Duration(max(pr.PeriodSeconds, 1)) * time.Second
 	if pr.PeriodSeconds == 0 {
@@ -127,8 +127,8 @@ func (a *Agent) probeLoop(ctx context.Context, rp *pod, c *corev1.Container, pr 
 	tick := time.NewTicker(period)
 	defer tick.Stop()
 	var sync <-chan time.Time
-	if readiness && statusSyncAfterStart < period {
-		sync = time.After(statusSyncAfterStart)
+	if readiness && pr.InitialDelaySeconds == 0 && statusSyncAfterStart < period {
+		sync = time.After(statusSyncAfterStart) // the loop starts with the container
 	}
 	for {
 		err := a.probeOnce(ctx, rp, c, pr, pid)
@@ -146,12 +146,16 @@ func (a *Agent) probeLoop(ctx context.Context, rp *pod, c *corev1.Container, pr 
 				set(false, err.Error())
 			}
 		}
+	wait:
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		case <-sync:
 			sync = nil
+			if oks >= succ {
+				goto wait // ready already: the status sync triggers nothing
+			}
 		}
 	}
 }

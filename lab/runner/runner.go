@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ironlb/ironlb/lab/cluster"
@@ -78,7 +79,12 @@ func lines(w io.Writer) func(string) {
 		return nil
 	}
 	start := time.Now()
-	return func(s string) { fmt.Fprintf(w, "[%5.1fs] %s\n", time.Since(start).Seconds(), s) }
+	var mu sync.Mutex // Up reports from two goroutines at once
+	return func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "[%5.1fs] %s\n", time.Since(start).Seconds(), s)
+	}
 }
 
 // Load reads scenario files; a directory stands for its *.yaml files (not its subdirectories).
