@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -96,15 +97,29 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	}
 	if len(crds) > 0 {
 		progress(fmt.Sprintf("waiting for %d CRDs to be established", len(crds)))
+		start := time.Now()
 		if err := a.waitEstablished(ctx, crds); err != nil {
 			return err
 		}
+		progress(fmt.Sprintf("%d CRDs established (%.1fs)", len(crds), time.Since(start).Seconds()))
 		a.mapper.Reset()
 	}
-	for _, u := range late {
-		if err := a.applyOne(ctx, u); err != nil {
-			return err
-		}
+	// The rest in parallel: nothing in a manifest waits for another object but the namespaces
+	// and CRDs above (a binding may name a role not there yet, a Deployment a ServiceAccount).
+	errs := make([]error, len(late))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, u := range late {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = a.applyOne(ctx, u)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	progress(fmt.Sprintf("applied %d objects", len(objs)))
 	return nil

@@ -33,6 +33,7 @@ func newNodeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			rc.QPS, rc.Burst = 50, 100 // the kubelet's defaults (--kube-api-qps, --kube-api-burst)
 			cfg.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 			if imagesFile != "" {
 				if cfg.Images, err = node.ReadImages(imagesFile); err != nil {
