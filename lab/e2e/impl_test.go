@@ -170,6 +170,7 @@ var _ = Describe("an implementation installed from its own manifests", func() {
 			})
 
 			It("reaches the Service from the host's loopback through ironlab port-forward", func() {
+				l.apply(poolAndService)
 				l.apply(webPodsAnnounced)
 				pf := exec.Command(ironlab, "port-forward", "--name", l.name, "svc/web", "0:80")
 				pf.Dir = l.dir
@@ -196,6 +197,7 @@ var _ = Describe("an implementation installed from its own manifests", func() {
 			})
 
 			It("opens the Service in the host's browser through ironlab open", func() {
+				l.apply(poolAndService) // as the specs before it left them: this one runs alone too
 				l.apply(webPodsAnnounced)
 				// The browser is a script that keeps the URL it was given.
 				dir := GinkgoT().TempDir()
