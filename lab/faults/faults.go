@@ -504,6 +504,29 @@ func (l Lab) RestartAPIServer() error {
 	return err
 }
 
+// RestartControllers stops kube-controller-manager and kube-scheduler and starts them again from
+// their saved specs. After the API server came back, their informers may be waiting out
+// client-go's back-off (a restarted API server refuses connections, then answers 403 for a moment
+// while its authorizer loads its RBAC policy), up to a minute in which no Deployment gets pods
+// and no Service endpoints; fresh processes list at once. On a kubeadm node they restart on their
+// own after an outage longer than their lease's renew deadline (10 s).
+func (l Lab) RestartControllers() error {
+	recs, _ := process.List(l.run())
+	for _, name := range []string{"kube-controller-manager", "kube-scheduler"} {
+		for _, r := range recs {
+			if r.Name == name {
+				if err := process.Stop(l.run(), r, 5*time.Second); err != nil {
+					return fmt.Errorf("stop %s: %w", name, err)
+				}
+			}
+		}
+		if _, err := process.Restart(l.run(), controlplane.LogDir(l.State), name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // StopAPIServer stops the API server (SIGTERM, 5 s grace) and leaves it stopped: the cluster
 // runs on without its API until StartAPIServer.
 func (l Lab) StopAPIServer() error {

@@ -45,6 +45,7 @@ type run struct {
 	faultAt      map[string]time.Time // step name -> when its fault was applied
 	faultHost    map[string]string    // step name -> the host its fault acted on
 	apiStopped   bool                 // an apiserver-down fault left the API server stopped
+	apiFaulted   bool                 // the API server was stopped or restarted
 	currentStep  string
 	deferredErr  string            // the first failed deferred check (it fails the scenario)
 	addresses    map[string]string // Service NS/NAME -> its addresses, as last seen
@@ -377,6 +378,13 @@ func (r *run) cleanup(ctx context.Context) error {
 		if _, err := r.e.faults.StartAPIServer(); err != nil {
 			errs = append(errs, err)
 		} else if err := faults.WaitAPIReady(ctx, r.e.cs); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if r.apiFaulted {
+		// The next scenario gets a controller manager and scheduler that list at once, not ones
+		// waiting out client-go's back-off after the API server's restart (faults.RestartControllers).
+		if err := r.e.faults.RestartControllers(); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -567,9 +567,11 @@ func (r *run) applyFault(ctx context.Context, f *scenario.Fault, target string) 
 			}
 		}
 	}
-	if f.Kind == scenario.FaultAPIServerDown {
+	switch f.Kind {
+	case scenario.FaultAPIServerDown, scenario.FaultRestartAPIServer:
 		r.mu.Lock()
-		r.apiStopped = true
+		r.apiStopped = r.apiStopped || f.Kind == scenario.FaultAPIServerDown
+		r.apiFaulted = true
 		r.mu.Unlock()
 	}
 	fa := *f
