@@ -16,7 +16,9 @@ import (
 )
 
 func TestNotConnected(t *testing.T) {
-	dial := func(err error) error { return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)} }
+	dial := func(err error) error {
+		return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)}
+	}
 	for _, tc := range []struct {
 		name string
 		err  error
