@@ -13,10 +13,43 @@ import (
 
 // cuttable wraps a member's transport: while cut, nothing it sends to the listed addresses
 // leaves (packets are dropped, connections refused), as when a link or a firewall fails one way.
+// Connections the peers open to it are closed at once while any cut is on: its answers on them
+// would be lost too (on a real link a TCP handshake needs both ways), and memberlist's TCP
+// fallback ping, answered on such a connection, must fail as it would there. The tests run two
+// members, so "any cut" is "a cut to the one peer".
 type cuttable struct {
 	memberlist.Transport
-	mu  sync.Mutex
-	cut map[string]bool // "host:port" of the peers it cannot reach
+	mu      sync.Mutex
+	cut     map[string]bool // "host:port" of the peers it cannot reach
+	once    sync.Once
+	streams chan net.Conn
+}
+
+func (c *cuttable) anyCut() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, on := range c.cut {
+		if on {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *cuttable) StreamCh() <-chan net.Conn {
+	c.once.Do(func() {
+		c.streams = make(chan net.Conn)
+		go func() {
+			for conn := range c.Transport.StreamCh() {
+				if c.anyCut() {
+					conn.Close()
+					continue
+				}
+				c.streams <- conn
+			}
+		}()
+	})
+	return c.streams
 }
 
 func (c *cuttable) set(addr string, cut bool) {
@@ -56,7 +89,7 @@ func startCuttable(t *testing.T, name string, port int) (*Members, *cuttable) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = m.ml.Shutdown() })
+	t.Cleanup(func() { _ = m.Shutdown() })
 	return m, c
 }
 

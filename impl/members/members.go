@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -65,6 +66,9 @@ type Members struct {
 	heals     int                  // heals seen: members back from the dead, refutations of us
 	meta      []byte               // this member's metadata: "leaving" once Leave started
 	log       logr.Logger
+	// closed: shut down. memberlist's suspicion timers still fire after its Shutdown; what they
+	// report about the others is not news any more, and is neither logged nor acted on.
+	closed atomic.Bool
 }
 
 // metaLeaving is the metadata a member gossips before it leaves politely (memberlist itself does
@@ -112,7 +116,7 @@ func Start(c Config) (*Members, error) {
 		left: map[string]time.Time{}, leaving: map[string]bool{}, dead: map[string]bool{}}
 	mc.Events = m
 	mc.Delegate = m
-	mc.Logger = log.New(logWriter{log: c.Log, refuted: m.refuted}, "", 0)
+	mc.Logger = log.New(logWriter{log: c.Log, refuted: m.refuted, closed: &m.closed}, "", 0)
 	if c.wrap != nil {
 		t, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{BindAddrs: []string{mc.BindAddr}, BindPort: mc.BindPort, Logger: mc.Logger})
 		if err != nil {
@@ -215,10 +219,19 @@ func (m *Members) Leave(timeout time.Duration) error {
 	m.mu.Unlock()
 	uerr := m.ml.UpdateNode(timeout)
 	err := m.ml.Leave(timeout)
-	return errors.Join(uerr, err, m.ml.Shutdown())
+	return errors.Join(uerr, err, m.Shutdown())
+}
+
+// Shutdown stops the member at once, without telling the others (as a crash would).
+func (m *Members) Shutdown() error {
+	m.closed.Store(true)
+	return m.ml.Shutdown()
 }
 
 func (m *Members) notify(what string, n *memberlist.Node) {
+	if m.closed.Load() {
+		return
+	}
 	m.log.Info("member "+what, "member", n.Name, "address", n.Addr.String())
 	m.kick()
 }
@@ -274,6 +287,7 @@ func (m *Members) NotifyUpdate(n *memberlist.Node) {
 type logWriter struct {
 	log     logr.Logger
 	refuted func(line string)
+	closed  *atomic.Bool // the member was shut down: nothing more to say
 }
 
 // refuteMarker starts memberlist's log line for each of its refutations ("Refuting a suspect
@@ -281,6 +295,9 @@ type logWriter struct {
 const refuteMarker = "memberlist: Refuting "
 
 func (w logWriter) Write(p []byte) (int, error) {
+	if w.closed != nil && w.closed.Load() {
+		return len(p), nil
+	}
 	line := strings.TrimSpace(string(p))
 	w.log.V(1).Info(line)
 	if i := strings.Index(line, refuteMarker); i >= 0 && w.refuted != nil {

@@ -13,6 +13,7 @@ func start(t *testing.T, name string, port int, key string) *Members {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = m.Shutdown() }) // nothing of it logs after its test
 	return m
 }
 
@@ -44,7 +45,7 @@ func TestMembership(t *testing.T) {
 	waitAlive(t, a, 3, 5*time.Second)
 
 	// c dies: no leave message.
-	if err := c.ml.Shutdown(); err != nil {
+	if err := c.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
 	took := waitAlive(t, a, 2, 10*time.Second)
