@@ -39,7 +39,6 @@ func newNodeCommand() *cobra.Command {
 				if cfg.Images, err = node.ReadImages(imagesFile); err != nil {
 					return err
 				}
-				cfg.ImagesFile = imagesFile
 			}
 			if cfg.Self, err = os.Executable(); err != nil {
 				return err

@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -19,9 +17,6 @@ import (
 
 // runUpTopology brings up a lab from a topology (lab/cluster) and says how to use it.
 func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
-	if os.Geteuid() != 0 {
-		return errors.New("ironlab up -t needs root: it creates network namespaces, veths and bridges (run it with sudo)")
-	}
 	top, err := topology.Load(f.topology)
 	if err != nil {
 		return err

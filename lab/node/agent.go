@@ -60,9 +60,6 @@ type Config struct {
 	// Images maps container images to binaries (resolved paths): pods with such an image run it
 	// as a process (a process pod); other containers get the echo server.
 	Images []topology.Image
-	// ImagesFile, when set, is read again for every pod started (Images is then its first
-	// reading): `ironlab install` adds an implementation's images to a running lab.
-	ImagesFile string
 	// StateDir is the lab's state directory: process pods' volumes go under pods/, their pid
 	// files under run/ and their logs under logs/ (as pod.NODE.NAMESPACE.POD.CONTAINER.log).
 	StateDir string
@@ -75,10 +72,9 @@ type Agent struct {
 	cfg Config
 	cs  kubernetes.Interface
 
-	syncMu   sync.Mutex // serialises sync
-	imagesMu sync.Mutex // guards cfg.Images once ImagesFile is read again
-	mu       sync.Mutex // guards pods and ips
-	pods     map[types.UID]*pod
+	syncMu sync.Mutex // serialises sync
+	mu     sync.Mutex // guards pods and ips
+	pods   map[types.UID]*pod
 	// retrying marks pods whose start failed and will be retried.
 	retrying map[types.UID]bool
 	ips      *ipPool

@@ -52,10 +52,9 @@ type ctr struct {
 
 // containersOf returns the pod's init and main containers, each with the binary its image maps to.
 func (a *Agent) containersOf(p *corev1.Pod) (inits, main []*ctr) {
-	imgs := a.images()
 	mk := func(c corev1.Container, init bool) *ctr {
 		x := &ctr{spec: c, init: init, procName: fmt.Sprintf("pod.%s.%s.%s.%s", a.cfg.Name, p.Namespace, p.Name, c.Name)}
-		if im, ok := topology.MatchImage(imgs, c.Image); ok {
+		if im, ok := topology.MatchImage(a.cfg.Images, c.Image); ok {
 			x.bin = im.Path
 		}
 		x.waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
@@ -345,23 +344,6 @@ func (a *Agent) removePodDir(rp *pod) {
 	if err := os.RemoveAll(filepath.Dir(rp.vols.dir)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		a.cfg.Log.Warn("remove pod volumes", "pod", rp.key, "error", err)
 	}
-}
-
-// images is the image map: ImagesFile as it is now, or the last good reading when it cannot be
-// read (a pod never loses its binary to a file being rewritten).
-func (a *Agent) images() []topology.Image {
-	if a.cfg.ImagesFile == "" {
-		return a.cfg.Images
-	}
-	imgs, err := ReadImages(a.cfg.ImagesFile)
-	a.imagesMu.Lock()
-	defer a.imagesMu.Unlock()
-	if err != nil {
-		a.cfg.Log.Warn("image map unreadable; using the last one read", "file", a.cfg.ImagesFile, "error", err.Error())
-		return a.cfg.Images
-	}
-	a.cfg.Images = imgs
-	return imgs
 }
 
 // ReadImages reads an image map (state.ImagesPath).

@@ -17,9 +17,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ironlb/ironlb/lab/apply"
+	"github.com/ironlb/ironlb/lab/cluster"
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/faults"
 	"github.com/ironlb/ironlb/lab/netns"
@@ -44,11 +44,10 @@ type env struct {
 
 // connect opens a running lab.
 func connect(name, state, impl, topo string, top *topology.Topology) (*env, error) {
-	rc, err := clientcmd.BuildConfigFromFlags("", controlplane.KubeconfigPath(state))
+	rc, err := cluster.RESTConfig(controlplane.KubeconfigPath(state))
 	if err != nil {
 		return nil, fmt.Errorf("lab %q: %w", name, err)
 	}
-	rc.QPS, rc.Burst = 50, 100
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, err

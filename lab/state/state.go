@@ -131,8 +131,7 @@ func EtcdDir(dir string) string { return filepath.Join(dir, "etcd") }
 func PodDir(dir, uid string) string { return filepath.Join(dir, "pods", uid) }
 
 // ImagesPath is the lab's image map: which container images run which binaries (a JSON list of
-// topology.Image, resolved). `ironlab up` writes it, `ironlab install` adds to it, and the node
-// agents read it whenever they start a container.
+// topology.Image, resolved). `ironlab up` writes it and the node agents read it when they start.
 func ImagesPath(dir string) string { return filepath.Join(dir, "images.json") }
 
 // RouterDir is where a lab router keeps its configuration, sockets and rib.json.
