@@ -77,5 +77,7 @@ func newNodeCommand() *cobra.Command {
 	f.BoolVar(&cfg.ControlPlane, "control-plane", false, "a control-plane node: kubeadm's labels and taint")
 	f.StringVar(&imagesFile, "images", "", "the image map (JSON list of image and path)")
 	f.StringVar(&cfg.StateDir, "state", "", "the lab's state directory")
+	f.StringVar(&cfg.ClusterDNS, "cluster-dns", "", "the cluster DNS Service's address, for pods' resolv.conf (none: pods keep the node's)")
+	f.StringVar(&cfg.ClusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/apply"
+	"github.com/ironlb/ironlb/lab/clusterdns"
 	"github.com/ironlb/ironlb/lab/images"
 	"github.com/ironlb/ironlb/lab/install"
 	"github.com/ironlb/ironlb/lab/netns"
@@ -244,6 +247,13 @@ func Up(ctx context.Context, c Config) (*Lab, error) {
 			imageList = append(imageList, iron.Images...)
 		}
 	}
+	var dnsIP netip.Addr
+	if top.Defaults.ClusterDNS {
+		if dnsIP, err = clusterdns.ServiceIP(top.Defaults.ServiceCIDR); err != nil {
+			return nil, err
+		}
+		imageList = append(imageList, topology.Image{Image: clusterdns.Image, Build: clusterdns.Build})
+	}
 	resolved, err := images.Resolve(ctx, imageList, filepath.Dir(c.TopologyFile), controlplane.CacheDir(), progress)
 	if err != nil {
 		return nil, fmt.Errorf("image map: %w", err)
@@ -308,7 +318,7 @@ func Up(ctx context.Context, c Config) (*Lab, error) {
 	}
 	kc, _ := filepath.Abs(res.Kubeconfig)
 	progress("control plane ready in " + cpNode.Name)
-	lc := labCtx{top: top, state: dir, cpIP: cpIP, self: c.Self, progress: progress, images: imagesFile}
+	lc := labCtx{top: top, state: dir, cpIP: cpIP, self: c.Self, progress: progress, images: imagesFile, dns: dnsIP}
 	if err := startNodes(lc); err != nil {
 		return fail(err)
 	}
@@ -333,7 +343,10 @@ func Up(ctx context.Context, c Config) (*Lab, error) {
 	installed := make(chan error, 1)
 	go func() {
 		var err error
-		if impl != nil {
+		if dnsIP.IsValid() {
+			err = installDNS(wctx, rc, dnsIP, progress)
+		}
+		if impl != nil && err == nil {
 			err = install.Install(wctx, rc, impl, progress)
 		}
 		if err != nil {
@@ -358,11 +371,31 @@ func Up(ctx context.Context, c Config) (*Lab, error) {
 		// that all are Ready, it must cover them all (at once when it does).
 		err = install.WaitWorkloads(ctx, cs, impl.Namespace, progress)
 	}
+	if err == nil && dnsIP.IsValid() {
+		err = install.WaitWorkloads(ctx, cs, "kube-system", progress)
+	}
 	if err != nil {
 		return fail(err)
 	}
 	return &Lab{Name: c.Name, Dir: dir, Kubeconfig: kc, Server: res.Server, Topology: top, Impl: impl, Net: hosts,
 		ControlPlane: cpNode.Name, CPAddress: cpIP}, nil
+}
+
+// installDNS applies CoreDNS's objects (lab/clusterdns); Up waits for its pods with the rest.
+func installDNS(ctx context.Context, rc *rest.Config, ip netip.Addr, progress func(string)) error {
+	objs, err := apply.Decode(clusterdns.Manifest(ip, clusterdns.Domain))
+	if err != nil {
+		return fmt.Errorf("cluster DNS manifest: %w", err)
+	}
+	ap, err := apply.New(rc)
+	if err != nil {
+		return err
+	}
+	progress(fmt.Sprintf("installing cluster DNS: CoreDNS as kube-dns at %s", ip))
+	if err := ap.Apply(ctx, objs, progress); err != nil {
+		return fmt.Errorf("install cluster DNS: %w", err)
+	}
+	return nil
 }
 
 // upControlPlane brings up the control plane alone, as processes on this host (no root needed).

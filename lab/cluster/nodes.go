@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ironlb/ironlb/lab/clusterdns"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -36,7 +38,8 @@ type labCtx struct {
 	cpIP     string
 	self     string
 	progress func(string)
-	images   string // the resolved image map (JSON) for the node agents
+	images   string     // the resolved image map (JSON) for the node agents
+	dns      netip.Addr // kube-dns's address; invalid without cluster DNS
 }
 
 func startProcess(l labCtx, name, bin string, args, wrap []string) (int, error) {
@@ -126,6 +129,9 @@ func startNodes(l labCtx) error {
 			"--lab", l.top.Name, "--labels", strings.Join(labels, ","), "--state", absState, "--images", l.images}
 		if n.Kind == "control-plane" {
 			args = append(args, "--control-plane")
+		}
+		if l.dns.IsValid() {
+			args = append(args, "--cluster-dns", l.dns.String(), "--cluster-domain", clusterdns.Domain)
 		}
 		if a.Address6 != "" {
 			args = append(args, "--address6", a.Address6)

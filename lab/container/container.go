@@ -30,7 +30,10 @@ type Mount struct {
 // Spec is what the helper needs.
 type Spec struct {
 	NetNS  string // network namespace path; empty keeps the caller's (hostNetwork pods)
-	Mounts []Mount
+	// Hostname gives the container a UTS namespace of its own with this host name, as a pod
+	// has (spec.hostname or the pod's name); empty keeps the node's (hostNetwork pods).
+	Hostname string
+	Mounts   []Mount
 	Dir    string // working directory in the container; "/" when empty
 	Argv   []string
 }
@@ -40,6 +43,9 @@ func (s Spec) Args() []string {
 	var out []string
 	if s.NetNS != "" {
 		out = append(out, "--netns", s.NetNS)
+	}
+	if s.Hostname != "" {
+		out = append(out, "--hostname", s.Hostname)
 	}
 	for _, m := range s.Mounts {
 		mode := "rw"
@@ -76,6 +82,11 @@ func ParseArgs(args []string) (Spec, error) {
 			s.NetNS = v
 		case "--dir":
 			s.Dir = v
+		case "--hostname":
+			if v == "" || len(v) > 64 {
+				return s, fmt.Errorf("container: --hostname %q: want 1-64 characters", v)
+			}
+			s.Hostname = v
 		case "--mount":
 			mode, rest, ok1 := strings.Cut(v, ":")
 			src, dst, ok2 := strings.Cut(rest, ":")
@@ -134,6 +145,15 @@ func Exec(s Spec, env []string) error {
 			return fmt.Errorf("container: join network namespace %s: %w", s.NetNS, err)
 		}
 		unix.Close(fd)
+	}
+	if s.Hostname != "" {
+		// unshare applies to this (locked) thread, which execs below.
+		if err := unix.Unshare(unix.CLONE_NEWUTS); err != nil {
+			return fmt.Errorf("container: UTS namespace: %w", err)
+		}
+		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+			return fmt.Errorf("container: set host name %q: %w", s.Hostname, err)
+		}
 	}
 	dir := s.Dir
 	if dir == "" {

@@ -13,13 +13,13 @@ import (
 )
 
 func TestArgsRoundTrip(t *testing.T) {
-	s := Spec{NetNS: "/run/netns/x", Dir: "/work", Argv: []string{"/bin/app", "--flag", "--"},
+	s := Spec{NetNS: "/run/netns/x", Hostname: "web-0", Dir: "/work", Argv: []string{"/bin/app", "--flag", "--"},
 		Mounts: []Mount{{Source: "/a/b", Target: "/etc/x"}, {Source: "/c", Target: "/var/run/secrets/s", ReadOnly: true}}}
 	got, err := ParseArgs(s.Args())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.NetNS != s.NetNS || got.Dir != s.Dir || !slices.Equal(got.Argv, s.Argv) || !slices.Equal(got.Mounts, s.Mounts) {
+	if got.NetNS != s.NetNS || got.Hostname != s.Hostname || got.Dir != s.Dir || !slices.Equal(got.Argv, s.Argv) || !slices.Equal(got.Mounts, s.Mounts) {
 		t.Fatalf("round trip: got %+v, want %+v", got, s)
 	}
 }
@@ -36,6 +36,8 @@ func TestParseArgsErrors(t *testing.T) {
 		{[]string{"--mount", "ro:a:/b", "--", "x"}, "want ro|rw"},
 		{[]string{"--what", "x", "--", "x"}, "unknown flag"},
 		{[]string{"--dir"}, "needs a value"},
+		{[]string{"--hostname", "", "--", "x"}, "want 1-64"},
+		{[]string{"--hostname", strings.Repeat("h", 65), "--", "x"}, "want 1-64"},
 	} {
 		_, err := ParseArgs(tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -97,5 +99,31 @@ func TestExecMountsVolumesPrivately(t *testing.T) {
 		if _, err := os.Lstat(p); !os.IsNotExist(err) {
 			t.Errorf("%s exists on the host after the container ran (err %v)", p, err)
 		}
+	}
+}
+
+// A pod's container has its own host name (what agnhost serve-hostname answers); the host keeps
+// its own.
+func TestExecSetsHostname(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (UTS and mount namespaces)")
+	}
+	before, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Spec{Hostname: "pod-hostname-test", Argv: []string{"/bin/sh", "-c", "hostname"}}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "IRONLAB_CONTAINER_ARGS="+strings.Join(s.Args(), "\x1f"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "pod-hostname-test" {
+		t.Fatalf("container's host name = %q, want pod-hostname-test", got)
+	}
+	if after, _ := os.Hostname(); after != before {
+		t.Fatalf("the host's name changed from %q to %q", before, after)
 	}
 }

@@ -26,6 +26,9 @@ type Build struct {
 func builds() []Build {
 	return []Build{
 		{Name: "traefik", Module: "github.com/traefik/traefik/v3", Version: "v3.6.12", ColdBuild: "about 10 minutes"},
+		{Name: "coredns", Module: "github.com/coredns/coredns", Version: "v1.14.7", ColdBuild: "about 5 minutes"},
+		// agnhost's wrapper also builds e2e.test (E2ETestPath).
+		{Name: "agnhost", Module: "k8s.io/kubernetes", Version: "v1.37.2", ColdBuild: "about 3 minutes after make k8s-bins"},
 	}
 }
 
@@ -51,6 +54,13 @@ func BuildNames() []string {
 // cache, controlplane.CacheDir(), beside k8s/VERSION).
 func (b Build) Path(cacheDir string) string {
 	return filepath.Join(cacheDir, b.Name, b.Version, b.Name)
+}
+
+// E2ETestPath is where lab-bins.sh puts e2e.test, Kubernetes' network e2e specs, which agnhost's
+// wrapper module builds beside agnhost.
+func E2ETestPath(cacheDir string) string {
+	b, _ := LookupBuild("agnhost")
+	return filepath.Join(filepath.Dir(b.Path(cacheDir)), "e2e.test")
 }
 
 // buildPath resolves a build entry to its binary, which must have been built: building it is

@@ -72,7 +72,7 @@ func TestResolveBuild(t *testing.T) {
 		t.Fatalf("Resolve = %+v, %v", got, err)
 	}
 	_, err = Resolve(context.Background(), []topology.Image{{Image: "x", Build: "nginx"}}, "/", cache, func(string) {})
-	if err == nil || !strings.Contains(err.Error(), `build "nginx": no such program (make lab-bins builds traefik)`) {
+	if err == nil || !strings.Contains(err.Error(), `build "nginx": no such program (make lab-bins builds traefik, coredns, agnhost)`) {
 		t.Fatalf("Resolve of an unknown build = %v", err)
 	}
 }

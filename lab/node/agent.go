@@ -65,6 +65,11 @@ type Config struct {
 	StateDir string
 	// Self is the ironlab binary, which starts containers (`ironlab __container`).
 	Self string
+	// ClusterDNS is the cluster DNS Service's address (the kubelet's --cluster-dns); empty when
+	// the lab runs no cluster DNS, and pods keep the node's resolv.conf. ClusterDomain is the
+	// kubelet's --cluster-domain (default cluster.local).
+	ClusterDNS    string
+	ClusterDomain string
 }
 
 // Agent is a running emulated kubelet.

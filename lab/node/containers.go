@@ -235,6 +235,10 @@ func (a *Agent) startContainer(ctx context.Context, p *corev1.Pod, rp *pod, c *c
 	spec := container.Spec{Dir: c.spec.WorkingDir}
 	if !p.Spec.HostNetwork {
 		spec.NetNS = a.cfg.Lab.Path(rp.host)
+		spec.Hostname = podHostname(p)
+	}
+	if rp.resolv != "" {
+		spec.Mounts = append(spec.Mounts, container.Mount{Source: rp.resolv, Target: "/etc/resolv.conf", ReadOnly: true})
 	}
 	for i, m := range c.spec.VolumeMounts {
 		src, ok := rp.vols.path(m.Name)

@@ -20,10 +20,10 @@ import (
 )
 
 // KubeletPort is where the agent serves the part of the kubelet API the lab supports (container
-// logs), so that `kubectl logs` works through the API server.
+// logs and exec), so that `kubectl logs` and `kubectl exec` work through the API server.
 const KubeletPort = 10250
 
-// serveKubeletAPI serves /containerLogs/NAMESPACE/POD/CONTAINER on the node's address over TLS
+// serveKubeletAPI serves /containerLogs/NAMESPACE/POD/CONTAINER and /exec/NAMESPACE/POD/CONTAINER on the node's address over TLS
 // with a self-signed certificate (the lab's API server does not verify kubelets, as in Kind).
 // Only the lab's API server can reach it: the address is inside the lab's network.
 func (a *Agent) serveKubeletAPI(ctx context.Context) error {
@@ -45,6 +45,7 @@ func (a *Agent) serveKubeletAPI(ctx context.Context) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /containerLogs/{ns}/{pod}/{container}", a.containerLogs)
+	mux.HandleFunc("/exec/{ns}/{pod}/{container}", a.serveExec)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}

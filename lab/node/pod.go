@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -42,6 +43,7 @@ type pod struct {
 	udp     []net.PacketConn
 
 	vols       *volumes
+	resolv     string // the pod's resolv.conf on the host; "" keeps the node's
 	inits      []*ctr
 	containers []*ctr
 	cancel     context.CancelFunc // ends the containers (each with grace), probes and status updates
@@ -81,6 +83,14 @@ func (rp *pod) processPod() bool {
 		}
 	}
 	return false
+}
+
+// clusterDomain is the kubelet's --cluster-domain.
+func (a *Agent) clusterDomain() string {
+	if a.cfg.ClusterDomain != "" {
+		return a.cfg.ClusterDomain
+	}
+	return "cluster.local"
 }
 
 // podHost is the namespace of a pod: the lab prefix, then "pod-" and the start of its UID.
@@ -163,6 +173,16 @@ func (a *Agent) startPod(ctx context.Context, p *corev1.Pod) (*pod, error) {
 		kick: make(chan struct{}, 1), done: make(chan struct{}), grace: podGrace(p),
 		vols: newVolumes(filepath.Join(state.PodDir(a.cfg.StateDir, string(p.UID)), "volumes"))}
 	rp.inits, rp.containers = a.containersOf(p)
+	if conf, ok := resolvConf(p, a.cfg.ClusterDNS, a.clusterDomain()); ok && rp.processPod() {
+		dir := state.PodDir(a.cfg.StateDir, string(p.UID))
+		rp.resolv = filepath.Join(dir, "resolv.conf")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("pod directory: %w", err)
+		}
+		if err := os.WriteFile(rp.resolv, []byte(conf), 0o644); err != nil {
+			return nil, fmt.Errorf("resolv.conf: %w", err)
+		}
+	}
 	if p.Spec.HostNetwork {
 		if err := a.startHostNetworkPod(p, rp); err != nil {
 			return nil, err

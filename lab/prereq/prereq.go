@@ -16,6 +16,9 @@ const (
 	Lab       Purpose = "lab"       // ironlab up/run/soak
 	Test      Purpose = "test"      // make test (unit, envtest, lab e2e)
 	Scenarios Purpose = "scenarios" // make scenarios (FRR routers)
+	// Conformance is make conformance: Kubernetes' e2e specs exec commands in process pods,
+	// which run the host's programs.
+	Conformance Purpose = "conformance"
 )
 
 // Need is one thing the host must have.
@@ -32,11 +35,13 @@ type Need struct {
 
 // Needs is every need, in the order they are reported.
 var Needs = []Need{
-	{Path: "nft", Package: "nftables", Why: "kube-proxy's nftables mode (the lab's default) and the partition fault", For: []Purpose{Lab, Test, Scenarios}},
+	{Path: "nft", Package: "nftables", Why: "kube-proxy's nftables mode (the lab's default) and the partition fault", For: []Purpose{Lab, Test, Scenarios, Conformance}},
 	{Path: "iptables", Package: "iptables", Why: "kube-proxy's iptables mode (topologies with kubeProxyMode: iptables, or without nft)", Optional: true},
-	{Path: "nsenter", Package: "util-linux", Why: "running commands inside lab hosts (ironlab exec)", For: []Purpose{Lab, Test, Scenarios}},
+	{Path: "nsenter", Package: "util-linux", Why: "running commands inside lab hosts (ironlab exec) and pods (kubectl exec)", For: []Purpose{Lab, Test, Scenarios, Conformance}},
+	{Path: "nc", Package: "netcat-openbsd", Why: "Kubernetes' e2e specs and the lab e2e suite run nc -t/-u -w inside pods (kubectl exec runs the host's programs)", For: []Purpose{Test, Conformance}},
+	{Path: "wget", Package: "wget", Why: "Kubernetes' e2e specs run wget -T inside pods", For: []Purpose{Conformance}},
 	{Path: "ip", Package: "iproute2", Why: "looking into lab namespaces (ip netns, ip neigh) and the netns tests", For: []Purpose{Test}},
-	{Path: "curl", Package: "curl", Why: "the docs' walkthroughs, which the lab e2e suite runs as written, curl a Service from a lab client", For: []Purpose{Test}},
+	{Path: "curl", Package: "curl", Why: "the docs' walkthroughs, which the lab e2e suite runs as written, curl a Service from a lab client; Kubernetes' e2e specs curl from pods", For: []Purpose{Test, Conformance}},
 	{Path: "arping", Package: "iputils-arping", Why: "the lab e2e suite asks who answers ARP with it", For: []Purpose{Test}},
 	{Path: "conntrack", Package: "conntrack", Why: "inspecting kube-proxy's connection tracking in a lab", Optional: true},
 	{Path: "/usr/lib/frr/bgpd", Package: "frr", Why: "routers of type frr (the bgp-frr scenarios in make scenarios)", For: []Purpose{Scenarios}},

@@ -46,7 +46,7 @@ type Image struct {
 	GoInstall string `yaml:"goinstall,omitempty" json:"goinstall,omitempty" doc:"a Go command at a version, MODULE/PATH@VERSION, built once into the lab cache with go install"`
 	// Build names a program built from a wrapper module of this repository (make lab-bins), for
 	// commands that go install cannot build (Traefik: its go.mod has replace directives).
-	Build string `yaml:"build,omitempty" json:"build,omitempty" doc:"a program make lab-bins builds into the lab cache from a wrapper module of this repository: traefik"`
+	Build string `yaml:"build,omitempty" json:"build,omitempty" doc:"a program make lab-bins builds into the lab cache from a wrapper module of this repository: traefik, coredns, agnhost"`
 }
 
 // Defaults are cluster-wide settings.
@@ -56,6 +56,9 @@ type Defaults struct {
 	ServiceCIDR   string `yaml:"serviceCIDR,omitempty" json:"serviceCIDR,omitempty" doc:"ClusterIP range (default 10.96.0.0/16)"`
 	ServiceCIDR6  string `yaml:"serviceCIDR6,omitempty" json:"serviceCIDR6,omitempty" doc:"IPv6 ClusterIP range (default fd00:10:96::/112 when a network has IPv6)"`
 	KubeProxyMode string `yaml:"kubeProxyMode,omitempty" json:"kubeProxyMode,omitempty" doc:"nftables (default) or iptables"`
+	// ClusterDNS runs CoreDNS (kube-dns at the tenth address of serviceCIDR) and gives pods a
+	// resolv.conf that points at it, as kubeadm and Kind do.
+	ClusterDNS bool `yaml:"clusterDNS,omitempty" json:"clusterDNS,omitempty" doc:"run CoreDNS as kube-dns and point pods' resolv.conf at it (needs make lab-bins: coredns)"`
 }
 
 // Network is an L2 segment.

@@ -2,6 +2,9 @@
 # Builds, once and through the Go module proxy, the programs that lab process pods run and that
 # come from a wrapper module beside this script (the control plane is k8s-bins.sh's):
 #   traefik   Traefik, the ingress controller of topologies/ingress.yaml (`build: traefik`)
+#   coredns   CoreDNS, the cluster DNS of topologies with defaults.clusterDNS (`build: coredns`)
+#   agnhost   Kubernetes' e2e test image (`build: agnhost`), and beside it e2e.test, Kubernetes'
+#             network e2e specs (make conformance)
 # Each goes to ${IRONLAB_CACHE:-$HOME/.cache/ironlab}/NAME/<version>/NAME, where <version> is the
 # one the wrapper's go.mod requires: the path lab/images resolves a topology's `build: NAME` entry
 # to (lab/images has a test that runs `lab-bins.sh --print` and compares).
@@ -15,7 +18,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${IRONLAB_CACHE:-$HOME/.cache/ironlab}
-all=(traefik)
+all=(traefik coredns agnhost)
 
 log() { printf 'lab-bins: %s\n' "$*" >&2; }
 
@@ -39,6 +42,14 @@ version_of() { awk '$1=="require" && NF==3 {print $3; exit}' "$here/$1/go.mod"; 
 ldflags_of() {
 	case "$1" in
 	traefik) echo "-X github.com/traefik/traefik/v3/pkg/version.Version=$2" ;;
+	agnhost) # the version stamp of Kubernetes' own builds, so e2e.test reports v1.37.2
+		local minor pkg out=""
+		minor=$(echo "$2" | cut -d. -f2)
+		for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+			out+=" -X $pkg.gitVersion=$2 -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+		done
+		echo "$out"
+		;;
 	esac
 }
 
@@ -70,6 +81,10 @@ build() {
 		cd "$here/$name"
 		go mod download
 		CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $(ldflags_of "$name" "$version")" -o "$tmp/$name" "$pkg"
+		# A wrapper with a test main (agnhost's: Kubernetes' e2e suite) builds that too.
+		if [ -f e2e_test.go ]; then
+			CGO_ENABLED=0 go test -c -trimpath -ldflags "-s -w $(ldflags_of "$name" "$version")" -o "$tmp/e2e.test" .
+		fi
 	) || { log "$name build failed"; exit 1; }
 	echo "$stamp" >"$tmp/.stamp"
 	rm -rf "$dest.old"
