@@ -29,13 +29,13 @@ type Mount struct {
 
 // Spec is what the helper needs.
 type Spec struct {
-	NetNS  string // network namespace path; empty keeps the caller's (hostNetwork pods)
+	NetNS string // network namespace path; empty keeps the caller's (hostNetwork pods)
 	// Hostname gives the container a UTS namespace of its own with this host name, as a pod
 	// has (spec.hostname or the pod's name); empty keeps the node's (hostNetwork pods).
 	Hostname string
 	Mounts   []Mount
-	Dir    string // working directory in the container; "/" when empty
-	Argv   []string
+	Dir      string // working directory in the container; "/" when empty
+	Argv     []string
 }
 
 // Args encodes a Spec as the helper's command line (after `ironlab __container`).
