@@ -41,7 +41,7 @@ k8s-bins: ## build etcd and the Kubernetes control plane from source into the ca
 	@$(K8S_BINS)
 
 .PHONY: lab-bins
-lab-bins: ## build the programs of process pods from their wrapper modules into the cache: Traefik (once; prints the binaries)
+lab-bins: k8s-bins ## build the programs of process pods and the e2e suite from their wrapper modules into the cache: Traefik, CoreDNS, agnhost and e2e.test (once; prints the binaries)
 	@$(LAB_BINS)
 
 .PHONY: generate
@@ -84,8 +84,9 @@ chart-test: k8s-bins ## helm lint --strict the chart, then its renderings (defau
 PREREQS = $(GO) run ./cmd/ironlab-prereqs -install -for
 
 .PHONY: prereqs
-prereqs: ## check (and as root on Debian/Ubuntu, install) what the lab, the tests and the scenarios need
+prereqs: ## check (and as root on Debian/Ubuntu, install) what the lab, the tests, the scenarios and make conformance need
 	$(PREREQS) scenarios
+	$(PREREQS) conformance
 
 .PHONY: test
 test: prereqs-test k8s-bins ## unit tests, envtest integration tests against the real kube-apiserver, lab e2e (root)
@@ -118,6 +119,14 @@ bench-l2: k8s-bins ## layer 2: failover gaps of IronLB and MetalLB v0.15.2 (IRON
 .PHONY: scenarios
 scenarios: prereqs-scenarios build k8s-bins lab-bins ## replay the scenario suite (scenarios/) against IronLB; reports in ironlab-report/ (root)
 	$(BIN)/ironlab run scenarios/ --report $${IRONLAB_REPORT:-ironlab-report} --quiet-lab
+
+.PHONY: conformance
+conformance: prereqs-conformance build k8s-bins lab-bins ## Kubernetes' [Feature:LoadBalancer] e2e specs (v1.37.2) on the l2 and bgp labs, IronLB and MetalLB v0.15.2 side by side (CONFORMANCE_REPORT, conformance-report/: junit-IMPL.xml per mode, summary.md) (root)
+	$(BIN)/ironlab conformance --report $${CONFORMANCE_REPORT:-conformance-report} $${CONFORMANCE_ARGS:-}
+
+.PHONY: conformance-fast
+conformance-fast: prereqs-conformance build k8s-bins lab-bins ## the specs of make conformance not marked [Slow], against IronLB on the l2 lab (what CI runs on every change) (root)
+	$(BIN)/ironlab conformance --fast --mode l2 --impl ironlb --report $${CONFORMANCE_REPORT:-conformance-report} $${CONFORMANCE_ARGS:-}
 
 .PHONY: soak
 soak: prereqs-lab build k8s-bins ## seeded random faults and Service churn on the l2 then the bgp lab, invariants checked (SOAK, 3m, each; SOAK_SEED replays; soak-report/soak.json) (root)
@@ -155,13 +164,15 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s} ./impl/bfd/
 	$(GO) test -run '^$$' -fuzz '^FuzzDemux$$' -fuzztime $${FUZZTIME:-30s} ./impl/bfd/
 
-.PHONY: prereqs-test prereqs-lab prereqs-scenarios
+.PHONY: prereqs-test prereqs-lab prereqs-scenarios prereqs-conformance
 prereqs-test:
 	@$(PREREQS) test
 prereqs-lab:
 	@$(PREREQS) lab
 prereqs-scenarios:
 	@$(PREREQS) scenarios
+prereqs-conformance:
+	@$(PREREQS) conformance
 
 .PHONY: lab-up
 lab-up: prereqs-lab build k8s-bins ## bring up the lab of TOPOLOGY (default topologies/l2.yaml; needs root)

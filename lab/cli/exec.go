@@ -39,7 +39,7 @@ func NewExecCommand(s Streams) *cobra.Command {
 			}
 			c := exec.Command(self, append([]string{"__nsexec", l.Path(args[0]), "--", bin}, args[2:]...)...)
 			c.Stdin, c.Stdout, c.Stderr = os.Stdin, s.Out, s.Err
-			return c.Run()
+			return passExit(c.Run())
 		},
 	}
 	nameFlag(cmd, &name)

@@ -31,7 +31,10 @@ func NewKubectlCommand(s Streams) *cobra.Command {
 			c := exec.Command(filepath.Join(controlplane.BinDir(), "kubectl"), args...)
 			c.Env = append(os.Environ(), "KUBECONFIG="+kc)
 			c.Stdin, c.Stdout, c.Stderr = os.Stdin, s.Out, s.Err
-			if err := c.Run(); err != nil {
+			if err := passExit(c.Run()); err != nil {
+				if _, ok := err.(exitStatus); ok {
+					return err
+				}
 				return fmt.Errorf("kubectl: %w", err)
 			}
 			return nil

@@ -3,9 +3,11 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"sync"
 	"time"
 
@@ -37,7 +39,7 @@ them. Commands that act on a lab take --name, and without it the only lab there 
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.AddCommand(NewUpCommand(s, version), NewDownCommand(s), NewGetCommand(s), NewStatusCommand(s), NewKubectlCommand(s), NewLogsCommand(s),
-		NewSchemaCommand(s), NewFaultCommand(s), NewExecCommand(s), NewRunCommand(s, version), NewSoakCommand(s, version), NewVersionCommand(s, version), NewPortForwardCommand(s), NewOpenCommand(s), NewExportCommand(s), NewGraphCommand(s),
+		NewSchemaCommand(s), NewFaultCommand(s), NewExecCommand(s), NewRunCommand(s, version), NewSoakCommand(s, version), NewVersionCommand(s, version), NewPortForwardCommand(s), NewOpenCommand(s), NewExportCommand(s), NewGraphCommand(s), NewConformanceCommand(s, version),
 		newNSExecCommand(), newForwardCommand(), newNodeCommand(), newContainerCommand(), newRouterCommand())
 	return root
 }
@@ -48,10 +50,29 @@ func Main(args []string, version string) int {
 	root := NewRootCommand(s, version)
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
+		var st exitStatus
+		if errors.As(err, &st) {
+			return int(st) // the command it ran has said why
+		}
 		fmt.Fprintf(s.Err, "ironlab: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// exitStatus is the exit status of a command ironlab ran for the user (kubectl, ironlab exec's
+// command), passed on as ironlab's own: scripts see kubectl exec's exit code as kubectl's.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// passExit turns a command's non-zero exit into an exitStatus.
+func passExit(err error) error {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() > 0 {
+		return exitStatus(ee.ExitCode())
+	}
+	return err
 }
 
 // progress prints numbered, timed steps.

@@ -107,6 +107,22 @@ spec:
 		GinkgoWriter.Printf("Secret update reached the mounted file in %s\n", time.Since(updated))
 	})
 
+	It("runs kubectl exec inside the container: its host name, its private /tmp, stdin, stdout, stderr and the exit code", func() {
+		out, err := l.kubectlErr("from-stdin\n", "exec", "-i", "reader", "--", "sh", "-c",
+			"hostname; test -f /tmp/ready && echo sees-private-tmp; cat; echo to-stderr >&2; exit 7")
+		Expect(err).To(HaveOccurred(), "exit 7 must come back as a failure")
+		Expect(out).To(ContainSubstring("reader\nsees-private-tmp\nfrom-stdin\n"), "host name, /tmp and stdin of the container")
+		Expect(out).To(ContainSubstring("to-stderr"))
+		Expect(out).To(ContainSubstring("command terminated with exit code 7"))
+		host, _ := os.Hostname()
+		Expect(host).NotTo(Equal("reader"), "the pod's host name is its own")
+		out, err = l.kubectlErr("", "exec", "reader", "--", "sh", "-c", "echo $NAME")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(Equal("reader"), "the container's environment")
+		_, err = l.kubectlErr("", "exec", "reader", "-c", "nosuch", "--", "true")
+		Expect(err).To(HaveOccurred(), "a container the pod does not have")
+	})
+
 	It("restarts a killed container with back-off and counts the restarts", func() {
 		restarts := func() int {
 			n, _ := strconv.Atoi(podField("reader", "{.status.containerStatuses[0].restartCount}"))

@@ -1,0 +1,116 @@
+package conformance
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+const (
+	finalizer = "[sig-network] LoadBalancers [Feature:LoadBalancer] should handle load balancer cleanup finalizer for service [Slow]"
+	tcp       = "[sig-network] LoadBalancers [Feature:LoadBalancer] should be able to change the type and ports of a TCP service [Slow]"
+	udpNodes  = "[sig-network] LoadBalancers [Feature:LoadBalancer] should be able to preserve UDP traffic when server pod cycles for a LoadBalancer service on different nodes"
+	fromPods  = "[sig-network] LoadBalancers ExternalTrafficPolicy: Local [Feature:LoadBalancer] should work from pods [Slow]"
+)
+
+func parseFixture(t *testing.T) Suite {
+	t.Helper()
+	f, err := os.Open("testdata/junit_01.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s, err := ParseJUnit(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestParseJUnit(t *testing.T) {
+	s := parseFixture(t)
+	want := []Result{
+		{Spec: finalizer, Status: Passed, Seconds: 0.5},
+		{Spec: tcp, Status: Failed, Reason: "[FAILED] service is not reachable within 2m0s timeout on endpoint mutability-test:80 over TCP protocol", Seconds: 120.2},
+		{Spec: udpNodes, Status: Skipped, Reason: "Test requires >= 2 Ready nodes, but there are only 1 nodes", Seconds: 0.1},
+		{Spec: fromPods, Status: NotRun},
+	}
+	if len(s.Results) != len(want) {
+		t.Fatalf("got %d results, want %d (filtered specs of other features must be left out): %+v", len(s.Results), len(want), s.Results)
+	}
+	for i := range want {
+		if s.Results[i] != want[i] {
+			t.Errorf("result %d = %+v, want %+v", i, s.Results[i], want[i])
+		}
+	}
+	if s.SetupFailure != "" || s.Seconds != 130.5 {
+		t.Errorf("suite: setup failure %q, %v s", s.SetupFailure, s.Seconds)
+	}
+}
+
+func TestParseJUnitSetupFailure(t *testing.T) {
+	x := `<testsuites time="3"><testsuite><testcase name="[SynchronizedBeforeSuite]" status="failed" time="3">` +
+		`<failure message="no nodes are ready"></failure></testcase></testsuite></testsuites>`
+	s, err := ParseJUnit(strings.NewReader(x))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.SetupFailure != "[SynchronizedBeforeSuite]: no nodes are ready" {
+		t.Fatalf("setup failure = %q", s.SetupFailure)
+	}
+	sum := Summarize([]Run{{Impl: "ironlb", Mode: "l2", Suite: s}})
+	if v := sum.Verdict(0); len(v) != 1 || !strings.Contains(v[0], "suite setup failed") {
+		t.Fatalf("verdict = %v, want the setup failure", v)
+	}
+}
+
+func TestParseJUnitRejectsGarbage(t *testing.T) {
+	if _, err := ParseJUnit(strings.NewReader("<testsuites><testsuite>")); err == nil {
+		t.Fatal("a truncated report parsed")
+	}
+}
+
+func TestSummaryAndVerdict(t *testing.T) {
+	s := parseFixture(t)
+	pass := Suite{Results: []Result{{Spec: finalizer, Status: Passed, Seconds: 1}, {Spec: tcp, Status: Passed, Seconds: 30}}}
+	runs := []Run{{Impl: "ironlb", Mode: "l2", Suite: pass}, {Impl: "metallb", Mode: "l2", Suite: s},
+		{Impl: "metallb", Mode: "bgp", Err: "lab did not come up"}}
+	sum := Summarize(runs)
+	if len(sum.Rows) != 4 {
+		t.Fatalf("rows = %d, want 4", len(sum.Rows))
+	}
+	if v := sum.Verdict(0); len(v) != 0 {
+		t.Errorf("ironlb verdict = %v, want none", v)
+	}
+	v := sum.Verdict(1)
+	if len(v) != 2 || !strings.HasPrefix(v[0], "failed: ") || !strings.HasPrefix(v[1], "skipped: ") {
+		t.Errorf("metallb verdict = %v, want the failure and the skip", v)
+	}
+	if v := sum.Verdict(2); len(v) != 1 || v[0] != "lab did not come up" {
+		t.Errorf("verdict of a run that did not happen = %v", v)
+	}
+	// A failure the mode makes impossible is no problem, and says so.
+	old := Impossibles
+	t.Cleanup(func() { Impossibles = old })
+	Impossibles = []Impossible{{Mode: "l2", Spec: "change the type and ports of a TCP", Why: "why not"}}
+	sum = Summarize(runs)
+	if v := sum.Verdict(1); len(v) != 1 || !strings.HasPrefix(v[0], "skipped: ") {
+		t.Errorf("metallb verdict with the TCP spec impossible = %v", v)
+	}
+	var md bytes.Buffer
+	if err := sum.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| ironlb (l2) | metallb (l2) | metallb (bgp) |", "passed (30 s)",
+		"failed: [FAILED] service is not reachable", "(impossible in this mode: why not)", "not run", "absent",
+		"skipped: Test requires >= 2 Ready nodes", "**metallb (bgp)**: 1 problem(s)", "every spec that ran passed"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("summary.md lacks %q:\n%s", want, md.String())
+		}
+	}
+	var js bytes.Buffer
+	if err := sum.WriteJSON(&js); err != nil || !strings.Contains(js.String(), `"status": "not run"`) {
+		t.Errorf("summary.json: %v\n%s", err, js.String())
+	}
+}
