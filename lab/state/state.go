@@ -120,7 +120,9 @@ func KubeconfigPath(dir string) string { return filepath.Join(dir, "kubeconfig")
 
 // InLabKubeconfigPath is the admin kubeconfig that reaches the API server at its address inside
 // the lab (for programs run in a lab host, such as make conformance's e2e.test).
-func InLabKubeconfigPath(dir string) string { return filepath.Join(KubeconfigsDir(dir), "admin-in-lab.kubeconfig") }
+func InLabKubeconfigPath(dir string) string {
+	return filepath.Join(KubeconfigsDir(dir), "admin-in-lab.kubeconfig")
+}
 
 // KubeconfigsDir holds the kubeconfigs of the lab's components and nodes.
 func KubeconfigsDir(dir string) string { return filepath.Join(dir, "kubeconfigs") }
