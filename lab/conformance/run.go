@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ironlb/ironlb/lab/apply"
@@ -224,6 +225,8 @@ func applyFile(ctx context.Context, lab *cluster.Lab, file string) error {
 	if err != nil {
 		return err
 	}
+	// Objects go in in parallel, so the webhook warns of references not there yet: noise here.
+	rc.WarningHandler = rest.NoWarnings{}
 	ap, err := apply.New(rc)
 	if err != nil {
 		return err

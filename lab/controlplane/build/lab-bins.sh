@@ -75,7 +75,7 @@ build() {
 	chmod 755 "$tmp"
 	trap 'rm -rf "$tmp"' EXIT
 	log "building $name $version ($pkg) into $dest"
-	log "a cold build takes about 10 minutes on 2 cores; later runs reuse it"
+	log "a cold build takes minutes on 2 cores (Traefik about 10, CoreDNS 2, agnhost and e2e.test 1-3 after make k8s-bins); later runs reuse it"
 	start=$(date +%s)
 	(
 		cd "$here/$name"
