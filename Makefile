@@ -121,11 +121,13 @@ scenarios: prereqs-scenarios build k8s-bins lab-bins ## replay the scenario suit
 	$(BIN)/ironlab run scenarios/ --report $${IRONLAB_REPORT:-ironlab-report} --quiet-lab
 
 .PHONY: conformance
-conformance: prereqs-conformance build k8s-bins lab-bins ## Kubernetes' [Feature:LoadBalancer] e2e specs (v1.37.2) on the l2 and bgp labs, IronLB and MetalLB v0.15.2 side by side (CONFORMANCE_REPORT, conformance-report/: junit-IMPL.xml per mode, summary.md) (root)
+conformance: prereqs-conformance build k8s-bins ## Kubernetes' [Feature:LoadBalancer] e2e specs (v1.37.2) on the l2 and bgp labs, IronLB and MetalLB v0.15.2 side by side (CONFORMANCE_REPORT, conformance-report/: junit-IMPL.xml per mode, summary.md) (root)
+	@$(LAB_BINS) coredns agnhost >/dev/null
 	$(BIN)/ironlab conformance --report $${CONFORMANCE_REPORT:-conformance-report} $${CONFORMANCE_ARGS:-}
 
 .PHONY: conformance-fast
-conformance-fast: prereqs-conformance build k8s-bins lab-bins ## the specs of make conformance not marked [Slow], against IronLB on the l2 lab (what CI runs on every change) (root)
+conformance-fast: prereqs-conformance build k8s-bins ## the specs of make conformance not marked [Slow], against IronLB on the l2 lab (what CI runs on every change) (root)
+	@$(LAB_BINS) coredns agnhost >/dev/null
 	$(BIN)/ironlab conformance --fast --mode l2 --impl ironlb --report $${CONFORMANCE_REPORT:-conformance-report} $${CONFORMANCE_ARGS:-}
 
 .PHONY: soak

@@ -103,6 +103,7 @@ mode. Exits non-zero when a spec failed or skipped itself, unless the mode makes
 	f.StringVar(&o.ReportDir, "report", "conformance-report", "directory for the JUnit reports, logs and summary")
 	f.StringVar(&o.Root, "root", ".", "the repository's root (the topologies and manifests are read from it)")
 	f.IntVar(&o.Parallel, "parallel", 2, "labs at once")
+	f.BoolVar(&o.RunImpossible, "run-impossible", false, "run the specs the mode makes impossible too (docs/conformance.md; by default they are left out and the summary says why)")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package conformance
 import (
 	"bytes"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -112,5 +113,54 @@ func TestSummaryAndVerdict(t *testing.T) {
 	var js bytes.Buffer
 	if err := sum.WriteJSON(&js); err != nil || !strings.Contains(js.String(), `"status": "not run"`) {
 		t.Errorf("summary.json: %v\n%s", err, js.String())
+	}
+}
+
+// The specs a mode makes impossible become a skip expression that matches them, and nothing else.
+func TestImpossibleSkip(t *testing.T) {
+	old := Impossibles
+	t.Cleanup(func() { Impossibles = old })
+	Impossibles = []Impossible{{Mode: "bgp", Spec: "session affinity work for LoadBalancer service with Cluster traffic policy", Why: "x"},
+		{Mode: "bgp", Spec: "[Feature:LoadBalancer] should handle", Why: "y"}, {Mode: "l2", Spec: "TCP", Why: "z"}}
+	re := regexp.MustCompile(ImpossibleSkip("bgp"))
+	for spec, want := range map[string]bool{
+		"[sig-network] LoadBalancers [Feature:LoadBalancer] should have session affinity work for LoadBalancer service with Cluster traffic policy [LinuxOnly] [Slow]": true,
+		finalizer: true,
+		tcp:       false,
+		"[sig-network] LoadBalancers [Feature:LoadBalancer] should have session affinity work for LoadBalancer service with Local traffic policy [LinuxOnly] [Slow]": false,
+	} {
+		if re.MatchString(spec) != want {
+			t.Errorf("skip %q matches %q: %v, want %v", re, spec, !want, want)
+		}
+	}
+	if ImpossibleSkip("none") != "" || joinRegexps("", "a", "", "b") != "a|b" {
+		t.Error("empty modes and expressions")
+	}
+}
+
+// The progress lines come from ginkgo's verbose output: titles and results, not the failure
+// summary's repeated title or the row of S for filtered specs.
+func TestProgressPatterns(t *testing.T) {
+	for line, want := range map[string]string{
+		"[sig-network] LoadBalancers [Feature:LoadBalancer] should handle load balancer cleanup finalizer for service [Slow] [sig-network, Feature:LoadBalancer, Slow]":                                     "title",
+		"[sig-network] LoadBalancers [Feature:LoadBalancer] should be able to preserve UDP traffic when server pod cycles for a LoadBalancer service on the same nodes [sig-network, Feature:LoadBalancer]": "title",
+		"[sig-network] LoadBalancers [Feature:LoadBalancer] [It] should have session affinity work for LoadBalancer service with Cluster traffic policy [LinuxOnly] [Slow]":                                 "",
+		"• [4.126 seconds]":                           "result",
+		"• [FAILED] [602.510 seconds]":                "result",
+		"S [SKIPPED] [0.101 seconds]":                 "result",
+		"SSSSSSSSSSSSSSSS":                            "",
+		"  STEP: Destroying namespace":                "",
+		"  [FAILED] Affinity should hold but didn't.": "",
+	} {
+		got := ""
+		switch {
+		case specTitle.MatchString(line):
+			got = "title"
+		case specResult.MatchString(line):
+			got = "result"
+		}
+		if got != want {
+			t.Errorf("%q: got %q, want %q", line, got, want)
+		}
 	}
 }

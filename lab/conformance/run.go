@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +61,9 @@ type Options struct {
 	Progress  io.Writer
 	// Timeout bounds one e2e.test run (ginkgo's suite timeout; default 2h).
 	Timeout time.Duration
+	// RunImpossible runs the specs the mode makes impossible (Impossibles) too; by default they
+	// are left out, and the summary says why (each costs minutes of timeouts to fail).
+	RunImpossible bool
 }
 
 // RunAll brings up a lab per mode and implementation, runs e2e.test in it from the lab's tester
@@ -173,7 +175,7 @@ func runOne(ctx context.Context, o Options, l Lab, impl string, say func(string,
 	}
 	junit := filepath.Join(dir, "junit-"+impl+".xml")
 	_ = os.Remove(junit)
-	suite, err := runE2E(ctx, o, lab, tester, kc, dir, impl, tag, say)
+	suite, err := runE2E(ctx, o, lab, tester, kc, dir, l.Mode, impl, tag, say)
 	if err != nil {
 		keepLogs = true
 		return fail(err)
@@ -258,13 +260,7 @@ func inLabKubeconfig(lab *cluster.Lab) (string, error) {
 	return path, clientcmd.WriteToFile(*cfg, path)
 }
 
-// e2e.test's verbose output: a spec's title, then its result.
-var (
-	specTitle  = regexp.MustCompile(`^\[sig-[a-z-]+\] `)
-	specResult = regexp.MustCompile(`^(•|S|\[FAIL\]|• \[FAILED\]|• \[PANICKED\]|• \[TIMEDOUT\]|S \[SKIPPED\]) ?\[?([0-9.]+ seconds)?`)
-)
-
-func runE2E(ctx context.Context, o Options, lab *cluster.Lab, tester, kubeconfig, dir, impl, tag string, say func(string, ...any)) (Suite, error) {
+func runE2E(ctx context.Context, o Options, lab *cluster.Lab, tester, kubeconfig, dir, mode, impl, tag string, say func(string, ...any)) (Suite, error) {
 	work := filepath.Join(dir, "e2e-"+impl)
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return Suite{}, err
@@ -274,8 +270,12 @@ func runE2E(ctx context.Context, o Options, lab *cluster.Lab, tester, kubeconfig
 		"--report-dir=" + work, "--dump-logs-on-failure=false",
 		"--ginkgo.focus=" + o.Focus, "--ginkgo.no-color", "--ginkgo.v",
 		"--ginkgo.timeout=" + o.Timeout.String()}
-	if o.Skip != "" {
-		args = append(args, "--ginkgo.skip="+o.Skip)
+	skip := o.Skip
+	if !o.RunImpossible {
+		skip = joinRegexps(skip, ImpossibleSkip(mode))
+	}
+	if skip != "" {
+		args = append(args, "--ginkgo.skip="+skip)
 	}
 	logf, err := os.Create(filepath.Join(dir, "e2e-"+impl+".log"))
 	if err != nil {
@@ -314,7 +314,7 @@ func runE2E(ctx context.Context, o Options, lab *cluster.Lab, tester, kubeconfig
 		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()
-	say("%s: running e2e.test from %s (focus %s%s); output in %s", tag, tester, o.Focus, skipNote(o.Skip), logf.Name())
+	say("%s: running e2e.test from %s (focus %s%s); output in %s", tag, tester, o.Focus, skipNote(skip), logf.Name())
 	runErr := cmd.Run()
 	pw.Close()
 	<-done
@@ -346,12 +346,4 @@ func skipNote(skip string) string {
 		return ""
 	}
 	return ", skip " + skip
-}
-
-// shortTitle drops the ginkgo labels in brackets at the end of a spec's title line.
-func shortTitle(t string) string {
-	if i := strings.LastIndex(t, " [sig-"); i > 0 {
-		t = t[:i]
-	}
-	return t
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -29,7 +30,36 @@ type Impossible struct {
 }
 
 // Impossibles is that list.
-var Impossibles = []Impossible{}
+var Impossibles = []Impossible{
+	{Mode: "bgp", Spec: "should have session affinity work for LoadBalancer service", Why: affinityOverECMP},
+	{Mode: "bgp", Spec: "should be able to switch session affinity for LoadBalancer service", Why: affinityOverECMP},
+}
+
+// affinityOverECMP is why ClientIP session affinity cannot hold behind BGP routers.
+const affinityOverECMP = "the routers spread one client's connections over the nodes by flow (ECMP on addresses and ports), " +
+	"and kube-proxy keeps ClientIP affinity per node: each node sends the client to the backend it chose"
+
+// ImpossibleSkip is a ginkgo skip expression for the specs mode makes impossible ("" for none).
+func ImpossibleSkip(mode string) string {
+	var parts []string
+	for _, k := range Impossibles {
+		if k.Mode == mode {
+			parts = append(parts, regexp.QuoteMeta(k.Spec))
+		}
+	}
+	return strings.Join(parts, "|")
+}
+
+// joinRegexps is the alternation of the non-empty expressions.
+func joinRegexps(res ...string) string {
+	var parts []string
+	for _, r := range res {
+		if r != "" {
+			parts = append(parts, r)
+		}
+	}
+	return strings.Join(parts, "|")
+}
 
 // impossible returns why spec cannot pass in mode, or "".
 func impossible(mode, spec string) string {
