@@ -13,14 +13,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ironlb/ironlb/lab/conformance"
+	"github.com/ironlb/ironlb/lab/conformance/labrun"
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/images"
+	"github.com/ironlb/ironlb/lab/install"
 )
 
 // NewConformanceCommand is `ironlab conformance`: Kubernetes' [Feature:LoadBalancer] e2e specs
 // against each implementation on the conformance labs, side by side.
 func NewConformanceCommand(s Streams, version string) *cobra.Command {
-	o := conformance.Options{Progress: s.Out}
+	o := labrun.Options{Progress: s.Out}
 	var modes, impls string
 	var fast bool
 	cmd := &cobra.Command{
@@ -50,12 +52,12 @@ mode. Exits non-zero when a spec failed or skipped itself, unless the mode makes
 				}
 			}
 			for _, i := range o.Impls {
-				if i != "ironlb" && i != "metallb" {
-					return fmt.Errorf("--impl %q: want ironlb, metallb or ironlb,metallb", i)
+				if i != install.IronLB && i != install.MetalLB {
+					return fmt.Errorf("--impl %q: want %s, %s or %s,%s", i, install.IronLB, install.MetalLB, install.IronLB, install.MetalLB)
 				}
 			}
 			if fast {
-				o.Skip = strings.Trim(o.Skip+"|"+conformance.FastSkip, "|")
+				o.Skip = conformance.JoinRegexps(o.Skip, conformance.FastSkip)
 			}
 			cache := controlplane.CacheDir()
 			if o.E2ETest == "" {
@@ -71,12 +73,12 @@ mode. Exits non-zero when a spec failed or skipped itself, unless the mode makes
 			o.Version = recordVersion(version)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			runs := conformance.RunAll(ctx, o)
+			runs := labrun.RunAll(ctx, o)
 			sum := conformance.Summarize(runs)
 			if err := writeConformance(o.ReportDir, sum); err != nil {
 				return err
 			}
-			md, _ := os.ReadFile(filepath.Join(o.ReportDir, "summary.md"))
+			md, _ := os.ReadFile(filepath.Join(o.ReportDir, conformance.SummaryMarkdown))
 			fmt.Fprintf(s.Out, "\n%s\nreports in %s\n", md, o.ReportDir)
 			bad := 0
 			for i := range runs {
@@ -88,14 +90,14 @@ mode. Exits non-zero when a spec failed or skipped itself, unless the mode makes
 				return errors.New("interrupted")
 			}
 			if bad > 0 {
-				return fmt.Errorf("%d of %d runs had problems (see %s)", bad, len(runs), filepath.Join(o.ReportDir, "summary.md"))
+				return fmt.Errorf("%d of %d runs had problems (see %s)", bad, len(runs), filepath.Join(o.ReportDir, conformance.SummaryMarkdown))
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&modes, "mode", "l2,bgp", "the labs: l2, bgp or l2,bgp")
-	f.StringVar(&impls, "impl", "ironlb,metallb", "the implementations: ironlb, metallb or ironlb,metallb")
+	f.StringVar(&impls, "impl", install.IronLB+","+install.MetalLB, "the implementations: ironlb, metallb or ironlb,metallb")
 	f.BoolVar(&fast, "fast", false, "leave out the specs marked [Slow] (the subset CI runs)")
 	f.StringVar(&o.Focus, "focus", conformance.DefaultFocus, "ginkgo focus: the specs to run (a regular expression)")
 	f.StringVar(&o.Skip, "skip", "", "ginkgo skip: specs to leave out (a regular expression)")
@@ -112,8 +114,8 @@ func writeConformance(dir string, sum conformance.Summary) error {
 		return err
 	}
 	for name, write := range map[string]func(*os.File) error{
-		"summary.md":   func(f *os.File) error { return sum.WriteMarkdown(f) },
-		"summary.json": func(f *os.File) error { return sum.WriteJSON(f) },
+		conformance.SummaryMarkdown: func(f *os.File) error { return sum.WriteMarkdown(f) },
+		conformance.SummaryJSON:     func(f *os.File) error { return sum.WriteJSON(f) },
 	} {
 		f, err := os.Create(filepath.Join(dir, name))
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ironlb/ironlb/lab/cluster"
+	"github.com/ironlb/ironlb/lab/clusterdns"
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/node"
 )
@@ -78,6 +79,6 @@ func newNodeCommand() *cobra.Command {
 	f.StringVar(&imagesFile, "images", "", "the image map (JSON list of image and path)")
 	f.StringVar(&cfg.StateDir, "state", "", "the lab's state directory")
 	f.StringVar(&cfg.ClusterDNS, "cluster-dns", "", "the cluster DNS Service's address, for pods' resolv.conf (none: pods keep the node's)")
-	f.StringVar(&cfg.ClusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
+	f.StringVar(&cfg.ClusterDomain, "cluster-domain", clusterdns.Domain, "the cluster's DNS domain")
 	return cmd
 }

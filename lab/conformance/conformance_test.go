@@ -45,7 +45,7 @@ func TestParseJUnit(t *testing.T) {
 			t.Errorf("result %d = %+v, want %+v", i, s.Results[i], want[i])
 		}
 	}
-	if s.SetupFailure != "" || s.Seconds != 130.5 {
+	if s.SetupFailure != "" || s.Seconds != 130.5 || s.Succeeded {
 		t.Errorf("suite: setup failure %q, %v s", s.SetupFailure, s.Seconds)
 	}
 }
@@ -74,7 +74,7 @@ func TestParseJUnitRejectsGarbage(t *testing.T) {
 
 func TestSummaryAndVerdict(t *testing.T) {
 	s := parseFixture(t)
-	pass := Suite{Results: []Result{{Spec: finalizer, Status: Passed, Seconds: 1}, {Spec: tcp, Status: Passed, Seconds: 30}}}
+	pass := Suite{Succeeded: true, Results: []Result{{Spec: finalizer, Status: Passed, Seconds: 1}, {Spec: tcp, Status: Passed, Seconds: 30}}}
 	runs := []Run{{Impl: "ironlb", Mode: "l2", Suite: pass}, {Impl: "metallb", Mode: "l2", Suite: s},
 		{Impl: "metallb", Mode: "bgp", Err: "lab did not come up"}}
 	sum := Summarize(runs)
@@ -133,34 +133,73 @@ func TestImpossibleSkip(t *testing.T) {
 			t.Errorf("skip %q matches %q: %v, want %v", re, spec, !want, want)
 		}
 	}
-	if ImpossibleSkip("none") != "" || joinRegexps("", "a", "", "b") != "a|b" {
+	if ImpossibleSkip("none") != "" || JoinRegexps("", "a", "", "b") != "a|b" {
 		t.Error("empty modes and expressions")
 	}
 }
 
-// The progress lines come from ginkgo's verbose output: titles and results, not the failure
-// summary's repeated title or the row of S for filtered specs.
-func TestProgressPatterns(t *testing.T) {
-	for line, want := range map[string]string{
-		"[sig-network] LoadBalancers [Feature:LoadBalancer] should handle load balancer cleanup finalizer for service [Slow] [sig-network, Feature:LoadBalancer, Slow]":                                     "title",
-		"[sig-network] LoadBalancers [Feature:LoadBalancer] should be able to preserve UDP traffic when server pod cycles for a LoadBalancer service on the same nodes [sig-network, Feature:LoadBalancer]": "title",
-		"[sig-network] LoadBalancers [Feature:LoadBalancer] [It] should have session affinity work for LoadBalancer service with Cluster traffic policy [LinuxOnly] [Slow]":                                 "",
-		"• [4.126 seconds]":                           "result",
-		"• [FAILED] [602.510 seconds]":                "result",
-		"S [SKIPPED] [0.101 seconds]":                 "result",
-		"SSSSSSSSSSSSSSSS":                            "",
-		"  STEP: Destroying namespace":                "",
-		"  [FAILED] Affinity should hold but didn't.": "",
+// The progress lines come from ginkgo's verbose output: a title, then its result; not the
+// failure's summary or the row of S for filtered specs.
+func TestProgress(t *testing.T) {
+	title := "[sig-network] LoadBalancers [Feature:LoadBalancer] should handle load balancer cleanup finalizer for service [Slow] [sig-network, Feature:LoadBalancer, Slow]"
+	udp := "[sig-network] LoadBalancers [Feature:LoadBalancer] should be able to preserve UDP traffic when server pod cycles for a LoadBalancer service on the same nodes [sig-network, Feature:LoadBalancer]"
+	lines := []string{
+		"SSSSSSSSSSSSSSSS",
+		title,
+		"  STEP: Destroying namespace \"x\" for this suite. @ 12/02/26 08:33:10.895",
+		"  [FAILED] Affinity should hold but didn't.",
+		"• [FAILED] [602.510 seconds]",
+		title, // the failure's summary repeats the title, then details
+		"  [FAILED] Affinity should hold but didn't.",
+		"------------------------------",
+		"SSSSSSSSSSSSSSSS",
+		udp,
+		"• [11.120 seconds]",
+		title,
+		"S [SKIPPED] [0.101 seconds]",
+		title,
+		"• [INTERRUPTED] [3.000 seconds]",
+	}
+	var got []string
+	var p Progress
+	for _, l := range lines {
+		if out, ok := p.Feed(l); ok {
+			got = append(got, out)
+		}
+	}
+	short := "[sig-network] LoadBalancers [Feature:LoadBalancer] should handle load balancer cleanup finalizer for service [Slow]"
+	want := []string{
+		"spec 1 FAILED (602.510 s): " + short,
+		"spec 2 passed (11.120 s): [sig-network] LoadBalancers [Feature:LoadBalancer] should be able to preserve UDP traffic when server pod cycles for a LoadBalancer service on the same nodes",
+		"spec 3 skipped (0.101 s): " + short,
+		"spec 4 INTERRUPTED (3.000 s): " + short,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("progress:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A run whose specs all passed is still not conformant when the suite says it did not succeed
+// or e2e.test exited non-zero (an interrupt, a suite timeout).
+func TestVerdictOfAnUnfinishedSuite(t *testing.T) {
+	ok := Suite{Succeeded: true, Results: []Result{{Spec: finalizer, Status: Passed}}}
+	interrupted := ok
+	interrupted.Succeeded, interrupted.FailureReason = false, "Interrupted by User"
+	for _, tc := range []struct {
+		name string
+		run  Run
+		want string
+	}{
+		{"clean", Run{Impl: "ironlb", Mode: "l2", Suite: ok}, ""},
+		{"exit code", Run{Impl: "ironlb", Mode: "l2", Suite: ok, ExitCode: 1}, "exit code 1"},
+		{"interrupted", Run{Impl: "ironlb", Mode: "l2", Suite: interrupted, ExitCode: 1}, "Interrupted by User"},
 	} {
-		got := ""
-		switch {
-		case specTitle.MatchString(line):
-			got = "title"
-		case specResult.MatchString(line):
-			got = "result"
+		v := Summarize([]Run{tc.run}).Verdict(0)
+		if got := strings.Join(v, "; "); (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: verdict %q, want one with %q", tc.name, got, tc.want)
 		}
-		if got != want {
-			t.Errorf("%q: got %q, want %q", line, got, want)
-		}
+	}
+	if _, err := ParseJUnit(strings.NewReader("<testsuites></testsuites>")); err == nil {
+		t.Error("a report without a suite parsed")
 	}
 }

@@ -39,6 +39,10 @@ type Suite struct {
 	// like): with it, the specs never ran.
 	SetupFailure string  `json:"setupFailure,omitempty"`
 	Seconds      float64 `json:"seconds"`
+	// Succeeded is ginkgo's own verdict (the SuiteSucceeded property), and FailureReason its
+	// reason when it is not about a spec (SpecialSuiteFailureReason: an interrupt, a timeout).
+	Succeeded     bool   `json:"succeeded"`
+	FailureReason string `json:"failureReason,omitempty"`
 }
 
 type junitSuites struct {
@@ -47,6 +51,10 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
+	Properties []struct {
+		Name  string `xml:"name,attr"`
+		Value string `xml:"value,attr"`
+	} `xml:"properties>property"`
 	Cases []junitCase `xml:"testcase"`
 }
 
@@ -77,7 +85,18 @@ func ParseJUnit(r io.Reader) (Suite, error) {
 		return Suite{}, fmt.Errorf("e2e JUnit report: %w", err)
 	}
 	s := Suite{Seconds: js.Time}
+	if len(js.Suites) == 0 {
+		return s, fmt.Errorf("e2e JUnit report: no test suite in it")
+	}
 	for _, ts := range js.Suites {
+		for _, p := range ts.Properties {
+			switch p.Name {
+			case "SuiteSucceeded":
+				s.Succeeded = p.Value == "true"
+			case "SpecialSuiteFailureReason":
+				s.FailureReason = firstLine(p.Value)
+			}
+		}
 		for _, c := range ts.Cases {
 			spec, isSpec := strings.CutPrefix(c.Name, "[It] ")
 			if !isSpec {

@@ -14,6 +14,8 @@ type Run struct {
 	Impl  string `json:"impl"` // ironlb, metallb
 	Mode  string `json:"mode"` // l2, bgp: the lab's
 	Suite Suite  `json:"suite"`
+	// ExitCode is e2e.test's.
+	ExitCode int `json:"exitCode"`
 	// Err is why the run did not happen or did not finish (a lab that did not come up).
 	Err string `json:"error,omitempty"`
 }
@@ -50,8 +52,8 @@ func ImpossibleSkip(mode string) string {
 	return strings.Join(parts, "|")
 }
 
-// joinRegexps is the alternation of the non-empty expressions.
-func joinRegexps(res ...string) string {
+// JoinRegexps is the alternation of the non-empty expressions.
+func JoinRegexps(res ...string) string {
 	var parts []string
 	for _, r := range res {
 		if r != "" {
@@ -131,7 +133,7 @@ func (s Summary) Verdict(i int) []string {
 		return []string{"suite setup failed: " + r.Suite.SetupFailure}
 	}
 	var out []string
-	ran := 0
+	ran, failed := 0, 0
 	for _, row := range s.Rows {
 		res := row.Results[i]
 		switch res.Status {
@@ -139,6 +141,7 @@ func (s Summary) Verdict(i int) []string {
 			ran++
 		case Failed:
 			ran++
+			failed++
 			if row.Impossible == nil || row.Impossible[i] == "" {
 				out = append(out, "failed: "+res.Spec+": "+res.Reason)
 			}
@@ -148,6 +151,11 @@ func (s Summary) Verdict(i int) []string {
 	}
 	if ran == 0 && len(out) == 0 {
 		out = append(out, "no spec ran")
+	}
+	// With no failed spec to explain it, a suite that says it did not succeed, or an e2e.test
+	// that exited non-zero, is a problem of its own (an interrupt, a timeout, a crash).
+	if failed == 0 && (!r.Suite.Succeeded || r.ExitCode != 0) {
+		out = append(out, fmt.Sprintf("the suite did not succeed (e2e.test exit code %d): %s", r.ExitCode, orElse(r.Suite.FailureReason, "no reason given")))
 	}
 	return out
 }

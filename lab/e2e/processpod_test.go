@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -165,6 +167,18 @@ spec:
 		m := regexp.MustCompile(`default\s+stubborn\s+.*\s(\d+)\n`).FindStringSubmatch(st)
 		Expect(m).NotTo(BeNil(), st)
 		pid := m[1]
+		// A command run with kubectl exec dies with the pod too, though its client stays.
+		marker := fmt.Sprintf("sleep 300.%06d", time.Now().UnixNano()%1e6) // a command line of its own
+		execCmd := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), "exec", "stubborn", "--",
+			"sh", "-c", marker)
+		execCmd.Env = append(os.Environ(), "KUBECONFIG="+controlplane.KubeconfigPath(state.Dir(state.Root(), l.name)))
+		Expect(execCmd.Start()).To(Succeed())
+		DeferCleanup(func() { _ = execCmd.Process.Kill(); _ = execCmd.Wait() })
+		execPID := func() string {
+			out, _ := exec.Command("pgrep", "-f", "^"+marker).Output()
+			return strings.TrimSpace(string(out))
+		}
+		Eventually(execPID).WithTimeout(10*time.Second).ShouldNot(BeEmpty(), "the exec'd command runs")
 		start := time.Now()
 		_, err := l.kubectlErr("", "delete", "pod", "stubborn", "--wait=false")
 		Expect(err).NotTo(HaveOccurred())
@@ -175,6 +189,7 @@ spec:
 		Expect(logs("stubborn")).To(ContainSubstring("got TERM"))
 		Eventually(func() string { return l.kubectl("get", "pod", "stubborn", "-o", "name") }).WithTimeout(10 * time.Second).
 			Should(ContainSubstring("NotFound"))
+		Eventually(execPID).WithTimeout(5*time.Second).Should(BeEmpty(), "the command kubectl exec started outlived its pod")
 	})
 
 	It("stops a node's process pods when the node goes down, and runs them again when it comes back", func() {

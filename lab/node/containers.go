@@ -235,7 +235,7 @@ func (a *Agent) startContainer(ctx context.Context, p *corev1.Pod, rp *pod, c *c
 	spec := container.Spec{Dir: c.spec.WorkingDir}
 	if !p.Spec.HostNetwork {
 		spec.NetNS = a.cfg.Lab.Path(rp.host)
-		spec.Hostname = podHostname(p)
+		spec.Hostname = rp.hostname
 	}
 	if rp.resolv != "" {
 		spec.Mounts = append(spec.Mounts, container.Mount{Source: rp.resolv, Target: "/etc/resolv.conf", ReadOnly: true})

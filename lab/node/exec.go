@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
@@ -42,7 +44,7 @@ func (a *Agent) serveExec(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "exec: no command", http.StatusBadRequest)
 		return
 	}
-	if _, _, err := a.execTarget(ns, podName, ctrName); err != nil {
+	if _, err := a.execTarget(ns, podName, ctrName); err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
 	}
@@ -56,26 +58,52 @@ type podExecutor struct {
 }
 
 // ExecInContainer runs cmd in the container; a non-zero exit comes back as utilexec.ExitError,
-// which the stream reports as the exit code.
+// which the stream reports as the exit code. The command dies with the pod (its context) and with
+// the agent (a parent-death signal), in a process group of its own that is killed whole.
 func (e podExecutor) ExecInContainer(ctx context.Context, podName, _ string, container string, cmd []string,
 	in io.Reader, out, errOut io.WriteCloser, tty bool, _ <-chan remotecommand.TerminalSize, _ time.Duration) error {
 	if tty {
 		return errors.New("the lab's kubelet does not allocate terminals: run kubectl exec without -t")
 	}
-	args, env, err := e.a.execTarget(e.ns, podName, container)
+	t, err := e.a.execTarget(e.ns, podName, container)
 	if err != nil {
 		return err
 	}
-	c := exec.CommandContext(ctx, "nsenter", append(args, cmd...)...)
-	c.Env = env
-	c.Stdin, c.Stdout, c.Stderr = in, out, errOut
-	if out == nil {
-		c.Stdout = io.Discard
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(t.podCtx, cancel)
+	defer stop()
+	c := exec.CommandContext(ctx, "nsenter", append(t.args, cmd...)...)
+	c.Env = t.env
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	c.Cancel = func() error { return syscall.Kill(-c.Process.Pid, syscall.SIGKILL) }
+	// Output still held by a child the command left behind must not keep the call open.
+	c.WaitDelay = 2 * time.Second
+	c.Stdout, c.Stderr = io.Discard, io.Discard
+	if out != nil {
+		c.Stdout = out
 	}
-	if errOut == nil {
-		c.Stderr = io.Discard
+	if errOut != nil {
+		c.Stderr = errOut
 	}
-	err = c.Run()
+	var stdin io.WriteCloser
+	if in != nil {
+		if stdin, err = c.StdinPipe(); err != nil {
+			return err
+		}
+	}
+	if err := c.Start(); err != nil {
+		return fmt.Errorf("exec in %s/%s: %w", e.ns, podName, err)
+	}
+	if stdin != nil {
+		// Not waited for: a client that keeps stdin open must not keep the call open once the
+		// command has exited (os/exec would wait for the copy).
+		go func() {
+			_, _ = io.Copy(stdin, in)
+			_ = stdin.Close()
+		}()
+	}
+	err = c.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.Exited() {
 		return utilexec.CodeExitError{Err: err, Code: ee.ExitCode()}
@@ -83,10 +111,17 @@ func (e podExecutor) ExecInContainer(ctx context.Context, podName, _ string, con
 	return err
 }
 
-// execTarget returns nsenter's arguments (up to "--") that enter a running container of the pod,
-// and the environment to run the command with. An echo pod's container is the agent itself: its
+// execTarget is where an exec'd command runs.
+type execTarget struct {
+	args   []string // nsenter's arguments, up to "--"
+	env    []string
+	podCtx context.Context
+}
+
+// execTarget returns how to enter a running container of the pod (an init container while it
+// runs, else the named or first container). An echo pod's container is the agent itself: its
 // commands run in the pod's network namespace with the agent's file system.
-func (a *Agent) execTarget(ns, podName, container string) ([]string, []string, error) {
+func (a *Agent) execTarget(ns, podName, container string) (execTarget, error) {
 	key := ns + "/" + podName
 	a.mu.Lock()
 	var rp *pod
@@ -97,37 +132,50 @@ func (a *Agent) execTarget(ns, podName, container string) ([]string, []string, e
 	}
 	a.mu.Unlock()
 	if rp == nil {
-		return nil, nil, fmt.Errorf("pod %s is not running on node %s", key, a.cfg.Name)
+		return execTarget{}, fmt.Errorf("pod %s is not running on node %s", key, a.cfg.Name)
 	}
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	var c *ctr
-	for _, x := range rp.containers {
-		if x.spec.Name == container || container == "" {
+	for _, x := range append(slices.Clone(rp.containers), rp.inits...) {
+		if x.spec.Name == container || (container == "" && !x.init) {
 			c = x
 			break
 		}
 	}
+	t := execTarget{podCtx: rp.ctx}
 	switch {
 	case c == nil:
-		return nil, nil, fmt.Errorf("pod %s has no container %q", key, container)
+		return t, fmt.Errorf("pod %s has no container %q", key, container)
+	case rp.terminating:
+		return t, fmt.Errorf("pod %s is terminating", key)
 	case c.bin == "":
-		env := []string{"PATH=" + defaultPath, "HOSTNAME=" + podName}
+		t.env = []string{"PATH=" + defaultPath, "HOSTNAME=" + rp.hostname}
 		if rp.hostNet {
-			return []string{"--"}, env, nil
+			t.args = []string{"--"}
+		} else {
+			t.args = []string{"--net=" + a.cfg.Lab.Path(rp.host), "--"}
 		}
-		return []string{"--net=" + a.cfg.Lab.Path(rp.host), "--"}, env, nil
+		return t, nil
 	case c.proc == nil:
-		return nil, nil, fmt.Errorf("container %s of pod %s is not running", container, key)
+		return t, fmt.Errorf("container %s of pod %s is not running", c.spec.Name, key)
 	}
 	pid := c.proc.PID
+	// The container runs once its helper has exec'd the binary: before that it may not have
+	// joined the pod's namespaces yet.
+	if exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); err == nil && exe == a.cfg.Self {
+		return t, fmt.Errorf("container %s of pod %s is starting: try again", c.spec.Name, key)
+	}
 	env, err := processEnv(pid)
 	if err != nil {
-		return nil, nil, fmt.Errorf("container %s of pod %s: %w", container, key, err)
+		return t, fmt.Errorf("container %s of pod %s: %w", c.spec.Name, key, err)
 	}
-	// -U would be the user namespace: containers have none. Every container has its own mount
-	// namespace, and the pod's network and UTS namespaces (the node's for hostNetwork).
-	return []string{"-t", strconv.Itoa(pid), "-m", "-n", "-u", "--"}, env, nil
+	t.env = env
+	// Every container has its own mount namespace, and the pod's network and UTS namespaces
+	// (the node's for hostNetwork); containers have no user namespace. -w: the container's
+	// working directory.
+	t.args = []string{"-t", strconv.Itoa(pid), "-m", "-n", "-u", "-w", "--"}
+	return t, nil
 }
 
 // processEnv reads a process's environment, with a PATH when it has none.

@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/ironlb/ironlb/lab/clusterdns"
 	labnet "github.com/ironlb/ironlb/lab/netns"
 
 	"github.com/ironlb/ironlb/lab/state"
@@ -46,7 +47,9 @@ type pod struct {
 	resolv     string // the pod's resolv.conf on the host; "" keeps the node's
 	inits      []*ctr
 	containers []*ctr
+	ctx        context.Context    // the pod's life: ends when it stops (exec'd commands die with it)
 	cancel     context.CancelFunc // ends the containers (each with grace), probes and status updates
+	hostname   string             // the containers' host name (podHostname)
 	done       chan struct{}      // closed when every container has stopped
 	kick       chan struct{}      // asks for a status update
 
@@ -90,7 +93,7 @@ func (a *Agent) clusterDomain() string {
 	if a.cfg.ClusterDomain != "" {
 		return a.cfg.ClusterDomain
 	}
-	return "cluster.local"
+	return clusterdns.Domain
 }
 
 // podHost is the namespace of a pod: the lab prefix, then "pod-" and the start of its UID.
@@ -173,6 +176,7 @@ func (a *Agent) startPod(ctx context.Context, p *corev1.Pod) (*pod, error) {
 		kick: make(chan struct{}, 1), done: make(chan struct{}), grace: podGrace(p),
 		vols: newVolumes(filepath.Join(state.PodDir(a.cfg.StateDir, string(p.UID)), "volumes"))}
 	rp.inits, rp.containers = a.containersOf(p)
+	rp.hostname = podHostname(p)
 	if conf, ok := resolvConf(p, a.cfg.ClusterDNS, a.clusterDomain()); ok && rp.processPod() {
 		dir := state.PodDir(a.cfg.StateDir, string(p.UID))
 		rp.resolv = filepath.Join(dir, "resolv.conf")
@@ -185,13 +189,15 @@ func (a *Agent) startPod(ctx context.Context, p *corev1.Pod) (*pod, error) {
 	}
 	if p.Spec.HostNetwork {
 		if err := a.startHostNetworkPod(p, rp); err != nil {
+			a.removePodDir(rp)
 			return nil, err
 		}
 	} else if err := a.startPodNetwork(p, rp); err != nil {
+		a.removePodDir(rp)
 		return nil, err
 	}
 	pctx, cancel := context.WithCancel(ctx)
-	rp.cancel = cancel
+	rp.ctx, rp.cancel = pctx, cancel
 	a.mu.Lock()
 	a.pods[p.UID] = rp
 	a.mu.Unlock()

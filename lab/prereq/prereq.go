@@ -42,6 +42,7 @@ var Needs = []Need{
 	{Path: "wget", Package: "wget", Why: "Kubernetes' e2e specs run wget -T inside pods", For: []Purpose{Conformance}},
 	{Path: "ip", Package: "iproute2", Why: "looking into lab namespaces (ip netns, ip neigh) and the netns tests", For: []Purpose{Test}},
 	{Path: "curl", Package: "curl", Why: "the docs' walkthroughs, which the lab e2e suite runs as written, curl a Service from a lab client; Kubernetes' e2e specs curl from pods", For: []Purpose{Test, Conformance}},
+	{Path: "pgrep", Package: "procps", Why: "the lab e2e suite looks for processes that must be gone (a command kubectl exec started, after its pod)", For: []Purpose{Test}},
 	{Path: "arping", Package: "iputils-arping", Why: "the lab e2e suite asks who answers ARP with it", For: []Purpose{Test}},
 	{Path: "conntrack", Package: "conntrack", Why: "inspecting kube-proxy's connection tracking in a lab", Optional: true},
 	{Path: "/usr/lib/frr/bgpd", Package: "frr", Why: "routers of type frr (the bgp-frr scenarios in make scenarios)", For: []Purpose{Scenarios}},

@@ -64,7 +64,8 @@ build() {
 		echo "$bin"
 		return
 	fi
-	stamp=$(cat "$here/$name/go.sum" <(go env GOVERSION) | sha256sum | cut -c1-16)
+	# The wrapper's Go files count too: agnhost's e2e_test.go is the e2e main.
+	stamp=$(cat "$here/$name/go.sum" "$here/$name"/*.go <(go env GOVERSION) | sha256sum | cut -c1-16)
 	if [ -f "$dest/.stamp" ] && [ "$(cat "$dest/.stamp")" = "$stamp" ] && [ -x "$bin" ]; then
 		log "up to date: $name $version (stamp $stamp)"
 		echo "$bin"

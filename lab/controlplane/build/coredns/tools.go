@@ -1,8 +1,8 @@
 //go:build tools
 
 // Package coredns pins CoreDNS, the cluster DNS the lab runs as a process pod when a topology
-// asks for it (topologies/conformance.yaml: the image registry.k8s.io/coredns/coredns, mapped by
-// its `build: coredns` entry). Kubernetes' e2e specs reach Services by name, so they need it.
+// asks for it (defaults.clusterDNS: lab/clusterdns maps the image registry.k8s.io/coredns/coredns to
+// it). Kubernetes' e2e specs reach Services by name, so they need it.
 // Nothing here is compiled into IronLB; lab/controlplane/build/lab-bins.sh builds it.
 package coredns
 
