@@ -35,6 +35,9 @@ type Impossible struct {
 var Impossibles = []Impossible{
 	{Mode: "bgp", Spec: "should have session affinity work for LoadBalancer service", Why: affinityOverECMP},
 	{Mode: "bgp", Spec: "should be able to switch session affinity for LoadBalancer service", Why: affinityOverECMP},
+	{Mode: "l2", Spec: "should be able to switch session affinity for LoadBalancer service with Local traffic policy", Why: "in layer 2 " +
+		"one node holds the address and, with the Local policy, serves it from its own endpoints only, while the spec first wants " +
+		"answers from several of the three endpoints (one per node) before it turns affinity on"},
 }
 
 // affinityOverECMP is why ClientIP session affinity cannot hold behind BGP routers.
