@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/ironlb/ironlb/lab/controlplane"
 )
 
 // Build is a program the lab builds from a wrapper module of this repository,
@@ -27,8 +29,10 @@ func builds() []Build {
 	return []Build{
 		{Name: "traefik", Module: "github.com/traefik/traefik/v3", Version: "v3.6.12", ColdBuild: "about 10 minutes"},
 		{Name: "coredns", Module: "github.com/coredns/coredns", Version: "v1.14.7", ColdBuild: "about 5 minutes"},
-		// agnhost's wrapper also builds e2e.test (E2ETestPath).
-		{Name: "agnhost", Module: "k8s.io/kubernetes", Version: "v1.37.2", ColdBuild: "about 3 minutes after make k8s-bins"},
+		// agnhost's wrapper also builds e2e.test (E2ETestPath). Its own module, pinned to the
+		// control plane's Kubernetes: the e2e suite needs modules the control plane does not,
+		// and the control plane's go.sum (its build stamp) stays as it is.
+		{Name: "agnhost", Module: "k8s.io/kubernetes", Version: controlplane.KubernetesVersion, ColdBuild: "about 3 minutes after make k8s-bins"},
 	}
 }
 
