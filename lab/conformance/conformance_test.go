@@ -104,7 +104,7 @@ func TestSummaryAndVerdict(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"| ironlb (l2) | metallb (l2) | metallb (bgp) |", "passed (30 s)",
-		"failed: [FAILED] service is not reachable", "(impossible in this mode: why not)", "not run", "absent",
+		"failed: [FAILED] service is not reachable", "(impossible in l2: note 1)", "1. l2: why not", "not run", "absent",
 		"skipped: Test requires >= 2 Ready nodes", "**metallb (bgp)**: 1 problem(s)", "every spec that ran passed"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("summary.md lacks %q:\n%s", want, md.String())

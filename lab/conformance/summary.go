@@ -185,6 +185,15 @@ func (s Summary) WriteMarkdown(w io.Writer) error {
 		b.WriteString("---|")
 	}
 	b.WriteString("\n")
+	var notes []string // the reasons of impossible specs, each once
+	note := func(mode, why string) int {
+		n := mode + ": " + why
+		if i := slices.Index(notes, n); i >= 0 {
+			return i + 1
+		}
+		notes = append(notes, n)
+		return len(notes)
+	}
 	for _, row := range s.Rows {
 		b.WriteString("| " + cell(strings.TrimPrefix(row.Spec, "[sig-network] ")) + " |")
 		for i, res := range row.Results {
@@ -198,11 +207,17 @@ func (s Summary) WriteMarkdown(w io.Writer) error {
 				c = "absent"
 			}
 			if row.Impossible != nil && row.Impossible[i] != "" {
-				c += " (impossible in this mode: " + row.Impossible[i] + ")"
+				c += fmt.Sprintf(" (impossible in %s: note %d)", s.Runs[i].Mode, note(s.Runs[i].Mode, row.Impossible[i]))
 			}
 			b.WriteString(" " + cell(c) + " |")
 		}
 		b.WriteString("\n")
+	}
+	if len(notes) > 0 {
+		b.WriteString("\nImpossible in the mode (docs/conformance.md):\n\n")
+		for i, n := range notes {
+			fmt.Fprintf(&b, "%d. %s\n", i+1, n)
+		}
 	}
 	b.WriteString("\n")
 	for i, r := range s.Runs {
