@@ -110,7 +110,7 @@ lists those). Run it from the repository's root (make conformance).
 	f.StringVar(&o.E2ETest, "e2e-test", "", "e2e.test to run (default: the one make lab-bins built into the lab cache)")
 	f.StringVar(&o.ReportDir, "report", "conformance-report", "directory for the JUnit reports, logs and summary")
 	f.StringVar(&o.Root, "root", ".", "the repository's root (the topologies and manifests are read from it)")
-	f.IntVar(&o.Parallel, "parallel", 2, "labs at once")
+	f.IntVar(&o.Parallel, "parallel", 4, "labs at once (each takes about 1.3 GiB, make bench-lab)")
 	f.BoolVar(&o.RunImpossible, "run-impossible", false, "run the specs the mode makes impossible too (docs/conformance.md; by default they are left out and the summary says why)")
 	return cmd
 }
