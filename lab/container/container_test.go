@@ -60,6 +60,20 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// runHelper runs the spec through this test binary acting as the helper, in a new mount
+// namespace as the node agent starts it, and returns what the command printed.
+func runHelper(t *testing.T, s Spec) []byte {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "IRONLAB_CONTAINER_ARGS="+strings.Join(s.Args(), "\x1f"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	return out
+}
+
 // A secret-like volume is mounted at a path that does not exist on the host (under /etc, and under
 // /var/run whose /var/run is a symbolic link); the container sees it and the host does not change.
 func TestExecMountsVolumesPrivately(t *testing.T) {
@@ -84,13 +98,7 @@ func TestExecMountsVolumesPrivately(t *testing.T) {
 	s := Spec{Mounts: []Mount{{Source: vol, Target: etcTarget, ReadOnly: true}, {Source: vol, Target: runTarget}},
 		Argv: []string{sh, "-c", "cat " + etcTarget + "/key; echo; cat " + runTarget + "/key; echo; ls /etc/hostname; " +
 			"touch " + etcTarget + "/new 2>/dev/null && echo writable || echo read-only; pwd"}}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "IRONLAB_CONTAINER_ARGS="+strings.Join(s.Args(), "\x1f"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("helper: %v\n%s", err, out)
-	}
+	out := runHelper(t, s)
 	want := "s3cret\ns3cret\n/etc/hostname\nread-only\n/\n"
 	if string(out) != want {
 		t.Fatalf("container saw:\n%s\nwant:\n%s", out, want)
@@ -113,13 +121,7 @@ func TestExecSetsHostname(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := Spec{Hostname: "pod-hostname-test", Argv: []string{"/bin/sh", "-c", "hostname"}}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "IRONLAB_CONTAINER_ARGS="+strings.Join(s.Args(), "\x1f"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("helper: %v\n%s", err, out)
-	}
+	out := runHelper(t, s)
 	if got := strings.TrimSpace(string(out)); got != "pod-hostname-test" {
 		t.Fatalf("container's host name = %q, want pod-hostname-test", got)
 	}
