@@ -64,8 +64,11 @@ build() {
 		echo "$bin"
 		return
 	fi
-	# The wrapper's Go files count too: agnhost's e2e_test.go is the e2e main.
-	stamp=$(cat "$here/$name/go.sum" "$here/$name"/*.go <(go env GOVERSION) | sha256sum | cut -c1-16)
+	# The wrapper's own compiled code counts too: agnhost's e2e_test.go, the e2e main (tools.go is
+	# never compiled: its build tag is tools).
+	local tests=()
+	for f in "$here/$name"/*_test.go; do [ -f "$f" ] && tests+=("$f"); done
+	stamp=$(cat "$here/$name/go.sum" "${tests[@]}" <(go env GOVERSION) | sha256sum | cut -c1-16)
 	if [ -f "$dest/.stamp" ] && [ "$(cat "$dest/.stamp")" = "$stamp" ] && [ -x "$bin" ]; then
 		log "up to date: $name $version (stamp $stamp)"
 		echo "$bin"
