@@ -29,14 +29,7 @@ func routerConfig(top *topology.Topology, n *topology.Node, state string) (route
 		return c, fmt.Errorf("router %s: bfdInterval: %w", n.Name, err)
 	}
 	c.BFDInterval = d
-	nodeNets := map[string]bool{}
-	for _, h := range top.Nodes {
-		if topology.IsKubernetes(h.Kind) {
-			for _, a := range h.Networks {
-				nodeNets[a.Network] = true
-			}
-		}
-	}
+	nodeNets := top.NodeNetworks()
 	for _, a := range n.Networks {
 		addr, err := netip.ParseAddr(a.Address)
 		if err != nil {

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ironlb/ironlb/lab/topology"
 )
 
 const (
@@ -201,5 +203,23 @@ func TestVerdictOfAnUnfinishedSuite(t *testing.T) {
 	}
 	if _, err := ParseJUnit(strings.NewReader("<testsuites></testsuites>")); err == nil {
 		t.Error("a report without a suite parsed")
+	}
+}
+
+// e2e.test runs on the client outside the nodes' networks; a topology without one is refused.
+func TestTesterHost(t *testing.T) {
+	for file, want := range map[string]string{
+		"../../topologies/conformance-l2.yaml":  "tester",
+		"../../topologies/conformance-bgp.yaml": "tester",
+		"../../topologies/l2.yaml":              "", // its client is on the nodes' network
+	} {
+		top, err := topology.Load(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := TesterHost(top)
+		if got != want || (want == "") != (err != nil) {
+			t.Errorf("TesterHost(%s) = %q, %v; want %q", file, got, err, want)
+		}
 	}
 }

@@ -67,14 +67,7 @@ const (
 // TesterHost is where e2e.test runs: the first client that shares no network with the
 // Kubernetes nodes (the Local specs check that the client's address is outside the nodes' /16).
 func TesterHost(top *topology.Topology) (string, error) {
-	onNodes := map[string]bool{}
-	for _, n := range top.Nodes {
-		if topology.IsKubernetes(n.Kind) {
-			for _, a := range n.Networks {
-				onNodes[a.Network] = true
-			}
-		}
-	}
+	onNodes := top.NodeNetworks()
 	for _, n := range top.Nodes {
 		if n.Kind != topology.KindClient {
 			continue

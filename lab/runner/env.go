@@ -106,14 +106,7 @@ func (e *env) ifaceToward(host string) string {
 	if h == nil {
 		return ""
 	}
-	onNodes := map[string]bool{}
-	for _, n := range e.top.Nodes {
-		if n.Kind == "worker" || n.Kind == "control-plane" {
-			for _, a := range n.Networks {
-				onNodes[a.Network] = true
-			}
-		}
-	}
+	onNodes := e.top.NodeNetworks()
 	for _, a := range h.Networks {
 		if onNodes[a.Network] {
 			return a.Interface

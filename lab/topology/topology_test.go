@@ -106,3 +106,16 @@ func TestMatchImage(t *testing.T) {
 func TestReferenceIsFresh(t *testing.T) {
 	wantfile.Fresh(t, "../../docs/reference/topology.md", ReferenceDoc)
 }
+
+func TestNodeNetworks(t *testing.T) {
+	top := &Topology{Nodes: []Node{
+		{Name: "cp", Kind: KindControlPlane, Networks: []Attachment{{Network: "kind"}}},
+		{Name: "w", Kind: KindWorker, Networks: []Attachment{{Network: "kind"}, {Network: "storage"}}},
+		{Name: "r", Kind: KindRouter, Networks: []Attachment{{Network: "kind"}, {Network: "outside"}}},
+		{Name: "c", Kind: KindClient, Networks: []Attachment{{Network: "outside"}}},
+	}}
+	got := top.NodeNetworks()
+	if len(got) != 2 || !got["kind"] || !got["storage"] || got["outside"] {
+		t.Fatalf("NodeNetworks() = %v, want kind and storage", got)
+	}
+}

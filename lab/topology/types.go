@@ -104,6 +104,19 @@ type Link struct {
 	Subnet    string   `yaml:"subnet" json:"subnet" doc:"IPv4 subnet of the link; the ends get its first two addresses"`
 }
 
+// NodeNetworks is the set of networks some Kubernetes node (control plane or worker) is on.
+func (t *Topology) NodeNetworks() map[string]bool {
+	out := map[string]bool{}
+	for _, n := range t.Nodes {
+		if IsKubernetes(n.Kind) {
+			for _, a := range n.Networks {
+				out[a.Network] = true
+			}
+		}
+	}
+	return out
+}
+
 // Node returns the host of that name, or nil.
 func (t *Topology) Node(name string) *Node {
 	for i := range t.Nodes {

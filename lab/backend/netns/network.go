@@ -141,14 +141,7 @@ func (n *Network) sysctls(h topology.Node) error {
 // its address stops resolving.
 func (n *Network) routesThroughRouters() error {
 	t := n.Top
-	onNodes := map[string]bool{}
-	for _, h := range t.Nodes {
-		if topology.IsKubernetes(h.Kind) {
-			for _, a := range h.Networks {
-				onNodes[a.Network] = true
-			}
-		}
-	}
+	onNodes := t.NodeNetworks()
 	// gateways returns the addresses on network m of every router that is also on network nw.
 	gateways := func(m, nw string) []string {
 		var out []string
