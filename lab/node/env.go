@@ -22,10 +22,7 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // containerEnv resolves a container's environment as the kubelet does: image defaults, the
 // kubernetes Service variables, envFrom, then env in order with $(VAR) references expanded.
 func (a *Agent) containerEnv(ctx context.Context, p *corev1.Pod, rp *pod, c *corev1.Container) ([]string, map[string]string, error) {
-	env := map[string]string{"PATH": defaultPath, "HOSTNAME": podHostname(p)}
-	if p.Spec.HostNetwork {
-		env["HOSTNAME"] = a.cfg.Name
-	}
+	env := map[string]string{"PATH": defaultPath, "HOSTNAME": rp.hostname}
 	order := []string{"PATH", "HOSTNAME"}
 	set := func(k, v string) {
 		if _, ok := env[k]; !ok {

@@ -171,11 +171,16 @@ func (a *Agent) execTarget(ns, podName, container string) (execTarget, error) {
 		return t, fmt.Errorf("container %s of pod %s: %w", c.spec.Name, key, err)
 	}
 	t.env = env
-	// Every container has its own mount namespace, and the pod's network and UTS namespaces
-	// (the node's for hostNetwork); containers have no user namespace. -w: the container's
-	// working directory.
-	t.args = []string{"-t", strconv.Itoa(pid), "-m", "-n", "-u", "-w", "--"}
+	t.args = enterContainer(pid)
 	return t, nil
+}
+
+// enterContainer is nsenter's arguments, up to "--", that run a command in a running container
+// (its process pid) as the kubelet's exec and exec probes do: every container has its own mount
+// namespace, and the pod's network and UTS namespaces (the node's for hostNetwork); containers
+// have no user namespace. -w: the container's working directory.
+func enterContainer(pid int) []string {
+	return []string{"-t", strconv.Itoa(pid), "-m", "-n", "-u", "-w", "--"}
 }
 
 // processEnv reads a process's environment, with a PATH when it has none.

@@ -49,7 +49,7 @@ type pod struct {
 	containers []*ctr
 	ctx        context.Context    // the pod's life: ends when it stops (exec'd commands die with it)
 	cancel     context.CancelFunc // ends the containers (each with grace), probes and status updates
-	hostname   string             // the containers' host name (podHostname)
+	hostname   string             // the containers' host name: podHostname, the node's for hostNetwork
 	done       chan struct{}      // closed when every container has stopped
 	kick       chan struct{}      // asks for a status update
 
@@ -177,6 +177,9 @@ func (a *Agent) startPod(ctx context.Context, p *corev1.Pod) (*pod, error) {
 		vols: newVolumes(filepath.Join(state.PodDir(a.cfg.StateDir, string(p.UID)), "volumes"))}
 	rp.inits, rp.containers = a.containersOf(p)
 	rp.hostname = podHostname(p)
+	if p.Spec.HostNetwork {
+		rp.hostname = a.cfg.Name
+	}
 	if conf, ok := resolvConf(p, a.cfg.ClusterDNS, a.clusterDomain()); ok && rp.processPod() {
 		dir := state.PodDir(a.cfg.StateDir, string(p.UID))
 		rp.resolv = filepath.Join(dir, "resolv.conf")

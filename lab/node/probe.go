@@ -83,7 +83,7 @@ func (a *Agent) probeOnce(ctx context.Context, rp *pod, c *corev1.Container, pr 
 		if len(pr.Exec.Command) == 0 {
 			return fmt.Errorf("exec probe without a command")
 		}
-		args := append([]string{"-t", strconv.Itoa(pid), "-m", "-n", "--"}, pr.Exec.Command...)
+		args := append(enterContainer(pid), pr.Exec.Command...)
 		out, err := exec.CommandContext(ctx, "nsenter", args...).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("exec probe %v: %v: %s", pr.Exec.Command, err, out)
