@@ -62,6 +62,7 @@ build() {
 	bin="$dest/$name"
 	if $print; then
 		echo "$bin"
+		if [ -f "$here/$name/e2e_test.go" ]; then echo "$dest/e2e.test"; fi
 		return
 	fi
 	# The wrapper's own compiled code counts too: agnhost's e2e_test.go, the e2e main (tools.go is
