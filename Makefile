@@ -165,6 +165,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s} ./lab/scenario/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s} ./impl/bfd/
 	$(GO) test -run '^$$' -fuzz '^FuzzDemux$$' -fuzztime $${FUZZTIME:-30s} ./impl/bfd/
+	$(GO) test -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $${FUZZTIME:-30s} ./lab/images/
 
 .PHONY: prereqs-test prereqs-lab prereqs-scenarios prereqs-conformance
 prereqs-test:

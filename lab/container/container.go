@@ -2,7 +2,8 @@
 
 // Package container starts a process pod's container: a host binary run in the pod's network
 // namespace and in a mount namespace of its own, where the pod's volumes sit at their mount paths
-// and /tmp is private, without touching the host's file system. The node agent starts
+// and /tmp is private, without touching the host's file system; or, in image mode (Image), the
+// image's own files, user and capabilities (image.go). The node agent starts
 // `ironlab __container ARGS -- CMD...` in a fresh mount namespace; that helper calls Exec, which
 // makes the mounts, joins the network namespace and execs the command in place (same PID).
 package container
@@ -35,7 +36,9 @@ type Spec struct {
 	Hostname string
 	Mounts   []Mount
 	Dir      string // working directory in the container; "/" when empty
-	Argv     []string
+	// Image, when set, runs Argv in an unpacked image instead of the host's file system.
+	Image *Image
+	Argv  []string
 }
 
 // Args encodes a Spec as the helper's command line (after `ironlab __container`).
@@ -56,6 +59,9 @@ func (s Spec) Args() []string {
 	}
 	if s.Dir != "" {
 		out = append(out, "--dir", s.Dir)
+	}
+	if s.Image != nil {
+		out = append(out, s.Image.args()...)
 	}
 	return append(append(out, "--"), s.Argv...)
 }
@@ -95,7 +101,13 @@ func ParseArgs(args []string) (Spec, error) {
 			}
 			s.Mounts = append(s.Mounts, Mount{Source: src, Target: dst, ReadOnly: mode == "ro"})
 		default:
-			return s, fmt.Errorf("container: unknown flag %s", a)
+			ok, err := parseImageFlag(&s, a, v)
+			if err != nil {
+				return s, err
+			}
+			if !ok {
+				return s, fmt.Errorf("container: unknown flag %s", a)
+			}
 		}
 	}
 	return s, errors.New("container: missing -- CMD")
@@ -107,6 +119,9 @@ func Exec(s Spec, env []string) error {
 	runtime.LockOSThread() // setns applies to this thread; execve keeps it
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("container: make mounts private: %w", err)
+	}
+	if s.Image != nil {
+		return execImage(s, env)
 	}
 	m := &mounter{writable: map[string]bool{}, src: map[string]*os.File{}}
 	// Hold every source open first: the private /tmp below would hide sources under /tmp.
@@ -136,24 +151,11 @@ func Exec(s Spec, env []string) error {
 			return fmt.Errorf("container: mount %s at %s: %w", mt.Source, mt.Target, err)
 		}
 	}
-	if s.NetNS != "" {
-		fd, err := unix.Open(s.NetNS, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("container: open network namespace: %w", err)
-		}
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			return fmt.Errorf("container: join network namespace %s: %w", s.NetNS, err)
-		}
-		unix.Close(fd)
+	if err := joinNetNS(s.NetNS); err != nil {
+		return err
 	}
-	if s.Hostname != "" {
-		// unshare applies to this (locked) thread, which execs below.
-		if err := unix.Unshare(unix.CLONE_NEWUTS); err != nil {
-			return fmt.Errorf("container: UTS namespace: %w", err)
-		}
-		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
-			return fmt.Errorf("container: set host name %q: %w", s.Hostname, err)
-		}
+	if err := setHostname(s.Hostname); err != nil {
+		return err
 	}
 	dir := s.Dir
 	if dir == "" {
@@ -163,6 +165,37 @@ func Exec(s Spec, env []string) error {
 		return fmt.Errorf("container: working directory: %w", err)
 	}
 	return syscall.Exec(fmt.Sprintf("/proc/self/fd/%d", bin.Fd()), s.Argv, env)
+}
+
+// joinNetNS moves this (locked) thread into the network namespace at path ("": stay).
+func joinNetNS(path string) error {
+	if path == "" {
+		return nil
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("container: open network namespace: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("container: join network namespace %s: %w", path, err)
+	}
+	return nil
+}
+
+// setHostname gives this (locked) thread, which execs the command, a UTS namespace with the
+// host name ("": keep the node's).
+func setHostname(name string) error {
+	if name == "" {
+		return nil
+	}
+	if err := unix.Unshare(unix.CLONE_NEWUTS); err != nil {
+		return fmt.Errorf("container: UTS namespace: %w", err)
+	}
+	if err := unix.Sethostname([]byte(name)); err != nil {
+		return fmt.Errorf("container: set host name %q: %w", name, err)
+	}
+	return nil
 }
 
 // mounter places bind mounts, making room for targets that do not exist on the host by shadowing

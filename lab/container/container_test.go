@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"syscall"
@@ -127,5 +128,108 @@ func TestExecSetsHostname(t *testing.T) {
 	}
 	if after, _ := os.Hostname(); after != before {
 		t.Fatalf("the host's name changed from %q to %q", before, after)
+	}
+}
+
+// imageRoot returns an unpacked image: /probe (testdata/probe, static), /etc, and a /tmp
+// writable by all.
+func imageRoot(t *testing.T) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "rootfs")
+	for _, d := range []string{"etc", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(root, "probe"), "./testdata/probe")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the probe: %v\n%s", err, out)
+	}
+	return root
+}
+
+// runHelperErr is runHelper for a container that may fail: its output and whether it ran.
+func runHelperErr(s Spec) (string, error) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "IRONLAB_CONTAINER_ARGS="+strings.Join(s.Args(), "\x1f"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// In image mode the container sees the image and its mounts only, runs as the user with the
+// capabilities it was given (none at all when not root), and its root is read-only when asked;
+// the image on the host is never written.
+func TestExecImage(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (mount namespaces, overlayfs, pivot_root)")
+	}
+	if b, _ := os.ReadFile("/proc/filesystems"); !strings.Contains(string(b), "overlay") {
+		t.Skip("the kernel has no overlayfs (modprobe overlay)")
+	}
+	root := imageRoot(t)
+	secret := t.TempDir()
+	if err := os.WriteFile(filepath.Join(secret, "key"), []byte("k"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const netRaw = "0000000000002000" // CAP_NET_RAW, 1<<13
+	for _, tc := range []struct {
+		name string
+		im   Image
+		want []string
+	}{
+		{"root with NET_RAW, read-only root", Image{Caps: []string{"NET_RAW"}, ReadOnlyRoot: true, NoNewPrivs: true},
+			[]string{"Uid=0 0 0 0", "CapEff=" + netRaw, "CapBnd=" + netRaw, "NoNewPrivs=1", "write /written=false", "write /tmp/written=false", "write /data/written=true"}},
+		{"nobody with NET_RAW added", Image{UID: 65534, GID: 65534, Groups: []uint32{4000}, Caps: []string{"NET_RAW"}},
+			[]string{"Uid=65534 65534 65534 65534", "Gid=65534 65534 65534 65534", "Groups=4000", "CapEff=0000000000000000", "CapPrm=0000000000000000",
+				"CapBnd=" + netRaw, "NoNewPrivs=0", "write /written=false", "write /tmp/written=true", "write /data/written=true"}},
+		{"root, writable root", Image{Caps: []string{"CHOWN", "NET_RAW"}},
+			[]string{"Uid=0 0 0 0", "CapEff=0000000000002001", "write /written=true", "write /tmp/written=true"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			im := tc.im
+			im.Rootfs, im.Scratch = root, t.TempDir()
+			data := t.TempDir() // an emptyDir: writable by every user of the pod
+			if err := os.Chmod(data, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			mounts := []Mount{{Source: secret, Target: "/etc/secret", ReadOnly: true}, {Source: data, Target: "/data"}}
+			s := Spec{Image: &im, Hostname: "pod-image", Dir: "/etc", Mounts: mounts, Argv: []string{"/probe", "a", "b"}}
+			got, err := ParseArgs(s.Args())
+			if err != nil || !reflect.DeepEqual(*got.Image, im) {
+				t.Fatalf("Args/ParseArgs round trip: %+v, %v; want %+v", got.Image, err, im)
+			}
+			out, err := runHelperErr(s)
+			if err != nil {
+				t.Fatalf("container: %v\n%s", err, out)
+			}
+			lines := strings.Split(out, "\n")
+			for _, w := range append(tc.want, "hostname=pod-image", "cwd=/etc", "args=a b", "exists /bin/sh=false",
+				"exists /dev/null=true", "exists /proc/self/exe=true", "exists /sys/class/net/lo=true", "exists /etc/secret/key=true") {
+				if !slices.Contains(lines, w) {
+					t.Errorf("the container did not report %q; it said:\n%s", w, out)
+				}
+			}
+		})
+	}
+	entries, _ := os.ReadDir(root)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if !slices.Equal(names, []string{"etc", "probe", "tmp"}) {
+		t.Errorf("the image on the host changed: it holds %q", names)
+	}
+	// A command the image lacks fails as on a node, naming it.
+	im := Image{Rootfs: root, Scratch: t.TempDir()}
+	for _, argv := range [][]string{{"/bin/sh", "-c", "true"}, {"sh"}} {
+		out, err := runHelperErr(Spec{Image: &im, Argv: argv})
+		if err == nil || !strings.Contains(out, "not") || !strings.Contains(out, argv[0]) {
+			t.Errorf("running %q, which the image lacks: %v\n%s", argv, err, out)
+		}
 	}
 }

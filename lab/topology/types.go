@@ -47,6 +47,24 @@ type Image struct {
 	// Build names a program built from a wrapper module of this repository (make lab-bins), for
 	// commands that go install cannot build (Traefik: its go.mod has replace directives).
 	Build string `yaml:"build,omitempty" json:"build,omitempty" doc:"a program make lab-bins builds into the lab cache from a wrapper module of this repository: traefik, coredns, agnhost"`
+	// OCI names an OCI image layout: the container runs the image itself (its root file system,
+	// entrypoint, environment and user) with the pod's securityContext, as on a node.
+	OCI string `yaml:"oci,omitempty" json:"oci,omitempty" doc:"an OCI image layout directory (make images writes bin/images/NAME; relative to the topology file): containers run the image's own files, entrypoint and user, with the pod's securityContext (user, capabilities, read-only root)"`
+	// Unpacked is set by the lab in its image map for an oci entry: where the image for this
+	// host's platform was unpacked, and its configuration. Topology files do not set it.
+	Unpacked *Unpacked `yaml:"-" json:"unpacked,omitempty"`
+}
+
+// Unpacked is an OCI image unpacked for this host: its root file system and what its
+// configuration says a container runs.
+type Unpacked struct {
+	Digest     string   `json:"digest"` // the platform image's manifest digest
+	Rootfs     string   `json:"rootfs"` // the unpacked root file system (shared, never written)
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Cmd        []string `json:"cmd,omitempty"`
+	Env        []string `json:"env,omitempty"`
+	User       string   `json:"user,omitempty"` // uid[:gid] or a name in the image's /etc/passwd
+	WorkingDir string   `json:"workingDir,omitempty"`
 }
 
 // Defaults are cluster-wide settings.

@@ -202,14 +202,14 @@ func Validate(t *Topology) Problems {
 			v.add(path+".image", "%q is not an image reference", im.Image)
 		}
 		set := 0
-		for _, f := range []string{im.Path, im.GoInstall, im.Build} {
+		for _, f := range []string{im.Path, im.GoInstall, im.Build, im.OCI} {
 			if f != "" {
 				set++
 			}
 		}
 		switch {
 		case set != 1:
-			v.add(path, "give exactly one of path, goinstall and build")
+			v.add(path, "give exactly one of path, goinstall, build and oci")
 		case im.Build != "":
 			if !buildNameRe.MatchString(im.Build) {
 				v.add(path+".build", "%q: want the name of a wrapper module of make lab-bins, e.g. traefik", im.Build)
