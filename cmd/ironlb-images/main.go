@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -44,7 +45,19 @@ func build(ctx context.Context, fs *flag.FlagSet, dir *string) error {
 	fs.StringVar(&o.Repo, "repo", images.DefaultRepo, "the archives name the images REPO/<name>:<version>")
 	fs.StringVar(&o.CAPath, "ca", images.CABundlePath, "the host's CA bundle to copy into the base (absent: none, and the labels say so)")
 	platforms := fs.String("platforms", "linux/amd64,linux/arm64", "comma-separated os/arch")
+	only := fs.String("only", "", "build only these images (comma-separated names, e.g. ironlb-controller,ironlb-speaker for a lab)")
 	_ = fs.Parse(os.Args[2:])
+	if *only != "" {
+		var picked []images.Image
+		for _, name := range strings.Split(*only, ",") {
+			i := slices.IndexFunc(o.Images, func(im images.Image) bool { return im.Name == name })
+			if i < 0 {
+				return fmt.Errorf("-only: no image %q", name)
+			}
+			picked = append(picked, o.Images[i])
+		}
+		o.Images = picked
+	}
 	o.OutDir = *dir
 	src, err := images.GitSource(ctx, ".")
 	if err != nil {

@@ -53,7 +53,7 @@ root needed), as lab "` + controlPlaneLab + `".`,
 	cmd.Flags().StringVar(&f.name, "name", "", "lab name (default: the topology's name, or "+controlPlaneLab+" without -t)")
 	cmd.Flags().StringVarP(&f.topology, "topology", "t", "", "topology file: builds its network in namespaces (root) with the control plane in its control-plane node")
 	cmd.Flags().BoolVar(&f.retain, "retain", false, "keep what was started when up fails, for debugging")
-	cmd.Flags().StringVar(&f.impl, "impl", install.IronLB, "load balancer to install from its manifests (with -t): ironlb, metallb (v0.15.2) or none")
+	cmd.Flags().StringVar(&f.impl, "impl", install.IronLB, "load balancer to install from its manifests (with -t): ironlb (its images: make images), ironlb-dev (its binaries: make build), metallb (v0.15.2) or none")
 	cmd.Flags().BoolVar(&f.context, "kubeconfig-context", true, "add the lab to your kubeconfig ($KUBECONFIG, or ~/.kube/config of the user who ran sudo) as context ironlab-NAME and make it current; ironlab down takes it out")
 	return cmd
 }

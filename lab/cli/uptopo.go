@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/ironlb/ironlb/lab/cluster"
+	"github.com/ironlb/ironlb/lab/install"
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/kubeconfig"
 	"github.com/ironlb/ironlb/lab/topology"
@@ -30,7 +31,13 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 	f.name = lab.Name
 	implNote := "no load balancer installed (--impl none)"
 	if lab.Impl != nil {
-		implNote = fmt.Sprintf("%s installed from its manifests in namespace %s", lab.Impl.Name, lab.Impl.Namespace)
+		from := "its images"
+		if lab.Impl.Dev {
+			from = "the binaries of make build"
+		} else if lab.Impl.Name != install.IronLB {
+			from = "its binaries"
+		}
+		implNote = fmt.Sprintf("%s installed from its manifests in namespace %s, run from %s", lab.Impl.Name, lab.Impl.Namespace, from)
 	}
 	ctxNote := ""
 	if f.context {

@@ -52,8 +52,8 @@ type Config struct {
 	// lab's record.
 	Topology     *topology.Topology
 	TopologyFile string
-	// Impl is the load balancer installed from its manifests: install.IronLB, install.MetalLB or
-	// install.None.
+	// Impl is the load balancer installed from its manifests: install.IronLB (its images),
+	// install.IronLBDev (its binaries), install.MetalLB or install.None.
 	Impl string
 	// Version of the ironlab bringing it up, for the record.
 	Version string
@@ -255,6 +255,10 @@ func Up(ctx context.Context, c Config) (*Lab, error) {
 		imageList = append(imageList, topology.Image{Image: clusterdns.Image, Build: clusterdns.Build})
 	}
 	resolved, err := images.Resolve(ctx, imageList, filepath.Dir(c.TopologyFile), controlplane.CacheDir(), progress)
+	if err == nil {
+		// Images are unpacked once per digest into the cache, as a node pulls them once.
+		resolved, err = images.UnpackAll(resolved, controlplane.CacheDir(), images.HostPlatform(), progress)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("image map: %w", err)
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -145,6 +147,43 @@ var _ = Describe("an implementation installed from its own manifests", func() {
 				st := l.run("status")
 				Expect(st).To(MatchRegexp(`metallb-system\s+\S*controller\S*\s+worker\d?\s+10\.244\.\S+\s+Running\s+1/1\s+0\s+\d+`))
 			})
+
+			if impl.name == "ironlb" {
+				It("runs IronLB from its images with the manifest's users, capabilities and read-only root", func() {
+					st := l.run("status")
+					pidOf := func(re string) string {
+						m := regexp.MustCompile(`metallb-system\s+` + re + `\s.*\s(\d+)\n`).FindStringSubmatch(st)
+						Expect(m).NotTo(BeNil(), "no running %s in:\n%s", re, st)
+						return m[1]
+					}
+					field := func(pid, key string) string {
+						data, err := os.ReadFile("/proc/" + pid + "/status")
+						Expect(err).NotTo(HaveOccurred())
+						m := regexp.MustCompile(`(?m)^` + key + `:\s+(.*)$`).FindStringSubmatch(string(data))
+						Expect(m).NotTo(BeNil(), "no %s in /proc/%s/status", key, pid)
+						return strings.Join(strings.Fields(m[1]), " ")
+					}
+					const netRaw = "0000000000002000" // CAP_NET_RAW alone
+					for _, c := range []struct{ re, bin, uid, capEff, capBnd string }{
+						// The pod's runAsUser (65534) over the image's user (65532); every capability dropped.
+						{`\S*controller\S*`, "ironlb-controller", "65534 65534 65534 65534", "0000000000000000", "0000000000000000"},
+						// Root in its image, with NET_RAW only.
+						{`ironlb-speaker-\S+`, "ironlb-speaker", "0 0 0 0", netRaw, netRaw},
+					} {
+						pid := pidOf(c.re)
+						Expect(field(pid, "Uid")).To(Equal(c.uid), c.bin)
+						Expect(field(pid, "CapEff")).To(Equal(c.capEff), c.bin)
+						Expect(field(pid, "CapBnd")).To(Equal(c.capBnd), c.bin)
+						Expect(field(pid, "NoNewPrivs")).To(Equal("1"), c.bin)
+						root := "/proc/" + pid + "/root/"
+						Expect(root+c.bin).To(BeARegularFile(), "the image's binary, at its root")
+						Expect(root+"etc/passwd").To(BeARegularFile(), "the image's base")
+						Expect(root+"bin").NotTo(BeADirectory(), "the host's files are not in the container")
+						err := os.WriteFile(root+"written-by-the-test", []byte("x"), 0o644)
+						Expect(errors.Is(err, syscall.EROFS)).To(BeTrue(), "writing to %s's root: %v, want EROFS", c.bin, err)
+					}
+				})
+			}
 
 			It("rejects an invalid IPAddressPool", func() {
 				out, err := l.kubectlErr(invalidPool, "apply", "-f", "-")

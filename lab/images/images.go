@@ -1,7 +1,8 @@
 // Package images turns a topology's image map into binaries on this host: `path` entries are
 // checked, `goinstall` entries are built once with `go install MODULE/PATH@VERSION` into the lab's
-// cache and reused by every later lab, and `build` entries name a program that make lab-bins
-// built into the cache from a wrapper module of this repository (builds.go).
+// cache and reused by every later lab, `build` entries name a program that make lab-bins
+// built into the cache from a wrapper module of this repository (builds.go), and `oci` entries
+// name an image layout that is unpacked once into the cache (unpack.go) and run as an image.
 package images
 
 import (
@@ -18,8 +19,9 @@ import (
 	"github.com/ironlb/ironlb/lab/topology"
 )
 
-// Resolve returns the image map with every entry's Path set to an absolute, executable binary.
-// Relative paths are relative to baseDir (the topology file's directory). Builds go to
+// Resolve returns the image map with every entry's Path set to an absolute, executable binary,
+// or its OCI set to an absolute image layout (UnpackAll unpacks it). Relative paths are
+// relative to baseDir (the topology file's directory). Builds go to
 // cacheDir/gobin/MODULE@VERSION/; build entries are found at cacheDir/NAME/VERSION/NAME.
 func Resolve(ctx context.Context, images []topology.Image, baseDir, cacheDir string, progress func(string)) ([]topology.Image, error) {
 	out := make([]topology.Image, 0, len(images))
@@ -30,10 +32,17 @@ func Resolve(ctx context.Context, images []topology.Image, baseDir, cacheDir str
 			im.Path, err = goInstall(ctx, im.GoInstall, cacheDir, progress)
 		case im.Build != "":
 			im.Path, err = buildPath(im.Build, cacheDir)
+		case im.OCI != "":
+			if !filepath.IsAbs(im.OCI) {
+				im.OCI = filepath.Join(baseDir, im.OCI)
+			}
+			if _, serr := os.Stat(filepath.Join(im.OCI, "index.json")); serr != nil {
+				err = fmt.Errorf("%s is not an OCI image layout (no index.json): run `make images`, which writes bin/images", im.OCI)
+			}
 		case !filepath.IsAbs(im.Path):
 			im.Path = filepath.Join(baseDir, im.Path)
 		}
-		if err == nil {
+		if err == nil && im.OCI == "" {
 			err = executable(im.Path)
 		}
 		if err != nil {

@@ -1,7 +1,8 @@
 // Package install puts a load-balancer implementation into a lab the way a user installs it on a
-// real cluster: from its own manifests, with its images mapped to local binaries that the lab's
-// emulated kubelet runs as process pods. Known implementations: ironlb (this repository's
-// impl/deploy) and metallb (MetalLB v0.15.2's config/manifests/metallb-native.yaml, read from the
+// real cluster: from its own manifests, with its images run by the lab's emulated kubelet as
+// process pods. Known implementations: ironlb (this repository's impl/deploy, rendered from the
+// chart, run from the OCI images of `make images`), ironlb-dev (the same manifest run from the
+// binaries of `make build`) and metallb (MetalLB v0.15.2's config/manifests/metallb-native.yaml, read from the
 // Go module cache, its images built with go install).
 package install
 
@@ -31,17 +32,26 @@ import (
 
 // Names of the implementations.
 const (
-	IronLB  = "ironlb"
-	MetalLB = "metallb"
-	None    = "none"
+	IronLB = "ironlb"
+	// IronLBDev is IronLB from the binaries of `make build` instead of its images: quicker to
+	// iterate on, but the images' users, capabilities and files are not exercised.
+	IronLBDev = "ironlb-dev"
+	MetalLB   = "metallb"
+	None      = "none"
 )
+
+// ImagesDir is where `make images` writes IronLB's OCI layouts, relative to the directory of
+// ironlab and the binaries (bin/).
+const ImagesDir = "images"
 
 // MetalLBModule is the MetalLB release the lab installs for comparison.
 const MetalLBModule = "go.universe.tf/metallb@v0.15.2"
 
 // Implementation is what installing one needs.
 type Implementation struct {
-	Name      string
+	Name string // IronLB (also for IronLBDev), MetalLB
+	// Dev says IronLB runs from the host's binaries (IronLBDev), not from its images.
+	Dev       bool
 	Namespace string
 	// Images maps the implementation's images to binaries (paths or goinstall entries).
 	Images []topology.Image
@@ -57,12 +67,24 @@ func Lookup(name, binDir string) (*Implementation, error) {
 	case None, "":
 		return nil, nil
 	case IronLB:
+		// The chart's manifest, run from the images `make images` built, as on a cluster.
 		im := &Implementation{Name: IronLB, Namespace: "metallb-system",
+			Manifests: func(context.Context) ([]byte, error) { return deploy.Manifests(), nil }}
+		for _, c := range []string{"controller", "speaker"} {
+			dir := filepath.Join(binDir, ImagesDir, "ironlb-"+c)
+			if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
+				return nil, fmt.Errorf("--impl ironlb runs IronLB's images, expected in %s: run `make images` (or use --impl ironlb-dev to run the binaries of `make build`)", filepath.Dir(dir))
+			}
+			im.Images = append(im.Images, topology.Image{Image: "ghcr.io/ironlb/ironlb-" + c, OCI: dir})
+		}
+		return im, nil
+	case IronLBDev:
+		im := &Implementation{Name: IronLB, Dev: true, Namespace: "metallb-system",
 			Manifests: func(context.Context) ([]byte, error) { return deploy.Manifests(), nil }}
 		for _, c := range []string{"controller", "speaker"} {
 			bin := filepath.Join(binDir, "ironlb-"+c)
 			if _, err := os.Stat(bin); err != nil {
-				return nil, fmt.Errorf("--impl ironlb runs IronLB's own binaries, expected next to ironlab in %s: run `make build` (or use --impl none)", binDir)
+				return nil, fmt.Errorf("--impl ironlb-dev runs IronLB's own binaries, expected next to ironlab in %s: run `make build` (or use --impl none)", binDir)
 			}
 			im.Images = append(im.Images, topology.Image{Image: "ghcr.io/ironlb/ironlb-" + c, Path: bin})
 		}
@@ -76,7 +98,7 @@ func Lookup(name, binDir string) (*Implementation, error) {
 		}
 		return im, nil
 	}
-	return nil, fmt.Errorf("unknown implementation %q: use ironlb, metallb or none", name)
+	return nil, fmt.Errorf("unknown implementation %q: use ironlb, ironlb-dev, metallb or none", name)
 }
 
 // metalLBManifest reads MetalLB's own native manifest from the Go module cache (downloading the

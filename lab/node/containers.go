@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -36,7 +37,8 @@ var (
 // spec are guarded by the pod's mu.
 type ctr struct {
 	spec     corev1.Container
-	bin      string // the binary the image maps to; "" runs the echo server
+	bin      string             // the binary the image maps to
+	image    *topology.Unpacked // or the image itself (image mode); neither: the echo server
 	init     bool
 	procName string
 
@@ -50,12 +52,16 @@ type ctr struct {
 	done       bool                             // will not run again (or, for init, completed)
 }
 
+// runs reports whether the container runs a process (a mapped binary or an image); the others
+// are served by the echo server.
+func (c *ctr) runs() bool { return c.bin != "" || c.image != nil }
+
 // containersOf returns the pod's init and main containers, each with the binary its image maps to.
 func (a *Agent) containersOf(p *corev1.Pod) (inits, main []*ctr) {
 	mk := func(c corev1.Container, init bool) *ctr {
 		x := &ctr{spec: c, init: init, procName: fmt.Sprintf("pod.%s.%s.%s.%s", a.cfg.Name, p.Namespace, p.Name, c.Name)}
 		if im, ok := topology.MatchImage(a.cfg.Images, c.Image); ok {
-			x.bin = im.Path
+			x.bin, x.image = im.Path, im.Unpacked
 		}
 		x.waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
 		return x
@@ -94,7 +100,7 @@ func (a *Agent) run(ctx context.Context, p *corev1.Pod, rp *pod) {
 	}
 	go a.refreshVolumes(ctx, p, rp)
 	for _, c := range rp.inits {
-		if c.bin == "" {
+		if !c.runs() {
 			rp.mu.Lock()
 			c.done, c.waiting = true, nil
 			c.terminated = &corev1.ContainerStateTerminated{Reason: "Completed", StartedAt: metav1.Now(), FinishedAt: metav1.Now()}
@@ -111,7 +117,7 @@ func (a *Agent) run(ctx context.Context, p *corev1.Pod, rp *pod) {
 	rp.kickStatus()
 	var wg sync.WaitGroup
 	for _, c := range rp.containers {
-		if c.bin == "" {
+		if !c.runs() {
 			rp.mu.Lock()
 			c.waiting, c.startedAt, c.ready = nil, time.Now(), true
 			rp.mu.Unlock()
@@ -218,27 +224,52 @@ func (a *Agent) supervise(ctx context.Context, p *corev1.Pod, rp *pod, c *ctr) b
 // startContainer starts one run of a container: its binary through `ironlab __container`, in the
 // pod's network namespace (the node's for hostNetwork) and a mount namespace of its own.
 func (a *Agent) startContainer(ctx context.Context, p *corev1.Pod, rp *pod, c *ctr) (*process.Running, error) {
-	env, vars, err := a.containerEnv(ctx, p, rp, &c.spec)
+	var imageEnv []string
+	if c.image != nil {
+		imageEnv = c.image.Env
+	}
+	env, vars, err := a.containerEnv(ctx, p, rp, &c.spec, imageEnv)
 	if err != nil {
 		return nil, err
 	}
 	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
-	argv := []string{c.bin}
-	if len(c.spec.Command) > 1 {
-		for _, s := range c.spec.Command[1:] {
+	spec := container.Spec{Dir: c.spec.WorkingDir}
+	var argv []string
+	if c.image != nil {
+		if argv, spec.Image, err = a.imageContainer(p, rp, c, env, func(s string) string { return expand(s, lookup) }); err != nil {
+			return nil, err
+		}
+		if spec.Dir == "" {
+			spec.Dir = c.image.WorkingDir
+		}
+	} else {
+		argv = []string{c.bin}
+		if len(c.spec.Command) > 1 {
+			for _, s := range c.spec.Command[1:] {
+				argv = append(argv, expand(s, lookup))
+			}
+		}
+		for _, s := range c.spec.Args {
 			argv = append(argv, expand(s, lookup))
 		}
 	}
-	for _, s := range c.spec.Args {
-		argv = append(argv, expand(s, lookup))
-	}
-	spec := container.Spec{Dir: c.spec.WorkingDir}
 	if !p.Spec.HostNetwork {
 		spec.NetNS = a.cfg.Lab.Path(rp.host)
 		spec.Hostname = rp.hostname
 	}
-	if rp.resolv != "" {
+	switch {
+	case rp.resolv != "":
 		spec.Mounts = append(spec.Mounts, container.Mount{Source: rp.resolv, Target: "/etc/resolv.conf", ReadOnly: true})
+	case c.image != nil:
+		// The node's, as the kubelet gives a pod without cluster DNS (an image has none).
+		if _, err := os.Stat("/etc/resolv.conf"); err == nil {
+			spec.Mounts = append(spec.Mounts, container.Mount{Source: "/etc/resolv.conf", Target: "/etc/resolv.conf", ReadOnly: true})
+		}
+	}
+	if c.image != nil && rp.etcDir != "" {
+		// The kubelet's /etc/hosts and /etc/hostname (a binary's container sees the host's /etc).
+		spec.Mounts = append(spec.Mounts, container.Mount{Source: filepath.Join(rp.etcDir, "hosts"), Target: "/etc/hosts"},
+			container.Mount{Source: filepath.Join(rp.etcDir, "hostname"), Target: "/etc/hostname"})
 	}
 	for i, m := range c.spec.VolumeMounts {
 		src, ok := rp.vols.path(m.Name)
@@ -252,7 +283,8 @@ func (a *Agent) startContainer(ctx context.Context, p *corev1.Pod, rp *pod, c *c
 		}
 		spec.Mounts = append(spec.Mounts, container.Mount{Source: src, Target: m.MountPath, ReadOnly: m.ReadOnly})
 	}
-	wrap := append([]string{a.cfg.Self, "__container"}, spec.Args()...) // ends with "--": argv follows
+	// Ends with "--": argv follows (for an image, argv[0] is a path in the image).
+	wrap := append([]string{a.cfg.Self, "__container"}, spec.Args()...)
 	run, err := process.Start(a.runDir(), a.logDir(), process.Spec{Name: c.procName, Path: argv[0], Args: argv[1:],
 		Env: env, CleanEnv: true, NewMountNamespace: true, Wrap: wrap, Dir: "/"})
 	if err != nil {
@@ -263,8 +295,55 @@ func (a *Agent) startContainer(ctx context.Context, p *corev1.Pod, rp *pod, c *c
 	c.ready = c.spec.ReadinessProbe == nil
 	rp.mu.Unlock()
 	rp.kickStatus()
-	a.cfg.Log.Info("container started", "pod", rp.key, "container", c.spec.Name, "pid", run.PID, "binary", c.bin)
+	if c.image != nil {
+		a.cfg.Log.Info("container started", "pod", rp.key, "container", c.spec.Name, "pid", run.PID, "image", c.spec.Image,
+			"digest", c.image.Digest, "uid", spec.Image.UID, "capabilities", spec.Image.Caps, "readOnlyRoot", spec.Image.ReadOnlyRoot)
+	} else {
+		a.cfg.Log.Info("container started", "pod", rp.key, "container", c.spec.Name, "pid", run.PID, "binary", c.bin)
+	}
 	return run, nil
+}
+
+// imageContainer is what a container of an image runs and as whom (security.go), with its
+// writable layer in the pod's directory.
+func (a *Agent) imageContainer(p *corev1.Pod, rp *pod, c *ctr, env []string, expand func(string) string) ([]string, *container.Image, error) {
+	argv, err := imageArgv(&c.spec, c.image, expand)
+	if err != nil {
+		return nil, nil, err
+	}
+	inImage := func(name string) string {
+		path, err := securejoin.SecureJoin(c.image.Rootfs, name)
+		if err != nil {
+			return filepath.Join(c.image.Rootfs, "nonexistent")
+		}
+		return path
+	}
+	read := func(name string) []byte {
+		data, _ := os.ReadFile(inImage(name))
+		return data
+	}
+	// The command by its path in the image, as execvp finds it: the process is known by it.
+	if !strings.Contains(argv[0], "/") {
+		path := ""
+		for _, kv := range env {
+			if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+				path = v
+			}
+		}
+		for _, d := range filepath.SplitList(path) {
+			if st, err := os.Stat(inImage(filepath.Join(d, argv[0]))); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+				argv[0] = filepath.Join(d, argv[0])
+				break
+			}
+		}
+	}
+	im, err := imageSecurity(p, &c.spec, c.image.User, read("/etc/passwd"), read("/etc/group"))
+	if err != nil {
+		return nil, nil, err
+	}
+	im.Rootfs = c.image.Rootfs
+	im.Scratch = filepath.Join(state.PodDir(a.cfg.StateDir, string(rp.uid)), "containers", c.spec.Name)
+	return argv, &im, nil
 }
 
 // startProbes runs the container's readiness and liveness probes while it runs. A failed liveness

@@ -21,7 +21,8 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // containerEnv resolves a container's environment as the kubelet does: image defaults, the
 // kubernetes Service variables, envFrom, then env in order with $(VAR) references expanded.
-func (a *Agent) containerEnv(ctx context.Context, p *corev1.Pod, rp *pod, c *corev1.Container) ([]string, map[string]string, error) {
+// imageEnv is the image's own environment (image mode): it comes before the kubelet's.
+func (a *Agent) containerEnv(ctx context.Context, p *corev1.Pod, rp *pod, c *corev1.Container, imageEnv []string) ([]string, map[string]string, error) {
 	env := map[string]string{"PATH": defaultPath, "HOSTNAME": rp.hostname}
 	order := []string{"PATH", "HOSTNAME"}
 	set := func(k, v string) {
@@ -30,6 +31,12 @@ func (a *Agent) containerEnv(ctx context.Context, p *corev1.Pod, rp *pod, c *cor
 		}
 		env[k] = v
 	}
+	for _, kv := range imageEnv {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			set(k, v)
+		}
+	}
+	set("HOSTNAME", rp.hostname)
 	svc, err := a.cs.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the kubernetes Service for KUBERNETES_SERVICE_HOST: %w", err)

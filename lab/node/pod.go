@@ -45,6 +45,7 @@ type pod struct {
 
 	vols       *volumes
 	resolv     string // the pod's resolv.conf on the host; "" keeps the node's
+	etcDir     string // holds the pod's hosts and hostname files (pods with image containers)
 	inits      []*ctr
 	containers []*ctr
 	ctx        context.Context    // the pod's life: ends when it stops (exec'd commands die with it)
@@ -81,7 +82,17 @@ func (rp *pod) setWaitingAll(reason, msg string) {
 // processPod reports whether any container runs a mapped binary.
 func (rp *pod) processPod() bool {
 	for _, c := range append(slices.Clone(rp.inits), rp.containers...) {
-		if c.bin != "" {
+		if c.runs() {
+			return true
+		}
+	}
+	return false
+}
+
+// imagePod reports whether any container runs an image (they get the kubelet's /etc files).
+func (rp *pod) imagePod() bool {
+	for _, c := range append(slices.Clone(rp.inits), rp.containers...) {
+		if c.image != nil {
 			return true
 		}
 	}
@@ -198,6 +209,12 @@ func (a *Agent) startPod(ctx context.Context, p *corev1.Pod) (*pod, error) {
 	} else if err := a.startPodNetwork(p, rp); err != nil {
 		a.removePodDir(rp)
 		return nil, err
+	}
+	if rp.imagePod() {
+		if err := a.writeEtc(p, rp); err != nil {
+			a.stopPodNet(rp)
+			return nil, err
+		}
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	rp.ctx, rp.cancel = pctx, cancel
@@ -327,6 +344,41 @@ func (a *Agent) startPodNetwork(p *corev1.Pod, rp *pod) error {
 
 func (a *Agent) nodeHost() string { return a.cfg.Name }
 
+// writeEtc writes the pod's /etc/hosts and /etc/hostname as the kubelet does; a hostNetwork
+// pod gets the node's hosts file.
+func (a *Agent) writeEtc(p *corev1.Pod, rp *pod) error {
+	rp.etcDir = filepath.Join(state.PodDir(a.cfg.StateDir, string(p.UID)), "etc")
+	if err := os.MkdirAll(rp.etcDir, 0o755); err != nil {
+		return fmt.Errorf("pod %s: %w", rp.key, err)
+	}
+	hosts := []byte(nil)
+	if p.Spec.HostNetwork {
+		hosts, _ = os.ReadFile("/etc/hosts")
+	} else {
+		ips := []string{rp.ip.String()}
+		if rp.ip6.IsValid() {
+			ips = append(ips, rp.ip6.String())
+		}
+		hosts = []byte(etcHosts(p, ips, rp.hostname, a.clusterDomain()))
+	}
+	if err := os.WriteFile(filepath.Join(rp.etcDir, "hosts"), hosts, 0o644); err != nil {
+		return fmt.Errorf("pod %s: /etc/hosts: %w", rp.key, err)
+	}
+	if err := os.WriteFile(filepath.Join(rp.etcDir, "hostname"), []byte(rp.hostname+"\n"), 0o644); err != nil {
+		return fmt.Errorf("pod %s: /etc/hostname: %w", rp.key, err)
+	}
+	return nil
+}
+
+// stopPodNet undoes startHostNetworkPod or startPodNetwork for a pod that failed to start.
+func (a *Agent) stopPodNet(rp *pod) {
+	a.closeServers(rp)
+	if !rp.hostNet {
+		a.teardownNet(rp)
+	}
+	a.removePodDir(rp)
+}
+
 // serve starts the echo server on every TCP and UDP container port (8080 when none): each reply
 // names the pod and the node, so that traffic tests see who served them.
 func (a *Agent) serve(p *corev1.Pod, rp *pod) error {
@@ -336,7 +388,7 @@ func (a *Agent) serve(p *corev1.Pod, rp *pod) error {
 	}
 	var tcp, udp []int32
 	for _, c := range rp.containers {
-		if c.bin != "" {
+		if c.runs() {
 			continue
 		}
 		for _, port := range c.spec.Ports {

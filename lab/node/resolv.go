@@ -72,3 +72,26 @@ func podHostname(p *corev1.Pod) string {
 	}
 	return h
 }
+
+// etcHosts is the /etc/hosts the kubelet writes for a pod on the pod network: localhost, the
+// IPv6 names, the pod's own addresses under its host name (and FQDN when it has a subdomain),
+// then spec.hostAliases.
+func etcHosts(p *corev1.Pod, ips []string, hostname, domain string) string {
+	var b strings.Builder
+	b.WriteString("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		"fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
+	names := hostname
+	if p.Spec.Subdomain != "" {
+		names = fmt.Sprintf("%s.%s.%s.svc.%s\t%s", hostname, p.Spec.Subdomain, p.Namespace, domain, hostname)
+	}
+	for _, ip := range ips {
+		fmt.Fprintf(&b, "%s\t%s\n", ip, names)
+	}
+	if len(p.Spec.HostAliases) > 0 {
+		b.WriteString("\n# Entries added by HostAliases.\n")
+		for _, a := range p.Spec.HostAliases {
+			fmt.Fprintf(&b, "%s\t%s\n", a.IP, strings.Join(a.Hostnames, "\t"))
+		}
+	}
+	return b.String()
+}

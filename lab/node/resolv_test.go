@@ -56,3 +56,19 @@ func TestPodHostname(t *testing.T) {
 		}
 	}
 }
+
+func TestEtcHosts(t *testing.T) {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-0", Namespace: "shop"}, Spec: corev1.PodSpec{Subdomain: "web",
+		HostAliases: []corev1.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"db", "db.local"}}}}}
+	got := etcHosts(p, []string{"10.244.1.5", "fd00::5"}, "web-0", "cluster.local")
+	for _, want := range []string{"127.0.0.1\tlocalhost\n", "::1\tlocalhost ip6-localhost ip6-loopback\n",
+		"10.244.1.5\tweb-0.web.shop.svc.cluster.local\tweb-0\n", "fd00::5\tweb-0.web.shop.svc.cluster.local\tweb-0\n",
+		"# Entries added by HostAliases.\n10.1.2.3\tdb\tdb.local\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("hosts file lacks %q:\n%s", want, got)
+		}
+	}
+	if got := etcHosts(&corev1.Pod{}, []string{"10.244.1.6"}, "plain", "cluster.local"); !strings.HasSuffix(got, "\n10.244.1.6\tplain\n") || strings.Contains(got, "HostAliases") {
+		t.Errorf("hosts file of a pod without subdomain or aliases:\n%s", got)
+	}
+}

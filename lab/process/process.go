@@ -211,7 +211,8 @@ func (r Record) Alive() bool {
 	}
 	exe = strings.TrimSuffix(exe, " (deleted)")
 	// Right after start, a wrapped process may still be its wrapper.
-	if exe != resolve(r.Path) && (r.Wrapper == "" || exe != resolve(r.Wrapper)) {
+	// A container of an image shows its path in the image, which is not resolved on the host.
+	if exe != r.Path && exe != resolve(r.Path) && (r.Wrapper == "" || exe != resolve(r.Wrapper)) {
 		return false
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.PID))

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ironlb/ironlb/lab/cluster"
+	"github.com/ironlb/ironlb/lab/install"
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/graph"
 	"github.com/ironlb/ironlb/lab/report"
@@ -55,6 +56,9 @@ type Options struct {
 	Progress, LabProgress io.Writer
 	// Version of the ironlab running, for the labs' records.
 	Version string
+	// IronLBBinaries runs IronLB from the binaries of `make build` (install.IronLBDev) instead
+	// of its images.
+	IronLBBinaries bool
 	// OnLabUp is called once a lab is up and healthy, OnLabDown before it is taken down (the
 	// soak samples the load balancer's memory in between).
 	OnLabUp   func(*cluster.Lab)
@@ -272,7 +276,11 @@ func bringUp(ctx context.Context, o Options, j job, out io.Writer) (*env, error)
 	}
 	start := time.Now()
 	fmt.Fprintf(out, "bringing up lab %q from %s with %s\n", name, j.sc.Topology, j.impl)
-	lab, err := cluster.Up(ctx, cluster.Config{Name: name, Topology: top, TopologyFile: j.sc.Topology, Impl: j.impl,
+	impl := j.impl
+	if impl == install.IronLB && o.IronLBBinaries {
+		impl = install.IronLBDev
+	}
+	lab, err := cluster.Up(ctx, cluster.Config{Name: name, Topology: top, TopologyFile: j.sc.Topology, Impl: impl,
 		Version: o.Version, Progress: lines(o.LabProgress)})
 	if err != nil {
 		_ = labDown(o, name)
