@@ -10,8 +10,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/ironlb/ironlb/lab/cluster"
-	"github.com/ironlb/ironlb/lab/install"
 	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/install"
 	"github.com/ironlb/ironlb/lab/kubeconfig"
 	"github.com/ironlb/ironlb/lab/topology"
 )
@@ -66,7 +66,7 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
   kubeconfig:  %s
   logs:        %s
   Pods run as namespaces with an echo server (reply: pod, node, IP); kube-proxy runs in every node.
-  Load balancer: %s (its pods run the mapped binaries: see ironlab status).
+  Load balancer: %s (its pods are processes: see ironlab status for their PIDs).
 
 Use it:
   export KUBECONFIG=%s%s

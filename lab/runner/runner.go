@@ -21,9 +21,9 @@ import (
 	"time"
 
 	"github.com/ironlb/ironlb/lab/cluster"
-	"github.com/ironlb/ironlb/lab/install"
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/graph"
+	"github.com/ironlb/ironlb/lab/install"
 	"github.com/ironlb/ironlb/lab/report"
 	"github.com/ironlb/ironlb/lab/scenario"
 	"github.com/ironlb/ironlb/lab/topology"
