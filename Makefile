@@ -117,26 +117,26 @@ bench-l2: k8s-bins ## layer 2: failover gaps of IronLB and MetalLB v0.15.2 (IRON
 
 
 .PHONY: scenarios
-scenarios: prereqs-scenarios build k8s-bins lab-bins ## replay the scenario suite (scenarios/) against IronLB; reports in ironlab-report/ (root)
+scenarios: prereqs-scenarios build images k8s-bins lab-bins ## replay the scenario suite (scenarios/) against IronLB; reports in ironlab-report/ (root)
 	$(BIN)/ironlab run scenarios/ --report $${IRONLAB_REPORT:-ironlab-report} --quiet-lab
 
 .PHONY: conformance
-conformance: prereqs-conformance build k8s-bins ## Kubernetes' [Feature:LoadBalancer] e2e specs (v1.37.2) on the l2 and bgp labs, IronLB and MetalLB v0.15.2 side by side (CONFORMANCE_REPORT, conformance-report/: junit-IMPL.xml per mode, summary.md) (root)
+conformance: prereqs-conformance build images k8s-bins ## Kubernetes' [Feature:LoadBalancer] e2e specs (v1.37.2) on the l2 and bgp labs, IronLB and MetalLB v0.15.2 side by side (CONFORMANCE_REPORT, conformance-report/: junit-IMPL.xml per mode, summary.md) (root)
 	@$(LAB_BINS) coredns agnhost >/dev/null
 	$(BIN)/ironlab conformance --report $${CONFORMANCE_REPORT:-conformance-report} $${CONFORMANCE_ARGS:-}
 
 .PHONY: conformance-fast
-conformance-fast: prereqs-conformance build k8s-bins ## the specs of make conformance not marked [Slow], against IronLB on the l2 lab (what CI runs on every change) (root)
+conformance-fast: prereqs-conformance build images k8s-bins ## the specs of make conformance not marked [Slow], against IronLB on the l2 lab (what CI runs on every change) (root)
 	@$(LAB_BINS) coredns agnhost >/dev/null
 	$(BIN)/ironlab conformance --fast --mode l2 --impl ironlb --report $${CONFORMANCE_REPORT:-conformance-report} $${CONFORMANCE_ARGS:-}
 
 .PHONY: soak
-soak: prereqs-lab build k8s-bins ## seeded random faults and Service churn on the l2 then the bgp lab, invariants checked (SOAK, 3m, each; SOAK_SEED replays; soak-report/soak.json) (root)
+soak: prereqs-lab build images k8s-bins ## seeded random faults and Service churn on the l2 then the bgp lab, invariants checked (SOAK, 3m, each; SOAK_SEED replays; soak-report/soak.json) (root)
 	$(BIN)/ironlab soak -t topologies/l2.yaml -t topologies/bgp.yaml --duration $${SOAK:-3m} --seed "$${SOAK_SEED:-}" \
 		--report $${SOAK_REPORT:-soak-report} --quiet-lab
 
 .PHONY: bench-scenarios
-bench-scenarios: prereqs-scenarios build k8s-bins ## failover scenarios repeated (SCENARIO_RUNS, 20) against IronLB and MetalLB v0.15.2: percentiles side by side (root)
+bench-scenarios: prereqs-scenarios build images k8s-bins ## failover scenarios repeated (SCENARIO_RUNS, 20) against IronLB and MetalLB v0.15.2: percentiles side by side (root)
 	$(BIN)/ironlab run scenarios/l2-node-failure.yaml scenarios/l2-speaker-kill.yaml --repeat $${SCENARIO_RUNS:-20} \
 		--impl ironlb,metallb --report $${IRONLAB_REPORT:-ironlab-report-bench} --quiet-lab
 
@@ -147,7 +147,7 @@ bench-l2-faults: prereqs-scenarios build k8s-bins ## layer 2 under faults (freez
 		--impl ironlb,metallb --report $${IRONLAB_REPORT:-ironlab-report-l2-faults} --quiet-lab
 
 .PHONY: bench-bgp
-bench-bgp: build k8s-bins ## BGP: failover with BFD and with the hold time (SCENARIO_RUNS, 20), IronLB and MetalLB; 1,000 Services into the routers' FIB (root)
+bench-bgp: build images k8s-bins ## BGP: failover with BFD and with the hold time (SCENARIO_RUNS, 20), IronLB and MetalLB; 1,000 Services into the routers' FIB (root)
 	$(BIN)/ironlab run scenarios/bgp-node-failure-bfd.yaml --repeat $${SCENARIO_RUNS:-20} --report $${IRONLAB_REPORT:-ironlab-report-bgp}/bfd --quiet-lab
 	$(BIN)/ironlab run scenarios/bgp-node-failure-holdtime.yaml --repeat $${SCENARIO_RUNS:-20} --impl ironlb,metallb --report $${IRONLAB_REPORT:-ironlab-report-bgp}/holdtime --quiet-lab
 	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" IRONLAB_BGP_SCALE=1 $(GO) test -count=1 -v -timeout 60m ./lab/e2e/ -ginkgo.focus 'BGP at scale' -ginkgo.v -ginkgo.no-color | grep --line-buffered -E 'BGPSCALE|FAIL|ok'
@@ -178,7 +178,7 @@ prereqs-conformance:
 	@$(PREREQS) conformance
 
 .PHONY: lab-up
-lab-up: prereqs-lab build k8s-bins ## bring up the lab of TOPOLOGY (default topologies/l2.yaml; needs root)
+lab-up: prereqs-lab build images k8s-bins ## bring up the lab of TOPOLOGY (default topologies/l2.yaml; needs root)
 	$(BIN)/ironlab up -t $(TOPOLOGY)
 
 .PHONY: lab-down

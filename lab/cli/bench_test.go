@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/internal/labbin"
 	"github.com/ironlb/ironlb/lab/netns"
 	"github.com/ironlb/ironlb/lab/state"
 )
@@ -28,11 +29,9 @@ func BenchmarkLabUp(b *testing.B) {
 		b.Skip("needs root and KUBEBUILDER_ASSETS (make bench-lab)")
 	}
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "ironlab")
-	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/ironlab", "./cmd/ironlb-controller", "./cmd/ironlb-speaker")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
+	bin, err := labbin.Build(filepath.Join("..", ".."), dir)
+	if err != nil {
+		b.Fatal(err)
 	}
 	for _, impl := range []string{"none", "ironlb"} {
 		b.Run("impl="+impl, func(b *testing.B) { benchLabUp(b, bin, dir, impl) })

@@ -4,15 +4,13 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/ironlb/ironlb/lab/install"
+	"github.com/ironlb/ironlb/lab/internal/labbin"
 	"github.com/ironlb/ironlb/lab/state"
 )
 
@@ -39,15 +37,7 @@ var _ = BeforeSuite(func() {
 	Expect(os.Setenv("KUBECONFIG", filepath.Join(GinkgoT().TempDir(), "kubeconfig"))).To(Succeed())
 	// ironlab with IronLB's binaries (--impl ironlb-dev) and images (--impl ironlb) beside it,
 	// as `make build` and `make images` lay them out; the images for this host's platform only.
-	bin := GinkgoT().TempDir()
-	ironlab = filepath.Join(bin, "ironlab")
-	build := exec.Command("go", "build", "-o", bin+"/", "./cmd/ironlab", "./cmd/ironlb-controller", "./cmd/ironlb-speaker")
-	build.Dir = filepath.Join("..", "..")
-	out, err := build.CombinedOutput()
-	Expect(err).NotTo(HaveOccurred(), string(out))
-	imgs := exec.Command("go", "run", "./cmd/ironlb-images", "build", "-dir", filepath.Join(bin, install.ImagesDir),
-		"-platforms", "linux/"+runtime.GOARCH, "-only", "ironlb-controller,ironlb-speaker")
-	imgs.Dir = filepath.Join("..", "..")
-	out, err = imgs.CombinedOutput()
-	Expect(err).NotTo(HaveOccurred(), string(out))
+	var err error
+	ironlab, err = labbin.Build(filepath.Join("..", ".."), GinkgoT().TempDir())
+	Expect(err).NotTo(HaveOccurred())
 })
