@@ -254,19 +254,24 @@ func (m *mounter) ensure(target string, dir bool) (string, error) {
 			}
 		}
 		rest := filepath.Join(append([]string{cur}, parts[i:]...)...)
-		if dir {
-			return rest, os.MkdirAll(rest, 0o755)
-		}
-		if err := os.MkdirAll(filepath.Dir(rest), 0o755); err != nil {
-			return "", err
-		}
-		f, err := os.OpenFile(rest, os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			return "", err
-		}
-		return rest, f.Close()
+		return rest, makeMountPoint(rest, dir)
 	}
 	return cur, nil
+}
+
+// makeMountPoint creates p, and its missing parents, as a directory or an empty file.
+func makeMountPoint(p string, dir bool) error {
+	if dir {
+		return os.MkdirAll(p, 0o755)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func (m *mounter) underWritable(p string) bool {

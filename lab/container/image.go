@@ -248,7 +248,7 @@ func execImage(s Spec, env []string) error {
 	if err := os.Chdir(dir); err != nil {
 		return fmt.Errorf("container: working directory %s: %w", dir, err)
 	}
-	bin, err := lookPath(s.Argv[0], env)
+	bin, err := LookPath("/", s.Argv[0], env)
 	if err != nil {
 		return err
 	}
@@ -273,24 +273,22 @@ func mountPoint(root, target string, dir bool) (string, error) {
 	if _, err := os.Lstat(p); err == nil {
 		return p, nil
 	}
-	if dir {
-		return p, os.MkdirAll(p, 0o755)
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return "", err
-	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return "", err
-	}
-	return p, f.Close()
+	return p, makeMountPoint(p, dir)
 }
 
-// lookPath finds the command in the container (after pivot_root) as execvp does, with the
-// container's PATH.
-func lookPath(cmd string, env []string) (string, error) {
+// LookPath finds a command in the file system rooted at root ("/" inside the container, the
+// unpacked image outside it) as execvp does with the container's PATH, and returns its path
+// as the container sees it. Symbolic links resolve inside root.
+func LookPath(root, cmd string, env []string) (string, error) {
+	inRoot := func(p string) (os.FileInfo, error) {
+		hp, err := securejoin.SecureJoin(root, p)
+		if err != nil {
+			return nil, err
+		}
+		return os.Stat(hp)
+	}
 	if strings.Contains(cmd, "/") {
-		if _, err := os.Stat(cmd); err != nil {
+		if _, err := inRoot(cmd); err != nil {
 			return "", fmt.Errorf("container: %s: not in the image: %w", cmd, err)
 		}
 		return cmd, nil
@@ -306,7 +304,7 @@ func lookPath(cmd string, env []string) (string, error) {
 			d = "."
 		}
 		p := filepath.Join(d, cmd)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+		if st, err := inRoot(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
 			return p, nil
 		}
 	}

@@ -36,7 +36,7 @@ func Resolve(ctx context.Context, images []topology.Image, baseDir, cacheDir str
 			if !filepath.IsAbs(im.OCI) {
 				im.OCI = filepath.Join(baseDir, im.OCI)
 			}
-			if _, serr := os.Stat(filepath.Join(im.OCI, "index.json")); serr != nil {
+			if !IsLayout(im.OCI) {
 				err = fmt.Errorf("%s is not an OCI image layout (no index.json): run `make images`, which writes bin/images", im.OCI)
 			}
 		case !filepath.IsAbs(im.Path):

@@ -46,6 +46,12 @@ func UnpackAll(images []topology.Image, cacheDir string, p v1.Platform, progress
 	return out, nil
 }
 
+// IsLayout reports whether dir holds an OCI image layout (its index.json).
+func IsLayout(dir string) bool {
+	st, err := os.Stat(filepath.Join(dir, "index.json"))
+	return err == nil && st.Mode().IsRegular()
+}
+
 // RootfsDir is where unpacked images are kept: one directory per manifest digest.
 func RootfsDir(cacheDir string) string { return filepath.Join(cacheDir, "rootfs") }
 

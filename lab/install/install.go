@@ -27,6 +27,7 @@ import (
 
 	"github.com/ironlb/ironlb/impl/deploy"
 	"github.com/ironlb/ironlb/lab/apply"
+	"github.com/ironlb/ironlb/lab/images"
 	"github.com/ironlb/ironlb/lab/topology"
 )
 
@@ -66,27 +67,26 @@ func Lookup(name, binDir string) (*Implementation, error) {
 	switch name {
 	case None, "":
 		return nil, nil
-	case IronLB:
-		// The chart's manifest, run from the images `make images` built, as on a cluster.
-		im := &Implementation{Name: IronLB, Namespace: "metallb-system",
+	case IronLB, IronLBDev:
+		// The chart's manifest, run from the images `make images` built, as on a cluster, or
+		// from the binaries of `make build`.
+		dev := name == IronLBDev
+		im := &Implementation{Name: IronLB, Dev: dev, Namespace: "metallb-system",
 			Manifests: func(context.Context) ([]byte, error) { return deploy.Manifests(), nil }}
 		for _, c := range []string{"controller", "speaker"} {
-			dir := filepath.Join(binDir, ImagesDir, "ironlb-"+c)
-			if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
-				return nil, fmt.Errorf("--impl ironlb runs IronLB's images, expected in %s: run `make images` (or use --impl ironlb-dev to run the binaries of `make build`)", filepath.Dir(dir))
+			entry := topology.Image{Image: "ghcr.io/ironlb/ironlb-" + c}
+			if dev {
+				entry.Path = filepath.Join(binDir, "ironlb-"+c)
+				if _, err := os.Stat(entry.Path); err != nil {
+					return nil, fmt.Errorf("--impl ironlb-dev runs IronLB's own binaries, expected next to ironlab in %s: run `make build` (or use --impl none)", binDir)
+				}
+			} else {
+				entry.OCI = filepath.Join(binDir, ImagesDir, "ironlb-"+c)
+				if !images.IsLayout(entry.OCI) {
+					return nil, fmt.Errorf("--impl ironlb runs IronLB's images, expected in %s: run `make images` (or use --impl ironlb-dev to run the binaries of `make build`)", filepath.Dir(entry.OCI))
+				}
 			}
-			im.Images = append(im.Images, topology.Image{Image: "ghcr.io/ironlb/ironlb-" + c, OCI: dir})
-		}
-		return im, nil
-	case IronLBDev:
-		im := &Implementation{Name: IronLB, Dev: true, Namespace: "metallb-system",
-			Manifests: func(context.Context) ([]byte, error) { return deploy.Manifests(), nil }}
-		for _, c := range []string{"controller", "speaker"} {
-			bin := filepath.Join(binDir, "ironlb-"+c)
-			if _, err := os.Stat(bin); err != nil {
-				return nil, fmt.Errorf("--impl ironlb-dev runs IronLB's own binaries, expected next to ironlab in %s: run `make build` (or use --impl none)", binDir)
-			}
-			im.Images = append(im.Images, topology.Image{Image: "ghcr.io/ironlb/ironlb-" + c, Path: bin})
+			im.Images = append(im.Images, entry)
 		}
 		return im, nil
 	case MetalLB:

@@ -311,31 +311,18 @@ func (a *Agent) imageContainer(p *corev1.Pod, rp *pod, c *ctr, env []string, exp
 	if err != nil {
 		return nil, nil, err
 	}
-	inImage := func(name string) string {
+	read := func(name string) []byte {
 		path, err := securejoin.SecureJoin(c.image.Rootfs, name)
 		if err != nil {
-			return filepath.Join(c.image.Rootfs, "nonexistent")
+			return nil
 		}
-		return path
-	}
-	read := func(name string) []byte {
-		data, _ := os.ReadFile(inImage(name))
+		data, _ := os.ReadFile(path)
 		return data
 	}
-	// The command by its path in the image, as execvp finds it: the process is known by it.
-	if !strings.Contains(argv[0], "/") {
-		path := ""
-		for _, kv := range env {
-			if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-				path = v
-			}
-		}
-		for _, d := range filepath.SplitList(path) {
-			if st, err := os.Stat(inImage(filepath.Join(d, argv[0]))); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-				argv[0] = filepath.Join(d, argv[0])
-				break
-			}
-		}
+	// The command by its path in the image, as execvp finds it: the process is known by it. One
+	// the image lacks is left for the helper to refuse, as a runtime does at start.
+	if bin, err := container.LookPath(c.image.Rootfs, argv[0], env); err == nil {
+		argv[0] = bin
 	}
 	im, err := imageSecurity(p, &c.spec, c.image.User, read("/etc/passwd"), read("/etc/group"))
 	if err != nil {

@@ -36,7 +36,7 @@ func (a *Agent) containerEnv(ctx context.Context, p *corev1.Pod, rp *pod, c *cor
 			set(k, v)
 		}
 	}
-	set("HOSTNAME", rp.hostname)
+	set("HOSTNAME", rp.hostname) // the kubelet's, over an image's
 	svc, err := a.cs.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the kubernetes Service for KUBERNETES_SERVICE_HOST: %w", err)

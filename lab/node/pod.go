@@ -79,24 +79,14 @@ func (rp *pod) setWaitingAll(reason, msg string) {
 	rp.kickStatus()
 }
 
-// processPod reports whether any container runs a mapped binary.
+// processPod reports whether any container runs a process (a mapped binary or an image).
 func (rp *pod) processPod() bool {
-	for _, c := range append(slices.Clone(rp.inits), rp.containers...) {
-		if c.runs() {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(append(slices.Clone(rp.inits), rp.containers...), (*ctr).runs)
 }
 
 // imagePod reports whether any container runs an image (they get the kubelet's /etc files).
 func (rp *pod) imagePod() bool {
-	for _, c := range append(slices.Clone(rp.inits), rp.containers...) {
-		if c.image != nil {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(append(slices.Clone(rp.inits), rp.containers...), func(c *ctr) bool { return c.image != nil })
 }
 
 // clusterDomain is the kubelet's --cluster-domain.
@@ -212,7 +202,7 @@ func (a *Agent) startPod(ctx context.Context, p *corev1.Pod) (*pod, error) {
 	}
 	if rp.imagePod() {
 		if err := a.writeEtc(p, rp); err != nil {
-			a.stopPodNet(rp)
+			a.releasePod(rp)
 			return nil, err
 		}
 	}
@@ -370,8 +360,9 @@ func (a *Agent) writeEtc(p *corev1.Pod, rp *pod) error {
 	return nil
 }
 
-// stopPodNet undoes startHostNetworkPod or startPodNetwork for a pod that failed to start.
-func (a *Agent) stopPodNet(rp *pod) {
+// releasePod gives back what startPod took once the containers stopped (or never started): the
+// echo servers, the pod's namespace and addresses, and its directory.
+func (a *Agent) releasePod(rp *pod) {
 	a.closeServers(rp)
 	if !rp.hostNet {
 		a.teardownNet(rp)
@@ -450,11 +441,7 @@ func (a *Agent) stopPod(uid types.UID, grace time.Duration) {
 	a.mu.Lock()
 	delete(a.pods, uid)
 	a.mu.Unlock()
-	a.closeServers(rp)
-	if !rp.hostNet {
-		a.teardownNet(rp)
-	}
-	a.removePodDir(rp)
+	a.releasePod(rp)
 	a.cfg.Log.Info("pod stopped", "pod", rp.key, "node", a.cfg.Name)
 }
 

@@ -77,13 +77,11 @@ func imageSecurity(p *corev1.Pod, c *corev1.Container, imageUser string, passwd,
 	if nonRoot == nil {
 		nonRoot = psc.RunAsNonRoot
 	}
-	field := "securityContext"
 	switch {
 	case runAsUser != nil:
 		im.UID = uint32(*runAsUser)
 		im.GID = primaryGroup(passwd, im.UID)
 	default:
-		field = "image's user"
 		u, g, hasGroup := strings.Cut(imageUser, ":")
 		if u == "" {
 			u = "0"
@@ -112,7 +110,7 @@ func imageSecurity(p *corev1.Pod, c *corev1.Container, imageUser string, passwd,
 		im.GID = uint32(*runAsGroup)
 	}
 	if nonRoot != nil && *nonRoot && im.UID == 0 {
-		if field == "securityContext" {
+		if runAsUser != nil {
 			return im, fmt.Errorf("container %s: securityContext.runAsUser 0 breaks the runAsNonRoot policy", c.Name)
 		}
 		return im, fmt.Errorf("container %s: runAsNonRoot is set and the image will run as root (set securityContext.runAsUser, or use an image with a non-root user)", c.Name)
