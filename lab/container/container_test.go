@@ -197,7 +197,9 @@ func TestExecImage(t *testing.T) {
 			if err := os.Chmod(data, 0o777); err != nil {
 				t.Fatal(err)
 			}
-			mounts := []Mount{{Source: secret, Target: "/etc/secret", ReadOnly: true}, {Source: data, Target: "/data"}}
+			// The secret twice, as a pod mounting one volume at two paths does.
+			mounts := []Mount{{Source: secret, Target: "/etc/secret", ReadOnly: true}, {Source: data, Target: "/data"},
+				{Source: secret, Target: "/var/secret-again", ReadOnly: true}}
 			s := Spec{Image: &im, Hostname: "pod-image", Dir: "/etc", Mounts: mounts, Argv: []string{"/probe", "a", "b"}}
 			got, err := ParseArgs(s.Args())
 			if err != nil || !reflect.DeepEqual(*got.Image, im) {
@@ -209,7 +211,7 @@ func TestExecImage(t *testing.T) {
 			}
 			lines := strings.Split(out, "\n")
 			for _, w := range append(tc.want, "hostname=pod-image", "cwd=/etc", "args=a b", "exists /bin/sh=false",
-				"exists /dev/null=true", "exists /proc/self/exe=true", "exists /sys/class/net/lo=true", "exists /etc/secret/key=true") {
+				"exists /dev/null=true", "exists /proc/self/exe=true", "exists /sys/class/net/lo=true", "exists /etc/secret/key=true", "exists /var/secret-again/key=true") {
 				if !slices.Contains(lines, w) {
 					t.Errorf("the container did not report %q; it said:\n%s", w, out)
 				}

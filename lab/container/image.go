@@ -142,7 +142,8 @@ func execImage(s Spec, env []string) error {
 	if err := joinNetNS(s.NetNS); err != nil {
 		return err
 	}
-	// Hold every source open before anything is mounted.
+	// Hold every source open before anything is mounted (one descriptor per source, however
+	// many mounts use it; close-on-exec ends them all).
 	src := map[string]*os.File{}
 	for _, mt := range s.Mounts {
 		if _, ok := src[mt.Source]; ok {
@@ -221,7 +222,6 @@ func execImage(s Spec, env []string) error {
 		if err != nil {
 			return fmt.Errorf("container: mount %s at %s: %w", mt.Source, mt.Target, err)
 		}
-		f.Close()
 	}
 	if im.ReadOnlyRoot {
 		if err := unix.Mount("", root, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {

@@ -24,7 +24,7 @@ func main() {
 		err := os.WriteFile(p, []byte("x"), 0o644)
 		fmt.Printf("write %s=%v\n", p, err == nil)
 	}
-	for _, p := range []string{"/bin/sh", "/dev/null", "/proc/self/exe", "/sys/class/net/lo", "/etc/secret/key"} {
+	for _, p := range []string{"/bin/sh", "/dev/null", "/proc/self/exe", "/sys/class/net/lo", "/etc/secret/key", "/var/secret-again/key"} {
 		_, err := os.Stat(p)
 		fmt.Printf("exists %s=%v\n", p, err == nil)
 	}
