@@ -90,7 +90,11 @@ prereqs: ## check (and as root on Debian/Ubuntu, install) what the lab, the test
 
 .PHONY: test
 test: prereqs-test k8s-bins ## unit tests, envtest integration tests against the real kube-apiserver, lab e2e (root)
-	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" $(GO) test -count=1 ./...
+	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" $(GO) test -count=1 -timeout 30m ./...
+
+.PHONY: test-deploy
+test-deploy: prereqs-test k8s-bins ## IronLB's deploy e2e alone (e2e-framework on an ironlab lab: helm install from the chart, a Service answers, failover) (root)
+	KUBEBUILDER_ASSETS="$(K8S_ASSETS)" $(GO) test -count=1 -v ./impl/deploy/e2e/
 
 .PHONY: test-unit
 test-unit: ## unit tests only (no control plane, no root)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ironlb/ironlb/lab/controlplane"
-	"github.com/ironlb/ironlb/lab/internal/labbin"
+	"github.com/ironlb/ironlb/lab/labbin"
 	"github.com/ironlb/ironlb/lab/netns"
 	"github.com/ironlb/ironlb/lab/state"
 )

@@ -10,7 +10,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/ironlb/ironlb/lab/internal/labbin"
+	"github.com/ironlb/ironlb/lab/labbin"
 	"github.com/ironlb/ironlb/lab/state"
 )
 
@@ -29,6 +29,10 @@ var _ = BeforeSuite(func() {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		Skip("KUBEBUILDER_ASSETS is not set: run `make test`, which builds the control plane")
 	}
+	// One suite's labs at a time on this host (go test runs packages at once): the timing
+	// bounds of the specs are for a host that runs one lab.
+	_, err := labbin.Exclusive(func(s string) { GinkgoWriter.Println(s) })
+	Expect(err).NotTo(HaveOccurred())
 	// The suite's labs keep their state in a directory of its own, not in the host's state
 	// root among the labs of whoever else uses this host; the helpers find it with state.Root.
 	Expect(os.Setenv(state.EnvRoot, GinkgoT().TempDir())).To(Succeed())
@@ -37,7 +41,6 @@ var _ = BeforeSuite(func() {
 	Expect(os.Setenv("KUBECONFIG", filepath.Join(GinkgoT().TempDir(), "kubeconfig"))).To(Succeed())
 	// ironlab with IronLB's binaries (--impl ironlb-dev) and images (--impl ironlb) beside it,
 	// as `make build` and `make images` lay them out; the images for this host's platform only.
-	var err error
 	ironlab, err = labbin.Build(filepath.Join("..", ".."), GinkgoT().TempDir())
 	Expect(err).NotTo(HaveOccurred())
 })
