@@ -22,8 +22,8 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## build bin/ironlb-controller, bin/ironlb-speaker and bin/ironlab
-	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/ironlb-controller ./cmd/ironlb-speaker ./cmd/ironlab
+build: ## build bin/ironlb-controller, bin/ironlb-speaker, bin/ironlab and bin/ironlab-runc (the Kind provider's runc wrapper)
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/ironlb-controller ./cmd/ironlb-speaker ./cmd/ironlab ./cmd/ironlab-runc
 
 # OCI images from Go alone (impl/images): no Docker engine, no registry, no base image. The same
 # commit, Go and CA bundle give the same digests (time stamps are the commit time).
@@ -170,8 +170,9 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $${FUZZTIME:-30s} ./impl/bfd/
 	$(GO) test -run '^$$' -fuzz '^FuzzDemux$$' -fuzztime $${FUZZTIME:-30s} ./impl/bfd/
 	$(GO) test -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $${FUZZTIME:-30s} ./lab/images/
+	$(GO) test -run '^$$' -fuzz '^FuzzAdjust$$' -fuzztime $${FUZZTIME:-30s} ./lab/kind/runcspec/
 
-.PHONY: prereqs-test prereqs-lab prereqs-scenarios prereqs-conformance
+.PHONY: prereqs-test prereqs-lab prereqs-scenarios prereqs-conformance prereqs-kind
 prereqs-test:
 	@$(PREREQS) test
 prereqs-lab:
@@ -180,6 +181,12 @@ prereqs-scenarios:
 	@$(PREREQS) scenarios
 prereqs-conformance:
 	@$(PREREQS) conformance
+prereqs-kind:
+	@$(PREREQS) kind
+
+.PHONY: kind-node-image
+kind-node-image: prereqs-kind build k8s-bins ## the Kind node image where kindest/node cannot be pulled: Debian bookworm, kind's base files, kubelet and kubeadm from source, kubeadm's images built here (lab/kind/build; in the provider's Docker engine) (root)
+	@host=$$($(BIN)/ironlab __kind-engine start) && lab/kind/build/node-image.sh "$$host"
 
 .PHONY: lab-up
 lab-up: prereqs-lab build images k8s-bins ## bring up the lab of TOPOLOGY (default topologies/l2.yaml; needs root)

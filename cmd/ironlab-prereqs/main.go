@@ -12,17 +12,17 @@ import (
 )
 
 func main() {
-	purpose := flag.String("for", "lab", "lab, test, scenarios or conformance")
+	purpose := flag.String("for", "lab", "lab, test, scenarios, conformance or kind")
 	install := flag.Bool("install", false, "install what is missing with apt-get (root, Debian/Ubuntu)")
 	flag.Parse()
 	switch p := prereq.Purpose(*purpose); p {
-	case prereq.Lab, prereq.Test, prereq.Scenarios, prereq.Conformance:
+	case prereq.Lab, prereq.Test, prereq.Scenarios, prereq.Conformance, prereq.Kind:
 		if err := prereq.Ensure(p, *install, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "ironlab-prereqs:", err)
 			os.Exit(1)
 		}
 	default:
-		fmt.Fprintf(os.Stderr, "ironlab-prereqs: -for %q: want lab, test, scenarios or conformance\n", *purpose)
+		fmt.Fprintf(os.Stderr, "ironlab-prereqs: -for %q: want lab, test, scenarios, conformance or kind\n", *purpose)
 		os.Exit(2)
 	}
 }

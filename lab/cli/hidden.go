@@ -8,11 +8,17 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/ironlb/ironlb/lab/cluster"
 	"github.com/ironlb/ironlb/lab/container"
+	"github.com/ironlb/ironlb/lab/kind"
+	"github.com/ironlb/ironlb/lab/kind/engine"
+	"github.com/ironlb/ironlb/lab/kind/kindnet"
 	"github.com/ironlb/ironlb/lab/netns"
 	"github.com/ironlb/ironlb/lab/router"
 )
@@ -84,6 +90,92 @@ func newRouterCommand() *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return router.Run(ctx, c)
+		},
+	}
+}
+
+// newKindnetCommand is `ironlab __kindnet`: the pod network of the Kind provider's clusters, run
+// by a DaemonSet from the ironlab image (lab/kind/kindnet). It needs NODE_NAME (the downward
+// API), the node's network (hostNetwork, NET_ADMIN) and its /etc/cni/net.d.
+func newKindnetCommand() *cobra.Command {
+	confDir := "/etc/cni/net.d"
+	cmd := &cobra.Command{
+		Use:    kind.CmdKindnet,
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			node := os.Getenv("NODE_NAME")
+			if node == "" {
+				return errors.New("NODE_NAME is not set: the DaemonSet sets it from spec.nodeName")
+			}
+			rc, err := rest.InClusterConfig()
+			if err != nil {
+				return fmt.Errorf("in-cluster configuration: %w", err)
+			}
+			cs, err := kubernetes.NewForConfig(rc)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+			return kindnet.Run(ctx, cs, node, confDir, kindnet.Netlink{}, 10*time.Second, log)
+		},
+	}
+	cmd.Flags().StringVar(&confDir, "cni-conf-dir", confDir, "where the CNI configuration is written")
+	return cmd
+}
+
+// newKindEngineCommand is `ironlab __kind-engine start|stop|host`: the Kind provider's Docker
+// engine (lab/kind/engine), for `make kind-node-image` and by hand. start prints DOCKER_HOST.
+func newKindEngineCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:       kind.CmdEngine + " start|stop",
+		Hidden:    true,
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"start", "stop"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch args[0] {
+			case "start":
+				if err := engine.Start(kind.Runtime(), func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), s) }); err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), engine.Host())
+				return nil
+			case "stop":
+				return engine.Stop()
+			}
+			return fmt.Errorf("%s %s: want start or stop", kind.CmdEngine, args[0])
+		},
+	}
+}
+
+// newEchoCommand is `ironlab __echo`: the echo server of a Kind lab's Deployments (lab/kind).
+func newEchoCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    kind.CmdEcho,
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return kind.Echo(ctx)
+		},
+	}
+}
+
+// newHoldCommand is `ironlab __hold`: a Kind lab's client container runs it, to hold its
+// network namespace until it is stopped.
+func newHoldCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    kind.CmdHold,
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			<-ctx.Done()
+			return nil
 		},
 	}
 }

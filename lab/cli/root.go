@@ -40,7 +40,7 @@ them. Commands that act on a lab take --name, and without it the only lab there 
 	root.SetErr(s.Err)
 	root.AddCommand(NewUpCommand(s, version), NewDownCommand(s), NewGetCommand(s), NewStatusCommand(s), NewKubectlCommand(s), NewLogsCommand(s),
 		NewSchemaCommand(s), NewFaultCommand(s), NewExecCommand(s), NewRunCommand(s, version), NewSoakCommand(s, version), NewVersionCommand(s, version), NewPortForwardCommand(s), NewOpenCommand(s), NewExportCommand(s), NewGraphCommand(s), NewConformanceCommand(s, version),
-		newNSExecCommand(), newForwardCommand(), newNodeCommand(), newContainerCommand(), newRouterCommand())
+		newNSExecCommand(), newForwardCommand(), newNodeCommand(), newContainerCommand(), newRouterCommand(), newKindnetCommand(), newKindEngineCommand(), newEchoCommand(), newHoldCommand())
 	return root
 }
 

@@ -23,6 +23,8 @@ type upFlags struct {
 	version  string // of this ironlab, for the lab's record
 	// context: put the lab into the invoking user's kubeconfig as context ironlab-NAME.
 	context bool
+	// provider makes the hosts: netns or kind.
+	provider string
 }
 
 // controlPlaneLab is the name of a lab brought up without a topology when --name is not given.
@@ -54,6 +56,7 @@ root needed), as lab "` + controlPlaneLab + `".`,
 	cmd.Flags().StringVarP(&f.topology, "topology", "t", "", "topology file: builds its network in namespaces (root) with the control plane in its control-plane node")
 	cmd.Flags().BoolVar(&f.retain, "retain", false, "keep what was started when up fails, for debugging")
 	cmd.Flags().StringVar(&f.impl, "impl", install.IronLB, "load balancer to install from its manifests (with -t): ironlb (its images: make images), ironlb-dev (its binaries: make build), metallb (v0.15.2) or none")
+	cmd.Flags().StringVar(&f.provider, "provider", cluster.ProviderNetns, "what makes the hosts (with -t): netns (network namespaces on this host) or kind (a Kind cluster; its node image from make kind-node-image)")
 	cmd.Flags().BoolVar(&f.context, "kubeconfig-context", true, "add the lab to your kubeconfig ($KUBECONFIG, or ~/.kube/config of the user who ran sudo) as context ironlab-NAME and make it current; ironlab down takes it out")
 	return cmd
 }

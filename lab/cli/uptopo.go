@@ -22,9 +22,13 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 	if err != nil {
 		return err
 	}
+	prov, err := cluster.ProviderNamed(f.provider)
+	if err != nil {
+		return err
+	}
 	p := newProgress(s.Err)
 	lab, err := cluster.Up(ctx, cluster.Config{Name: f.name, Topology: top, TopologyFile: f.topology, Impl: f.impl,
-		Version: recordVersion(f.version), Retain: f.retain, Progress: p.step})
+		Version: recordVersion(f.version), Retain: f.retain, Provider: prov, Progress: p.step})
 	if err != nil {
 		return err
 	}

@@ -82,6 +82,29 @@ type Lab struct {
 	// Net enters the lab's hosts; ControlPlane is the control-plane host and its address.
 	Net                     netns.Lab
 	ControlPlane, CPAddress string
+	// Provider made the hosts: "" or netns, or kind.
+	Provider string
+	// NodeHosts maps Kubernetes node names to the topology's hosts where they differ (a kind
+	// lab's nodes are named by Kind: l2-worker is host worker).
+	NodeHosts map[string]string
+}
+
+// HostOf is the topology host of a Kubernetes node (the node's own name in a netns lab).
+func (l *Lab) HostOf(node string) string {
+	if h, ok := l.NodeHosts[node]; ok {
+		return h
+	}
+	return node
+}
+
+// NodeOf is the Kubernetes node of a topology host (HostOf's inverse).
+func (l *Lab) NodeOf(host string) string {
+	for n, h := range l.NodeHosts {
+		if h == host {
+			return n
+		}
+	}
+	return host
 }
 
 // Dir is the state directory of lab name, in the state root (state.Root); legacy says it is an
@@ -114,7 +137,7 @@ func Exists(name string) bool {
 	if _, err := os.Stat(state.KubeconfigPath(dir)); err != nil {
 		return false
 	}
-	ok, _ := defaultProvider().Exists(name)
+	ok, _ := providerOf(name).Exists(name)
 	return ok
 }
 
@@ -125,7 +148,7 @@ func Open(name string) (*Lab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lab %q: %w", name, err)
 	}
-	l := &Lab{Name: name, Dir: dir, Kubeconfig: state.KubeconfigPath(dir), Net: Net(name)}
+	l := &Lab{Name: name, Dir: dir, Kubeconfig: state.KubeconfigPath(dir), Net: Net(name), Provider: rec.Provider, NodeHosts: rec.NodeHosts}
 	if rec.Topology != "" {
 		top, err := topology.Load(rec.Topology)
 		if err != nil {
@@ -165,7 +188,7 @@ func (l *Lab) Clientset() (kubernetes.Interface, error) {
 // a crash or a half-finished Up. It reports whether there was anything to remove.
 func Down(name string) (bool, error) {
 	dir, _ := Dir(name)
-	p := defaultProvider()
+	p := providerOf(name)
 	exists, _ := p.Exists(name)
 	_, statErr := os.Stat(dir)
 	if os.IsNotExist(statErr) && !exists {
@@ -219,6 +242,9 @@ func Up(ctx context.Context, c Config) (*Lab, error) {
 	}
 	if os.Geteuid() != 0 {
 		return nil, errors.New("a lab from a topology needs root: it creates network namespaces, veths and bridges (run ironlab with sudo)")
+	}
+	if c.Provider.Name() == ProviderKind {
+		return upKind(ctx, c, top)
 	}
 	if ok, _ := c.Provider.Exists(c.Name); ok {
 		return nil, fmt.Errorf("lab %q is already up: use it, or remove it with `ironlab down --name %s`", c.Name, c.Name)
@@ -452,7 +478,14 @@ func clearState(name string) (string, error) {
 }
 
 func writeRecord(dir string, c Config, nodes int) error {
-	rec := state.Record{Name: c.Name, Nodes: nodes, Created: time.Now().UTC().Truncate(time.Second), Version: c.Version}
+	return writeRecordWith(dir, c, nodes, nil)
+}
+
+func writeRecordWith(dir string, c Config, nodes int, nodeHosts map[string]string) error {
+	rec := state.Record{Name: c.Name, Nodes: nodes, Created: time.Now().UTC().Truncate(time.Second), Version: c.Version, NodeHosts: nodeHosts}
+	if c.Provider != nil && c.Provider.Name() != ProviderNetns {
+		rec.Provider = c.Provider.Name()
+	}
 	if c.TopologyFile != "" {
 		topo, err := filepath.Abs(c.TopologyFile)
 		if err != nil {

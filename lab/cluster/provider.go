@@ -1,7 +1,11 @@
 package cluster
 
 import (
+	"fmt"
+
 	nsbackend "github.com/ironlb/ironlb/lab/backend/netns"
+	"github.com/ironlb/ironlb/lab/kind"
+	"github.com/ironlb/ironlb/lab/state"
 	"github.com/ironlb/ironlb/lab/topology"
 )
 
@@ -23,10 +27,36 @@ type Provider interface {
 
 func defaultProvider() Provider { return netnsProvider{} }
 
+// The providers by name.
+const (
+	ProviderNetns = "netns"
+	ProviderKind  = "kind"
+)
+
+// ProviderNamed is the provider of a name (--provider): netns (default) or kind.
+func ProviderNamed(name string) (Provider, error) {
+	switch name {
+	case "", ProviderNetns:
+		return netnsProvider{}, nil
+	case ProviderKind:
+		return kindProvider{}, nil
+	}
+	return nil, fmt.Errorf("provider %q: want netns or kind", name)
+}
+
+// providerOf is the provider that made lab name, from its record.
+func providerOf(name string) Provider {
+	dir, _ := Dir(name)
+	if rec, err := state.Read(dir); err == nil && rec.Provider == ProviderKind {
+		return kindProvider{}
+	}
+	return defaultProvider()
+}
+
 // netnsProvider: every host a network namespace, every network a bridge (lab/backend/netns).
 type netnsProvider struct{}
 
-func (netnsProvider) Name() string { return "netns" }
+func (netnsProvider) Name() string { return ProviderNetns }
 
 func (netnsProvider) Create(top *topology.Topology, name string, progress func(string)) error {
 	nw := nsbackend.New(top)
@@ -38,6 +68,33 @@ func (netnsProvider) Create(top *topology.Topology, name string, progress func(s
 func (netnsProvider) Delete(name string) error { return Net(name).Teardown() }
 
 func (netnsProvider) Exists(name string) (bool, error) {
+	nss, err := Net(name).Namespaces()
+	return len(nss) > 0, err
+}
+
+// kindProvider: the Kubernetes nodes a Kind cluster, the clients containers on its network
+// (lab/kind). Create is not used: Up brings a Kind lab up whole (upKind), control plane and all.
+type kindProvider struct{}
+
+func (kindProvider) Name() string { return ProviderKind }
+
+func (kindProvider) Create(*topology.Topology, string, func(string)) error {
+	return fmt.Errorf("the kind provider brings its cluster up whole (cluster.Up)")
+}
+
+// Delete removes the Kind cluster, the clients and the names of their namespaces.
+func (kindProvider) Delete(name string) error {
+	err := kind.Delete(name, func(string) {})
+	if terr := Net(name).Teardown(); terr != nil && err == nil {
+		err = terr
+	}
+	return err
+}
+
+func (kindProvider) Exists(name string) (bool, error) {
+	if kind.Exists(name) {
+		return true, nil
+	}
 	nss, err := Net(name).Namespaces()
 	return len(nss) > 0, err
 }

@@ -421,3 +421,42 @@ func (l Lab) RouteAddMulti(host, dst string, gws []string) error {
 		return nil
 	})
 }
+
+// Attach names a namespace that something else made (a container's, nsPath: /proc/PID/ns/net)
+// as host's, marked as the lab's, as `ip netns attach` does: the lab reaches it as it reaches
+// the namespaces it makes, and Teardown takes the name away (the namespace itself lives and dies
+// with its owner).
+func (l Lab) Attach(host, nsPath string) error {
+	name := l.NSName(host)
+	path := filepath.Join(Dir, name)
+	if err := prepareDir(); err != nil {
+		return fmt.Errorf("attach namespace %s: %w", name, err)
+	}
+	ns, err := vnetns.GetFromPath(nsPath)
+	if err != nil {
+		return fmt.Errorf("attach namespace %s: %w", name, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("attach namespace %s: %w", name, err)
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err == nil {
+		err = h.LinkSetAlias(lo, markPrefix+l.Prefix)
+	}
+	if err != nil {
+		return fmt.Errorf("attach namespace %s: mark its loopback: %w", name, err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return fmt.Errorf("attach namespace %s: %w", name, err)
+	}
+	f.Close()
+	if err := unix.Mount(nsPath, path, "none", unix.MS_BIND, ""); err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("attach namespace %s: bind-mount %s: %w", name, nsPath, err)
+	}
+	return nil
+}

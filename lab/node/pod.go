@@ -27,6 +27,7 @@ import (
 	labnet "github.com/ironlb/ironlb/lab/netns"
 
 	"github.com/ironlb/ironlb/lab/state"
+	"github.com/ironlb/ironlb/lab/traffic"
 )
 
 // DefaultEchoPort is where a pod without container ports answers.
@@ -373,10 +374,11 @@ func (a *Agent) releasePod(rp *pod) {
 // serve starts the echo server on every TCP and UDP container port (8080 when none): each reply
 // names the pod and the node, so that traffic tests see who served them.
 func (a *Agent) serve(p *corev1.Pod, rp *pod) error {
-	reply := fmt.Sprintf("pod=%s node=%s ip=%s\n", rp.key, a.cfg.Name, rp.ip)
+	ip6 := ""
 	if rp.ip6.IsValid() {
-		reply = fmt.Sprintf("pod=%s node=%s ip=%s ip6=%s\n", rp.key, a.cfg.Name, rp.ip, rp.ip6)
+		ip6 = rp.ip6.String()
 	}
+	reply := traffic.Reply(rp.key, a.cfg.Name, rp.ip.String(), ip6)
 	var tcp, udp []int32
 	for _, c := range rp.containers {
 		if c.runs() {

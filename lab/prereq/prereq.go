@@ -19,6 +19,8 @@ const (
 	// Conformance is make conformance: Kubernetes' e2e specs exec commands in process pods,
 	// which run the host's programs.
 	Conformance Purpose = "conformance"
+	// Kind is the Kind provider (ironlab up --provider kind) and make kind-node-image.
+	Kind Purpose = "kind"
 )
 
 // Need is one thing the host must have.
@@ -47,6 +49,9 @@ var Needs = []Need{
 	{Path: "conntrack", Package: "conntrack", Why: "inspecting kube-proxy's connection tracking in a lab", Optional: true},
 	{Path: "/usr/lib/frr/bgpd", Package: "frr", Why: "routers of type frr (the bgp-frr scenarios in make scenarios)", For: []Purpose{Scenarios}},
 	{Path: "chromium", Package: "chromium", Why: "the report test renders report.html in a headless browser (skipped without it)", Optional: true},
+	{Path: "dockerd", Package: "docker.io", Why: "the Kind provider runs Debian's Docker engine in namespaces of its own where none runs", For: []Purpose{Kind}},
+	{Path: "debootstrap", Package: "debootstrap", Why: "make kind-node-image builds the Kind node image from Debian's packages where kindest/node cannot be pulled", For: []Purpose{Kind}},
+	{Path: "unshare", Package: "util-linux", Why: "the Kind provider starts its Docker engine in new network and mount namespaces", For: []Purpose{Kind}},
 	{Path: "git", Package: "git", Why: "version stamps (git describe)", Optional: true},
 }
 

@@ -59,6 +59,8 @@ type Options struct {
 	// IronLBBinaries runs IronLB from the binaries of `make build` (install.IronLBDev) instead
 	// of its images.
 	IronLBBinaries bool
+	// Provider makes the labs' hosts: netns (default) or kind.
+	Provider string
 	// OnLabUp is called once a lab is up and healthy, OnLabDown before it is taken down (the
 	// soak samples the load balancer's memory in between).
 	OnLabUp   func(*cluster.Lab)
@@ -280,8 +282,12 @@ func bringUp(ctx context.Context, o Options, j job, out io.Writer) (*env, error)
 	if impl == install.IronLB && o.IronLBBinaries {
 		impl = install.IronLBDev
 	}
+	prov, err := cluster.ProviderNamed(o.Provider)
+	if err != nil {
+		return nil, err
+	}
 	lab, err := cluster.Up(ctx, cluster.Config{Name: name, Topology: top, TopologyFile: j.sc.Topology, Impl: impl,
-		Version: o.Version, Progress: lines(o.LabProgress)})
+		Version: o.Version, Provider: prov, Progress: lines(o.LabProgress)})
 	if err != nil {
 		_ = labDown(o, name)
 		return nil, fmt.Errorf("bring up lab %q for %s: %w", name, j.sc.Name, err)

@@ -111,8 +111,14 @@ func (r *run) deleteFile(ctx context.Context, file string) (string, error) {
 	return fmt.Sprintf("deleted %d objects of %s", len(objs), fileBase(file)), nil
 }
 
-// echoImage is an image the lab maps to nothing: its pods run the lab's echo server.
-const echoImage = "registry.k8s.io/e2e-test-images/agnhost:2.53"
+// echoEnv is the downward API environment the echo server of a Kind lab reads (lab/kind.Echo);
+// a netns lab's node agent knows the pod and node itself.
+var echoEnv = []corev1.EnvVar{
+	{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+	{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+	{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+	{Name: "POD_IPS", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIPs"}}},
+}
 
 // service creates (or updates) an echo Deployment and a LoadBalancer Service for it, and waits
 // for the Deployment's pods to be ready.
@@ -131,7 +137,7 @@ func (r *run) service(ctx context.Context, sv *scenario.Service) (string, error)
 				Spec: corev1.PodSpec{
 					Affinity:     onePerNode(sv.OnePerNode, name),
 					NodeSelector: sv.NodeSelector,
-					Containers:   []corev1.Container{{Name: "echo", Image: echoImage}},
+					Containers:   []corev1.Container{{Name: "echo", Image: scenario.EchoImage, Env: echoEnv}},
 				},
 			},
 		},

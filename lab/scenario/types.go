@@ -334,3 +334,9 @@ func ReferenceDoc() ([]byte, error) {
 func Schema() ([]byte, error) {
 	return topology.SchemaDocument(Scenario{}, "scenario", APIVersion, Kind)
 }
+
+// EchoImage is the image of the echo Deployments a Service step makes: a netns lab maps it to
+// nothing, so its pods run the node agent's echo server; a Kind lab loads ironlab's echo server
+// (`ironlab __echo`) under this name. Either answers with the pod and node (traffic.Reply).
+const EchoImage = "registry.k8s.io/e2e-test-images/agnhost:2.53"
+

@@ -104,6 +104,11 @@ type Record struct {
 	Created time.Time `json:"created"`
 	// Version is the version of the ironlab that made the lab.
 	Version string `json:"version,omitempty"`
+	// Provider made the lab's hosts: netns (empty, the default) or kind.
+	Provider string `json:"provider,omitempty"`
+	// NodeHosts maps the Kubernetes node names of a kind lab to the topology's hosts
+	// (l2-worker is worker); a netns lab's nodes are named as its hosts.
+	NodeHosts map[string]string `json:"nodeHosts,omitempty"`
 }
 
 // The layout of a lab's directory: these functions are the one place that spells it (the

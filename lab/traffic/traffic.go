@@ -218,6 +218,16 @@ func withoutSource(err error) error {
 	return err
 }
 
+// Reply is what the lab's echo servers answer (the node agent's for pods of images the lab maps
+// to nothing, `ironlab __echo` in a Kind lab): the pod, the node and the pod's addresses, which
+// parseReply reads back.
+func Reply(pod, node, ip, ip6 string) string {
+	if ip6 != "" {
+		return fmt.Sprintf("pod=%s node=%s ip=%s ip6=%s\n", pod, node, ip, ip6)
+	}
+	return fmt.Sprintf("pod=%s node=%s ip=%s\n", pod, node, ip)
+}
+
 // parseReply reads pod= and node= from an echo server's reply.
 func parseReply(s string) (pod, node string) {
 	if i := strings.Index(s, "\r\n\r\n"); i >= 0 {

@@ -40,6 +40,7 @@ import (
 	"github.com/ironlb/ironlb/lab/e2eprovider"
 	"github.com/ironlb/ironlb/lab/install"
 	"github.com/ironlb/ironlb/lab/labbin"
+	"github.com/ironlb/ironlb/lab/scenario"
 	"github.com/ironlb/ironlb/lab/state"
 )
 
@@ -304,7 +305,7 @@ func echo(name string) []k8sObject {
 							RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
 								LabelSelector: &metav1.LabelSelector{MatchLabels: labels}, TopologyKey: "kubernetes.io/hostname"}}}},
 						// An image the lab maps to nothing runs its echo server on 8080.
-						Containers: []corev1.Container{{Name: "echo", Image: "registry.k8s.io/e2e-test-images/agnhost:2.53"}},
+						Containers: []corev1.Container{{Name: "echo", Image: scenario.EchoImage}},
 					},
 				},
 			},

@@ -1,0 +1,170 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+	"path/filepath"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ironlb/ironlb/lab/apply"
+	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/images"
+	"github.com/ironlb/ironlb/lab/install"
+	"github.com/ironlb/ironlb/lab/kind"
+	"github.com/ironlb/ironlb/lab/kind/kindnet"
+	"github.com/ironlb/ironlb/lab/process"
+	"github.com/ironlb/ironlb/lab/scenario"
+	"github.com/ironlb/ironlb/lab/state"
+	"github.com/ironlb/ironlb/lab/topology"
+)
+
+// ironlabImage is the ironlab image's reference in a Kind lab's nodes (the pod network's
+// DaemonSet and the echo server run it).
+const ironlabImage = "ghcr.io/ironlb/ironlab:latest"
+
+// upKind brings a lab up on the kind provider: Kind makes the control plane and the nodes
+// (kubeadm, the kubelet, kube-proxy, CoreDNS); the lab adds its pod network, clients, images and
+// load balancer, names every host's namespace as a netns lab does, and forwards a loopback port
+// of this host to the API server.
+func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error) {
+	if ok, _ := c.Provider.Exists(c.Name); ok {
+		return nil, fmt.Errorf("lab %q is already up: use it, or remove it with `ironlab down --name %s`", c.Name, c.Name)
+	}
+	plan, err := kind.PlanFor(top, c.Name)
+	if err != nil {
+		return nil, err
+	}
+	impl, err := install.Lookup(c.Impl, filepath.Dir(c.Self))
+	if err != nil {
+		return nil, err
+	}
+	if impl != nil && (impl.Name != install.IronLB) {
+		return nil, fmt.Errorf("--impl %s: the kind provider installs IronLB from its images (--impl ironlb) or nothing (--impl none)", impl.Name)
+	}
+	imgDir := filepath.Join(filepath.Dir(c.Self), install.ImagesDir)
+	layout := func(n string) string { return filepath.Join(imgDir, n) }
+	if !images.IsLayout(layout("ironlab")) {
+		return nil, fmt.Errorf("the kind provider runs the ironlab image (the pod network, the echo server, the clients), expected in %s: run `make images`", imgDir)
+	}
+	imgs := []kind.Image{
+		{Layout: layout("ironlab"), Refs: []string{ironlabImage}},
+		{Layout: layout("ironlab"), Refs: []string{scenario.EchoImage}, Entrypoint: []string{"/ironlab", kind.CmdEcho}},
+	}
+	if impl != nil {
+		for _, n := range []string{"ironlb-controller", "ironlb-speaker"} {
+			imgs = append(imgs, kind.Image{Layout: layout(n), Refs: []string{"ghcr.io/ironlb/" + n + ":latest"}})
+		}
+	}
+	dir, err := clearState(c.Name)
+	if err != nil {
+		return nil, err
+	}
+	nodeHosts := map[string]string{}
+	for host, node := range plan.Nodes {
+		nodeHosts[node] = host
+	}
+	if err := writeRecordWith(dir, c, len(plan.Nodes), nodeHosts); err != nil {
+		return nil, err
+	}
+	progress := c.Progress
+	progress(fmt.Sprintf("lab %q from %s on Kind: %d nodes, %d clients", c.Name, c.TopologyFile, len(plan.Nodes), len(plan.Clients)))
+	fail := func(err error) (*Lab, error) {
+		if !c.Retain {
+			_ = controlplane.Down(dir)
+			_ = c.Provider.Delete(c.Name)
+		}
+		return nil, fmt.Errorf("bring up lab %q: %w", c.Name, err)
+	}
+	cl, err := kind.Create(ctx, kind.Options{Name: c.Name, Top: top, Net: Net(c.Name), Self: c.Self, Images: imgs, Progress: progress})
+	if err != nil {
+		return fail(err)
+	}
+	port, err := controlplane.FreePort("127.0.0.1")
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := process.Start(state.RunDir(dir), state.LogDir(dir), process.Spec{
+		Name: "api-forward", Path: c.Self, Args: []string{CmdForward, fmt.Sprintf("127.0.0.1:%d", port), cl.EngineNS, cl.APIAddress},
+	}); err != nil {
+		return fail(err)
+	}
+	server := fmt.Sprintf("https://127.0.0.1:%d", port)
+	if err := waitListening(ctx, fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second); err != nil {
+		return fail(fmt.Errorf("the API server's forwarder (logs in %s): %w", state.LogDir(dir), err))
+	}
+	kc, err := clientcmd.Load(cl.Kubeconfig)
+	if err != nil {
+		return fail(fmt.Errorf("Kind's kubeconfig: %w", err))
+	}
+	for _, cluster := range kc.Clusters {
+		cluster.Server = server
+	}
+	kcPath, _ := filepath.Abs(state.KubeconfigPath(dir))
+	if err := clientcmd.WriteToFile(*kc, kcPath); err != nil {
+		return fail(err)
+	}
+	rc, err := RESTConfig(kcPath)
+	if err != nil {
+		return fail(err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return fail(err)
+	}
+	objs, err := apply.Decode(kindnet.Manifest(ironlabImage, kind.CmdKindnet))
+	if err == nil {
+		var ap *apply.Applier
+		if ap, err = apply.New(rc); err == nil {
+			progress("installing the pod network (ironlab __kindnet: ptp, host-local, routes between nodes)")
+			err = ap.Apply(ctx, objs, progress)
+		}
+	}
+	if err != nil {
+		return fail(fmt.Errorf("pod network: %w", err))
+	}
+	if err := waitNodesReady(ctx, cs, top, progress); err != nil {
+		return fail(err)
+	}
+	if err := waitDefaultServiceAccount(ctx, cs); err != nil {
+		return fail(err)
+	}
+	if impl != nil {
+		if err := install.Install(ctx, rc, impl, progress); err != nil {
+			return fail(err)
+		}
+		if err := install.WaitWorkloads(ctx, cs, impl.Namespace, progress); err != nil {
+			return fail(err)
+		}
+	}
+	if err := install.WaitWorkloads(ctx, cs, "kube-system", progress); err != nil {
+		return fail(err)
+	}
+	cpHost := controlPlaneNode(top)
+	cpIP, _, _ := net.SplitHostPort(cl.APIAddress)
+	return &Lab{Name: c.Name, Dir: dir, Kubeconfig: kcPath, Server: server, Topology: top, Impl: impl, Net: Net(c.Name),
+		ControlPlane: cpHost.Name, CPAddress: cpIP, Provider: ProviderKind, NodeHosts: nodeHosts}, nil
+}
+
+
+// waitListening waits until something accepts connections on addr.
+func waitListening(ctx context.Context, addr string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("nothing listens on %s after %s: %w", addr, timeout, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

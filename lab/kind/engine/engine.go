@@ -1,0 +1,167 @@
+// Package engine runs the Docker engine of the Kind provider on hosts that have none running:
+// Debian's dockerd, started by ironlab in network and mount namespaces of its own (so that the
+// host's firewall, routes and mounts stay as they are), with cmd/ironlab-runc as its runtime
+// (lab/kind/runcspec says why), its data, state and socket in Dir. Where a Docker engine already
+// runs (a laptop, CI runners), the provider uses that one instead (DOCKER_HOST, or the default
+// socket) and this package is not involved.
+package engine
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ironlb/ironlb/lab/process"
+)
+
+//go:embed dockerd-ns.sh
+var script []byte
+
+// Dir is the engine's directory: data (images, containers), state, socket, logs.
+var Dir = "/var/lib/ironlab-docker"
+
+// Host is the DOCKER_HOST of the engine.
+func Host() string { return "unix://" + Socket() }
+
+// Socket is the engine's API socket.
+func Socket() string { return filepath.Join(Dir, "docker.sock") }
+
+func runDir() string { return filepath.Join(Dir, "run") }
+func logDir() string { return filepath.Join(Dir, "logs") }
+
+// modulesDir is where Kind's nodes mount the host's kernel modules from (/lib/modules, read
+// only). A host without modules has none; the engine makes an empty one and says so in a file.
+const modulesDir = "/usr/lib/modules"
+
+func madeModules() string { return filepath.Join(Dir, "made-lib-modules") }
+
+// name is the engine's process record.
+const name = "dockerd"
+
+// PID is the running engine's process, 0 when none runs.
+func PID() int {
+	recs, _ := process.List(runDir())
+	for _, r := range recs {
+		if r.Name == name && r.Alive() {
+			return r.PID
+		}
+	}
+	return 0
+}
+
+// NetNS is the engine's network namespace (the Kind networks, the nodes' published ports).
+func NetNS() (string, error) {
+	pid := PID()
+	if pid == 0 {
+		return "", errors.New("the Kind provider's Docker engine is not running")
+	}
+	return fmt.Sprintf("/proc/%d/ns/net", pid), nil
+}
+
+// Start starts the engine unless it runs, and waits until it answers. runtime is ironlab-runc.
+func Start(runtime string, progress func(string)) error {
+	if PID() != 0 {
+		return nil
+	}
+	for _, tool := range []string{"dockerd", "unshare", "ip", "mount"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("the Kind provider runs Debian's Docker engine: %s is missing (apt-get install docker.io; `make prereqs` installs it)", tool)
+		}
+	}
+	if _, err := os.Stat(runtime); err != nil {
+		return fmt.Errorf("ironlab-runc, the engine's runtime: %w (make build puts it beside ironlab)", err)
+	}
+	if err := os.MkdirAll(Dir, 0o711); err != nil {
+		return err
+	}
+	if _, err := os.Stat(modulesDir); errors.Is(err, os.ErrNotExist) {
+		if err := os.Mkdir(modulesDir, 0o755); err != nil {
+			return fmt.Errorf("make %s (Kind mounts it into its nodes): %w", modulesDir, err)
+		}
+		if err := os.WriteFile(madeModules(), []byte(modulesDir+"\n"), 0o644); err != nil {
+			return err
+		}
+	}
+	sh := filepath.Join(Dir, "dockerd-ns.sh")
+	if err := os.WriteFile(sh, script, 0o755); err != nil {
+		return err
+	}
+	dockerd, _ := exec.LookPath("dockerd")
+	progress(fmt.Sprintf("starting the Docker engine (%s) in namespaces of its own, data in %s", dockerd, Dir))
+	_ = os.Remove(Socket())
+	if _, err := process.Start(runDir(), logDir(), process.Spec{
+		Name: name,
+		Wrap: []string{"unshare", "--net", "--mount", "--propagation", "private", "--", "/bin/sh", sh},
+		Path: dockerd,
+		Args: []string{
+			"--data-root", filepath.Join(Dir, "data"), "--exec-root", filepath.Join(Dir, "exec"),
+			"--pidfile", filepath.Join(Dir, "dockerd.pid"), "--host", Host(),
+			"--add-runtime", "ironlab=" + runtime, "--default-runtime", "ironlab",
+			"--storage-driver", "overlay2", "--log-level", "warn",
+		},
+		Env: []string{"IRONLAB_RUNC_LOG=" + filepath.Join(logDir(), "ironlab-runc.log")},
+	}); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if err := Docker("version", "--format", "{{.Server.Version}}").Run(); err == nil {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(filepath.Join(logDir(), name+".log"))
+	return fmt.Errorf("the Docker engine did not answer within 60 s; its log (%s):\n%s", filepath.Join(logDir(), name+".log"), tail(string(log), 20))
+}
+
+// Stop stops the engine (its containers stop with it) and removes the modules directory it
+// made. Images and volumes stay in Dir for the next start.
+func Stop() error {
+	recs, _ := process.List(runDir())
+	for _, r := range recs {
+		if r.Name == name {
+			if err := process.Stop(runDir(), r, 30*time.Second); err != nil {
+				return fmt.Errorf("stop the Docker engine: %w", err)
+			}
+		}
+	}
+	if data, err := os.ReadFile(madeModules()); err == nil {
+		if dir := strings.TrimSpace(string(data)); dir == modulesDir {
+			_ = os.Remove(dir) // only when still empty
+		}
+		_ = os.Remove(madeModules())
+	}
+	return nil
+}
+
+// Docker is a docker command against the engine: Debian's client (its API version matches the
+// daemon's) when there is one.
+func Docker(args ...string) *exec.Cmd {
+	bin := "/usr/bin/docker"
+	if _, err := os.Stat(bin); err != nil {
+		bin = "docker"
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+Host())
+	return cmd
+}
+
+// Env is the environment for tools that run docker themselves (Kind's Go API): DOCKER_HOST and
+// a PATH on which Debian's client comes first.
+func Env() map[string]string {
+	return map[string]string{"DOCKER_HOST": Host(), "PATH": "/usr/bin:" + os.Getenv("PATH")}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+

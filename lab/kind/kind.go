@@ -1,0 +1,29 @@
+// Package kind is the lab's Kind provider: a topology's Kubernetes nodes as a Kind cluster
+// (sigs.k8s.io/kind's Go API), its other hosts (clients) as containers on the cluster's Docker
+// network, and every host's network namespace named as the netns provider names them, so that
+// traffic, ARP probes and link faults reach them the same way. Where a Docker engine runs, it is
+// used; elsewhere lab/kind/engine runs Debian's. Where kindest/node cannot be pulled, the node
+// image of `make kind-node-image` (lab/kind/build) is used.
+package kind
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// The hidden ironlab commands of the provider (lab/cli registers them).
+const (
+	CmdKindnet = "__kindnet"     // the pod network's DaemonSet (lab/kind/kindnet)
+	CmdEngine  = "__kind-engine" // start or stop the Docker engine (lab/kind/engine)
+	CmdEcho    = "__echo"        // the echo server of the lab's Deployments
+	CmdHold    = "__hold"        // a client container's process: waits to be stopped
+)
+
+// Runtime is ironlab-runc, beside this ironlab (make build puts it there).
+func Runtime() string {
+	self, err := os.Executable()
+	if err != nil {
+		return "ironlab-runc"
+	}
+	return filepath.Join(filepath.Dir(self), "ironlab-runc")
+}
