@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"time"
 	"path/filepath"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -148,7 +148,6 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 	return &Lab{Name: c.Name, Dir: dir, Kubeconfig: kcPath, Server: server, Topology: top, Impl: impl, Net: Net(c.Name),
 		ControlPlane: cpHost.Name, CPAddress: cpIP, Provider: ProviderKind, NodeHosts: nodeHosts}, nil
 }
-
 
 // waitListening waits until something accepts connections on addr.
 func waitListening(ctx context.Context, addr string, timeout time.Duration) error {

@@ -339,4 +339,3 @@ func Schema() ([]byte, error) {
 // nothing, so its pods run the node agent's echo server; a Kind lab loads ironlab's echo server
 // (`ironlab __echo`) under this name. Either answers with the pod and node (traffic.Reply).
 const EchoImage = "registry.k8s.io/e2e-test-images/agnhost:2.53"
-
