@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/cluster"
 	"github.com/ironlb/ironlb/lab/faults"
 	"github.com/ironlb/ironlb/lab/scenario"
 )
@@ -60,6 +61,9 @@ func NewFaultCommand(s Streams) *cobra.Command {
 				return err
 			}
 			f := faults.New(name, labDir(s, name))
+			if lab, err := cluster.Open(name); err == nil {
+				f = cluster.Faults(lab) // a kind lab's hosts are containers
+			}
 			ctx := cmd.Context()
 			flt := scenario.Fault{Kind: args[0], Mode: mode, Loss: loss, Delay: delay, Flaps: flaps, Period: period}
 			switch {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ironlb/ironlb/lab/apply"
 	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/faults"
 	"github.com/ironlb/ironlb/lab/images"
 	"github.com/ironlb/ironlb/lab/install"
 	"github.com/ironlb/ironlb/lab/kind"
@@ -166,4 +167,52 @@ func waitListening(ctx context.Context, addr string, timeout time.Duration) erro
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Faults are the faults of a lab that is up: on the kind provider its hosts are containers,
+// taken down and up with Docker (lab/kind).
+func Faults(l *Lab) faults.Lab {
+	f := faults.New(l.Name, l.Dir)
+	if l.Provider == ProviderKind {
+		f.Hosts = kindHosts{lab: l}
+	}
+	return f
+}
+
+type kindHosts struct{ lab *Lab }
+
+func (kindHosts) Provider() string { return ProviderKind }
+
+// container is the Docker container of a host: Kind's node, or the lab's client.
+func (k kindHosts) container(host string) string {
+	if n := k.lab.NodeOf(host); n != host {
+		return n
+	}
+	return k.lab.Name + "-" + host
+}
+
+// Down takes a host down as on a netns lab: killed (the container, and its links with it),
+// frozen (paused, links cut) or stopped (docker stop: systemd in the node shuts down).
+func (k kindHosts) Down(host, mode string) error {
+	if mode == faults.ModeFreeze {
+		if err := k.Links(host, "", false); err != nil {
+			return err
+		}
+	}
+	return kind.HostDown(k.lab.Net, k.container(host), mode)
+}
+
+// Up brings a host back: thawed with its links up, or started again (a new namespace, named
+// again, its links up).
+func (k kindHosts) Up(host string) (string, error) {
+	msg, err := kind.HostUp(k.lab.Net, host, k.container(host))
+	if err != nil {
+		return "", err
+	}
+	return msg, k.Links(host, "", true)
+}
+
+// Links are the host's bridge ports in the engine's namespace (lab/kind.SetLinks).
+func (k kindHosts) Links(host, iface string, up bool) error {
+	return kind.SetLinks(k.lab.Net, host, iface, up)
 }

@@ -290,7 +290,7 @@ func (p *Provider) Fault(ctx context.Context, f scenario.Fault) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	return faults.New(p.lab.Name, p.lab.Dir).Apply(ctx, cs, f)
+	return cluster.Faults(p.lab).Apply(ctx, cs, f)
 }
 
 // ListNode lists the lab's Kubernetes nodes, State "Ready" or "NotReady" from their Node

@@ -26,6 +26,9 @@ const KindKillPod = "kill-pod"
 // with it, and the API server faults wait until it is ready again. It says what it did.
 func (l Lab) Apply(ctx context.Context, cs kubernetes.Interface, f scenario.Fault) (string, error) {
 	host, iface, _ := strings.Cut(f.Target, ":")
+	if l.Hosts != nil && !OnContainers(f.Kind) {
+		return "", fmt.Errorf("fault %s cannot be done on the %s provider yet (its hosts are containers, their processes not the lab's): use the netns provider", f.Kind, l.Hosts.Provider())
+	}
 	switch f.Kind {
 	case scenario.FaultKillSpeaker, scenario.FaultRestartSpeaker, scenario.FaultGracefulSpeaker, scenario.FaultRestartController,
 		scenario.FaultAPIServerUp, scenario.FaultRestartAPIServer:
@@ -167,6 +170,18 @@ func (l Lab) Apply(ctx context.Context, cs kubernetes.Interface, f scenario.Faul
 		return fmt.Sprintf("kube-apiserver restarted, ready again after %s", time.Since(start).Round(time.Millisecond)), nil
 	}
 	return "", fmt.Errorf("unknown fault %q: want one of %s, %s", f.Kind, strings.Join(scenario.FaultKinds, ", "), KindKillPod)
+}
+
+// OnContainers says whether a fault can be done where the hosts are containers (Hosts): the
+// host and link faults, and those that act through the API server.
+func OnContainers(kind string) bool {
+	switch kind {
+	case scenario.FaultNodeDown, scenario.FaultNodeUp, scenario.FaultRouterDown, scenario.FaultRouterUp,
+		scenario.FaultLinkDown, scenario.FaultLinkUp, scenario.FaultLinkFlap,
+		scenario.FaultGracefulSpeaker, scenario.FaultRestartController:
+		return true
+	}
+	return false
 }
 
 // WaitAPIReady waits until the API server's /readyz answers ok.

@@ -31,6 +31,20 @@ import (
 type Lab struct {
 	Net   netns.Lab
 	State string // the lab's state directory (lab/state.Dir)
+	// Hosts, when set, takes hosts down and up instead of the lab's own processes: a Kind lab's
+	// hosts are containers. Its processes are not the lab's either, so the faults that signal
+	// them (kill-speaker, restart-speaker, kill-pod, the API server's) say they cannot be done.
+	Hosts Hosts
+}
+
+// Hosts takes hosts down and up (HostDown's modes) where they are not the lab's processes.
+type Hosts interface {
+	Down(host, mode string) error
+	Up(host string) (string, error)
+	// Links brings a host's links (all, or iface) down or up.
+	Links(host, iface string, up bool) error
+	// Provider names the provider, for errors.
+	Provider() string
 }
 
 // New returns the faults of lab name whose state sits in state.
@@ -64,6 +78,9 @@ const (
 // the node agent stops its pods with their grace periods) or kills (SIGKILL) its processes.
 // A host without processes (a plain router or client) just loses its links.
 func (l Lab) HostDown(host, mode string) error {
+	if l.Hosts != nil {
+		return l.Hosts.Down(host, mode)
+	}
 	recs, err := l.records()
 	if err != nil {
 		return err
@@ -125,6 +142,9 @@ func boolRank(b bool) int {
 // processes again from their saved specs (a node's agent starts its pods again), then brings
 // its links up. It says what it restarted.
 func (l Lab) HostUp(host string) (string, error) {
+	if l.Hosts != nil {
+		return l.Hosts.Up(host)
+	}
 	recs, err := l.records()
 	if err != nil {
 		return "", err
@@ -211,6 +231,9 @@ func (l Lab) ports(host, iface string) ([]netlink.Link, error) {
 // (the host's side stays as it is, as when a cable is pulled), point-to-point links on the
 // host's side (the peer sees the carrier go).
 func (l Lab) Links(host, iface string, up bool) error {
+	if l.Hosts != nil {
+		return l.Hosts.Links(host, iface, up)
+	}
 	set := func(links []netlink.Link) error {
 		for _, link := range links {
 			var err error

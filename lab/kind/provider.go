@@ -5,10 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -16,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/vishvananda/netlink"
+	vnetns "github.com/vishvananda/netns"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -24,7 +24,6 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	kindlog "sigs.k8s.io/kind/pkg/log"
-	"sigs.k8s.io/yaml"
 
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/kind/engine"
@@ -488,8 +487,56 @@ func (i info) Info(m string) {
 func (i info) Infof(f string, a ...any) { i.Info(fmt.Sprintf(f, a...)) }
 func (i info) Enabled() bool            { return i.on }
 
-var (
-	_ = io.EOF
-	_ = exec.Command
-	_ = yaml.Marshal
-)
+// SetLinks brings a host's links (all, or iface) down or up on the bridge's side, in the
+// engine's network namespace, as a netns lab does on its switch: the host's side stays as it
+// is, as when a cable is pulled.
+func SetLinks(lab netns.Lab, host, iface string, up bool) error {
+	var peers []int
+	err := lab.Do(host, func() error {
+		links, err := netlink.LinkList()
+		if err != nil {
+			return err
+		}
+		for _, l := range links {
+			if l.Type() == "veth" && (iface == "" || l.Attrs().Name == iface) {
+				peers = append(peers, l.Attrs().ParentIndex)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(peers) == 0 {
+		return fmt.Errorf("host %s has no link %q", host, iface)
+	}
+	ens, err := engine.NetNS()
+	if err != nil {
+		return err
+	}
+	ns, err := vnetns.GetFromPath(ens)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	for _, idx := range peers {
+		l, err := h.LinkByIndex(idx)
+		if err != nil {
+			return fmt.Errorf("host %s: its bridge port (index %d): %w", host, idx, err)
+		}
+		if up {
+			err = h.LinkSetUp(l)
+		} else {
+			err = h.LinkSetDown(l)
+		}
+		if err != nil {
+			return fmt.Errorf("host %s: set %s: %w", host, l.Attrs().Name, err)
+		}
+	}
+	return nil
+}

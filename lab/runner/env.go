@@ -5,6 +5,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"strings"
@@ -40,10 +41,13 @@ type env struct {
 	// hostOfMAC maps every MAC address of a lab host to the host; hostOfIP every address.
 	hostOfMAC map[string]string
 	hostOfIP  map[netip.Addr]string
+	// lab is the lab as it is up: the Kubernetes node of a host and back (they differ on Kind).
+	lab *cluster.Lab
 }
 
 // connect opens a running lab.
-func connect(name, state, impl, topo string, top *topology.Topology) (*env, error) {
+func connect(lab *cluster.Lab, impl, topo string, top *topology.Topology) (*env, error) {
+	name, state := lab.Name, lab.Dir
 	rc, err := cluster.RESTConfig(controlplane.KubeconfigPath(state))
 	if err != nil {
 		return nil, fmt.Errorf("lab %q: %w", name, err)
@@ -56,8 +60,8 @@ func connect(name, state, impl, topo string, top *topology.Topology) (*env, erro
 	if err != nil {
 		return nil, err
 	}
-	e := &env{name: name, impl: impl, top: top, topo: topo, net: netns.Lab{Prefix: name}, faults: faults.New(name, state),
-		rc: rc, cs: cs, ap: ap, hostOfMAC: map[string]string{}, hostOfIP: map[netip.Addr]string{}}
+	e := &env{name: name, impl: impl, top: top, topo: topo, net: netns.Lab{Prefix: name}, faults: cluster.Faults(lab),
+		rc: rc, cs: cs, ap: ap, hostOfMAC: map[string]string{}, hostOfIP: map[netip.Addr]string{}, lab: lab}
 	// Every MAC and address of every host, read from the kernel (point-to-point link addresses
 	// are not in the topology's host entries).
 	for _, n := range top.Nodes {
@@ -208,4 +212,16 @@ func (e *env) mend(ctx context.Context, hosts []string) error {
 // dialable is a host:port for an address.
 func dialable(ip netip.Addr, port int32) string {
 	return net.JoinHostPort(ip.String(), fmt.Sprint(port))
+}
+
+// nodeSelector maps the host names of a kubernetes.io/hostname selector to the lab's node names
+// (they differ on Kind).
+func (e *env) nodeSelector(sel map[string]string) map[string]string {
+	h, ok := sel["kubernetes.io/hostname"]
+	if !ok {
+		return sel
+	}
+	out := maps.Clone(sel)
+	out["kubernetes.io/hostname"] = e.lab.NodeOf(h)
+	return out
 }

@@ -292,7 +292,7 @@ func bringUp(ctx context.Context, o Options, j job, out io.Writer) (*env, error)
 		_ = labDown(o, name)
 		return nil, fmt.Errorf("bring up lab %q for %s: %w", name, j.sc.Name, err)
 	}
-	e, err := connect(name, lab.Dir, j.impl, j.sc.Topology, top)
+	e, err := connect(lab, j.impl, j.sc.Topology, top)
 	if err != nil {
 		_ = labDown(o, name)
 		return nil, err

@@ -136,7 +136,7 @@ func (r *run) service(ctx context.Context, sv *scenario.Service) (string, error)
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
 					Affinity:     onePerNode(sv.OnePerNode, name),
-					NodeSelector: sv.NodeSelector,
+					NodeSelector: r.e.nodeSelector(sv.NodeSelector),
 					Containers:   []corev1.Container{{Name: "echo", Image: scenario.EchoImage, Env: echoEnv}},
 				},
 			},
@@ -349,7 +349,7 @@ func (r *run) startStream(ctx context.Context, sp *scenario.Stream) (string, err
 	r.mu.Lock()
 	r.streams[sp.Name] = s
 	r.mu.Unlock()
-	ts := traffic.Stream{Lab: r.e.net, From: sp.From, Target: s.target, UDP: sp.Protocol == "udp", Host: sp.Host, Interval: interval, Timeout: reqTimeout,
+	ts := traffic.Stream{Lab: r.e.net, HostOf: r.e.lab.HostOf, From: sp.From, Target: s.target, UDP: sp.Protocol == "udp", Host: sp.Host, Interval: interval, Timeout: reqTimeout,
 		OnResult: func(q traffic.Result) {
 			s.mu.Lock()
 			s.results = append(s.results, q)

@@ -34,6 +34,9 @@ type Stream struct {
 	Timeout  time.Duration
 	// OnResult, when set, sees each result as it comes (from the stream's goroutine).
 	OnResult func(Result)
+	// HostOf, when set, maps the node an echo server names to the lab's host (a Kind lab's
+	// nodes are named by Kind: l2-worker is host worker).
+	HostOf func(node string) string
 }
 
 // Run sends requests until ctx ends and returns them in order. Requests are sent from a thread in
@@ -84,6 +87,7 @@ func (s Stream) once() Result {
 		}
 		if err == nil {
 			r.Pod, r.Node = parseReply(string(body))
+			r.Node = s.hostOf(r.Node)
 			if r.Pod == "" {
 				err = fmt.Errorf("unexpected reply %q", firstLine(string(body)))
 			}
@@ -125,6 +129,7 @@ func (s Stream) onceUDP() Result {
 			var n int
 			if n, err = c.Read(buf); err == nil {
 				r.Pod, r.Node = parseReply(string(buf[:n]))
+				r.Node = s.hostOf(r.Node)
 				if r.Pod == "" {
 					err = fmt.Errorf("unexpected reply %q", firstLine(string(buf[:n])))
 				}
@@ -216,6 +221,13 @@ func withoutSource(err error) error {
 		op.Source = nil
 	}
 	return err
+}
+
+func (s Stream) hostOf(node string) string {
+	if s.HostOf == nil || node == "" {
+		return node
+	}
+	return s.HostOf(node)
 }
 
 // Reply is what the lab's echo servers answer (the node agent's for pods of images the lab maps
