@@ -184,6 +184,11 @@ prereqs-conformance:
 prereqs-kind:
 	@$(PREREQS) kind
 
+.PHONY: kind-scenarios
+kind-scenarios: prereqs-kind build images kind-node-image ## the layer 2 scenarios on the kind provider (seed, node failure, freeze, link flap), each SCENARIO_RUNS (1) times; reports in ironlab-report-kind/ (root)
+	$(BIN)/ironlab run --provider kind scenarios/l2-seed.yaml scenarios/l2-node-failure.yaml scenarios/l2-node-freeze.yaml scenarios/l2-link-flap.yaml \
+		--repeat $${SCENARIO_RUNS:-1} --report $${IRONLAB_REPORT:-ironlab-report-kind} --quiet-lab
+
 .PHONY: kind-node-image
 kind-node-image: prereqs-kind build k8s-bins ## the Kind node image where kindest/node cannot be pulled: Debian bookworm, kind's base files, kubelet and kubeadm from source, kubeadm's images built here (lab/kind/build; in the provider's Docker engine) (root)
 	@host=$$($(BIN)/ironlab __kind-engine start) && lab/kind/build/node-image.sh "$$host"

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -94,7 +95,7 @@ func TestListAndRecord(t *testing.T) {
 	if labs[0].Record != nil || labs[0].Modified.IsZero() {
 		t.Errorf("crashed: record %v, modified %v; want none, and the directory's time", labs[0].Record, labs[0].Modified)
 	}
-	if labs[1].Record == nil || *labs[1].Record != want || labs[1].Dir != filepath.Join(root, "l2") {
+	if labs[1].Record == nil || !reflect.DeepEqual(*labs[1].Record, want) || labs[1].Dir != filepath.Join(root, "l2") {
 		t.Errorf("l2 = %+v, want record %+v", labs[1], want)
 	}
 }
