@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/vishvananda/netlink"
 	"strings"
 	"text/tabwriter"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/install"
 	"github.com/ironlb/ironlb/lab/kubeconfig"
+	"github.com/ironlb/ironlb/lab/netns"
 	"github.com/ironlb/ironlb/lab/topology"
 )
 
@@ -62,22 +64,39 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 				addrs = append(addrs, a.Address6)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.Name, n.Kind, strings.Join(addrs, " "), lab.Net.NSName(n.Name))
+		kind := n.Kind
+		if lab.Provider == cluster.ProviderKind {
+			// Docker, not the topology, gives Kind's nodes their addresses: what they have.
+			if got, err := hostAddrs(lab.Net, n.Name); err == nil {
+				addrs = got
+			}
+			if node := lab.NodeOf(n.Name); node != n.Name {
+				kind += " (" + node + ")"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.Name, kind, strings.Join(addrs, " "), lab.Net.NSName(n.Name))
 	}
 	tw.Flush()
+	podNote := "Pods run as namespaces with an echo server (reply: pod, node, IP); kube-proxy runs in every node."
+	if lab.Provider == cluster.ProviderKind {
+		podNote = "Kind nodes: kubeadm, the kubelet, containerd and kube-proxy in every node container; pods are containers."
+		implNote = strings.Replace(implNote, "its images", "its images, loaded into every node", 1)
+	} else if lab.Impl != nil {
+		implNote += " (its pods are processes: see ironlab status for their PIDs)"
+	}
 	fmt.Fprintf(s.Out, `
   API server:  %s (in %s at %s:6443; forwarded to loopback)
   kubeconfig:  %s
   logs:        %s
-  Pods run as namespaces with an echo server (reply: pod, node, IP); kube-proxy runs in every node.
-  Load balancer: %s (its pods are processes: see ironlab status for their PIDs).
+  %s
+  Load balancer: %s.
 
 Use it:
   export KUBECONFIG=%s%s
   ip netns exec %s ip addr          # look inside a host
 Tear it down:
   ironlab down --name %s
-`, lab.Server, lab.ControlPlane, lab.CPAddress, lab.Kubeconfig, controlplane.LogDir(lab.Dir), implNote, lab.Kubeconfig, ctxNote, lab.Net.NSName(top.Nodes[len(top.Nodes)-1].Name), f.name)
+`, lab.Server, lab.ControlPlane, lab.CPAddress, lab.Kubeconfig, controlplane.LogDir(lab.Dir), podNote, implNote, lab.Kubeconfig, ctxNote, lab.Net.NSName(top.Nodes[len(top.Nodes)-1].Name), f.name)
 	return nil
 }
 
@@ -92,4 +111,38 @@ func addContext(kc, name string) (kubeconfig.Target, error) {
 		return t, err
 	}
 	return t, kubeconfig.Update(t, func(c *api.Config) (bool, error) { return true, kubeconfig.Merge(c, lab, name) })
+}
+
+// hostAddrs are the addresses a host has, by interface (eth0=IPv4 IPv6 ...), read from its namespace.
+func hostAddrs(lab netns.Lab, host string) ([]string, error) {
+	var out []string
+	err := lab.Do(host, func() error {
+		links, err := netlink.LinkList()
+		if err != nil {
+			return err
+		}
+		for _, l := range links {
+			if l.Attrs().Name == "lo" {
+				continue
+			}
+			as, err := netlink.AddrList(l, netlink.FAMILY_ALL)
+			if err != nil {
+				return err
+			}
+			first := true
+			for _, a := range as {
+				if a.IP.IsLinkLocalUnicast() {
+					continue
+				}
+				if first {
+					out = append(out, l.Attrs().Name+"="+a.IP.String())
+					first = false
+				} else {
+					out = append(out, a.IP.String())
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ironlb/ironlb/lab/apply"
+	nsbackend "github.com/ironlb/ironlb/lab/backend/netns"
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/faults"
 	"github.com/ironlb/ironlb/lab/images"
@@ -72,7 +73,7 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 		return nil, err
 	}
 	progress := c.Progress
-	progress(fmt.Sprintf("lab %q from %s on Kind: %d nodes, %d clients", c.Name, c.TopologyFile, len(plan.Nodes), len(plan.Clients)))
+	progress(fmt.Sprintf("lab %q from %s on Kind: %d nodes, %d routers and clients", c.Name, c.TopologyFile, len(plan.Nodes), len(plan.Others)))
 	fail := func(err error) (*Lab, error) {
 		if !c.Retain {
 			_ = controlplane.Down(dir)
@@ -80,8 +81,18 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 		}
 		return nil, fmt.Errorf("bring up lab %q: %w", c.Name, err)
 	}
-	cl, err := kind.Create(ctx, kind.Options{Name: c.Name, Top: top, Net: Net(c.Name), Self: c.Self, Images: imgs, Progress: progress})
+	cl, err := kind.Create(ctx, kind.Options{Name: c.Name, Top: top, Net: Net(c.Name), Images: imgs, Progress: progress})
 	if err != nil {
+		return fail(err)
+	}
+	// The hosts' sysctls and routes through the routers, then the routers' daemons in their
+	// containers' namespaces, as on a netns lab.
+	nw := nsbackend.New(top)
+	nw.Lab = Net(c.Name)
+	if err := nw.Configure(); err != nil {
+		return fail(err)
+	}
+	if err := startRouters(top, dir, c.Self, progress); err != nil {
 		return fail(err)
 	}
 	port, err := controlplane.FreePort("127.0.0.1")
@@ -182,6 +193,16 @@ func Faults(l *Lab) faults.Lab {
 type kindHosts struct{ lab *Lab }
 
 func (kindHosts) Provider() string { return ProviderKind }
+
+// Owns: Kind's nodes and the clients are containers; a router's daemons are the lab's processes
+// in its container's namespace, taken down as on a netns lab.
+func (k kindHosts) Owns(host string) bool {
+	if k.lab.Topology == nil {
+		return true
+	}
+	n := k.lab.Topology.Node(host)
+	return n == nil || n.Kind != topology.KindRouter
+}
 
 // container is the Docker container of a host: Kind's node, or the lab's client.
 func (k kindHosts) container(host string) string {

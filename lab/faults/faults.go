@@ -39,6 +39,10 @@ type Lab struct {
 
 // Hosts takes hosts down and up (HostDown's modes) where they are not the lab's processes.
 type Hosts interface {
+	// Owns says whether Down and Up take host down and up; the others (a Kind lab's routers,
+	// whose daemons are the lab's processes in the host's namespace) go as on a netns lab, with
+	// Links.
+	Owns(host string) bool
 	Down(host, mode string) error
 	Up(host string) (string, error)
 	// Links brings a host's links (all, or iface) down or up.
@@ -78,7 +82,7 @@ const (
 // the node agent stops its pods with their grace periods) or kills (SIGKILL) its processes.
 // A host without processes (a plain router or client) just loses its links.
 func (l Lab) HostDown(host, mode string) error {
-	if l.Hosts != nil {
+	if l.Hosts != nil && l.Hosts.Owns(host) {
 		return l.Hosts.Down(host, mode)
 	}
 	recs, err := l.records()
@@ -142,7 +146,7 @@ func boolRank(b bool) int {
 // processes again from their saved specs (a node's agent starts its pods again), then brings
 // its links up. It says what it restarted.
 func (l Lab) HostUp(host string) (string, error) {
-	if l.Hosts != nil {
+	if l.Hosts != nil && l.Hosts.Owns(host) {
 		return l.Hosts.Up(host)
 	}
 	recs, err := l.records()

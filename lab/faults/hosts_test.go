@@ -22,7 +22,8 @@ func (f *fakeHosts) Links(host, iface string, up bool) error {
 	f.calls = append(f.calls, "links "+host+":"+iface+" "+map[bool]string{true: "up", false: "down"}[up])
 	return nil
 }
-func (f *fakeHosts) Provider() string { return "kind" }
+func (f *fakeHosts) Provider() string      { return "kind" }
+func (f *fakeHosts) Owns(host string) bool { return host != "router1" }
 
 // Where hosts are containers, host and link faults go to them; faults on the lab's own
 // processes are refused by name, before anything is done.

@@ -2,6 +2,7 @@ package kind
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -9,38 +10,63 @@ import (
 	"github.com/ironlb/ironlb/lab/topology"
 )
 
-// Network is the Docker network of the lab: Kind's own, "kind", as the l2 topology's is.
+// Network is Kind's own Docker network: a topology network of that name is it (the l2 topology's
+// is, as a Kind cluster's); the lab's other networks are named LAB-NETWORK.
 const Network = "kind"
 
 // Plan is how a topology maps onto Kind: the cluster's configuration, which Kind node each
-// Kubernetes host is, and the other hosts (clients) as containers.
+// Kubernetes host is, the Docker networks, and the other hosts (routers, clients) as containers.
 type Plan struct {
 	// Config is Kind's cluster configuration (kind.x-k8s.io/v1alpha4).
 	Config []byte
 	// Nodes maps a topology host to the Kind node (container and Node name) it is: Kind names
 	// them CLUSTER-control-plane, CLUSTER-worker, CLUSTER-worker2, ... by role and order.
 	Nodes map[string]string
-	// Clients are the hosts that run as plain containers on the network.
-	Clients []topology.Node
-	// Subnet and Subnet6 are the network's.
+	// Others are the hosts that run as plain containers (routers, clients), on their networks
+	// in order (eth0, eth1, ...).
+	Others []topology.Node
+	// Networks are the Docker networks, the Kubernetes nodes' first (Kind puts its nodes there).
+	Networks []DockerNetwork
+}
+
+// DockerNetwork is a topology network as a Docker network.
+type DockerNetwork struct {
+	Name, Topology  string // Docker's name, the topology's
 	Subnet, Subnet6 string
+	// Gateway is Docker's address on it (the engine's side): the subnet's first address unless a
+	// host of the topology has it, else the last free one.
+	Gateway string
+}
+
+// DockerName is the Docker network of topology network nw in lab name.
+func DockerName(lab, nw string) string {
+	if nw == Network {
+		return Network
+	}
+	return lab + "-" + nw
 }
 
 // PlanFor maps topology top onto Kind cluster name. What Kind cannot express is refused by name:
-// more than one network, routers, a second control plane, a kube-proxy mode Kind lacks.
+// Kubernetes nodes on more than one network, a second control plane, point-to-point links.
 func PlanFor(top *topology.Topology, name string) (*Plan, error) {
-	if len(top.Networks) != 1 {
-		return nil, fmt.Errorf("the kind provider builds one network (Kind's %q); topology %q has %d: use the netns provider", Network, top.Name, len(top.Networks))
+	if len(top.Links) > 0 {
+		return nil, fmt.Errorf("topology %q has point-to-point links: the kind provider has Docker networks only; use the netns provider", top.Name)
 	}
-	nw := top.Networks[0]
-	p := &Plan{Nodes: map[string]string{}, Subnet: nw.Subnet, Subnet6: nw.Subnet6}
+	p := &Plan{Nodes: map[string]string{}}
 	type node struct {
 		Role   string            `json:"role"`
 		Labels map[string]string `json:"labels,omitempty"`
 	}
 	var nodes []node
+	nodeNet := ""
 	cps, workers := 0, 0
 	for _, n := range top.Nodes {
+		if topology.IsKubernetes(n.Kind) {
+			if len(n.Networks) != 1 || (nodeNet != "" && n.Networks[0].Network != nodeNet) {
+				return nil, fmt.Errorf("host %q: Kind puts every node on one network; this topology's Kubernetes nodes are on several", n.Name)
+			}
+			nodeNet = n.Networks[0].Network
+		}
 		switch n.Kind {
 		case topology.KindControlPlane:
 			cps++
@@ -57,15 +83,33 @@ func PlanFor(top *topology.Topology, name string) (*Plan, error) {
 			}
 			p.Nodes[n.Name] = kn
 			nodes = append(nodes, node{Role: "worker", Labels: n.Labels})
-		case topology.KindClient:
-			p.Clients = append(p.Clients, n)
+		case topology.KindClient, topology.KindRouter:
+			if len(n.Networks) == 0 {
+				return nil, fmt.Errorf("host %q is on no network: the kind provider has Docker networks only", n.Name)
+			}
+			p.Others = append(p.Others, n)
 		default:
-			return nil, fmt.Errorf("host %q (%s): the kind provider has no %ss yet; use the netns provider", n.Name, n.Kind, n.Kind)
+			return nil, fmt.Errorf("host %q: kind %q", n.Name, n.Kind)
 		}
 	}
 	if cps == 0 {
 		return nil, fmt.Errorf("topology %q has no control-plane host", top.Name)
 	}
+	var nodeSubnet6 string
+	for _, nw := range top.Networks {
+		gw, err := gateway(top, nw)
+		if err != nil {
+			return nil, err
+		}
+		dn := DockerNetwork{Name: DockerName(name, nw.Name), Topology: nw.Name, Subnet: nw.Subnet, Subnet6: nw.Subnet6, Gateway: gw}
+		if nw.Name == nodeNet {
+			p.Networks = append([]DockerNetwork{dn}, p.Networks...)
+			nodeSubnet6 = nw.Subnet6
+		} else {
+			p.Networks = append(p.Networks, dn)
+		}
+	}
+	nw := struct{ Subnet6 string }{nodeSubnet6}
 	d := top.Defaults
 	family := "ipv4"
 	pods, services := d.PodCIDR, d.ServiceCIDR
@@ -100,4 +144,50 @@ func PlanFor(top *topology.Topology, name string) (*Plan, error) {
 	}
 	p.Config = b
 	return p, nil
+}
+
+// gateway is the Docker gateway address of a topology network: the subnet's first address
+// unless a host has it, else the last address no host has.
+func gateway(top *topology.Topology, nw topology.Network) (string, error) {
+	pfx, err := netip.ParsePrefix(nw.Subnet)
+	if err != nil {
+		return "", fmt.Errorf("network %q: subnet %q: %w", nw.Name, nw.Subnet, err)
+	}
+	used := map[netip.Addr]bool{}
+	for _, n := range top.Nodes {
+		for _, a := range n.Networks {
+			if ip, err := netip.ParseAddr(a.Address); err == nil && a.Network == nw.Name {
+				used[ip] = true
+			}
+		}
+	}
+	for _, r := range top.LoadBalancerRanges {
+		first, last, ok := strings.Cut(r, "-")
+		if !ok {
+			continue
+		}
+		a, err1 := netip.ParseAddr(strings.TrimSpace(first))
+		b, err2 := netip.ParseAddr(strings.TrimSpace(last))
+		for ip := a; err1 == nil && err2 == nil && ip.Is4() && ip.Compare(b) <= 0; ip = ip.Next() {
+			used[ip] = true
+		}
+	}
+	first := pfx.Masked().Addr().Next()
+	if !used[first] {
+		return first.String(), nil
+	}
+	// the last address: the broadcast address's predecessor
+	last := pfx.Masked().Addr()
+	for i := 0; i < 32-pfx.Bits(); i++ {
+		b := last.As4()
+		idx := 3 - i/8
+		b[idx] |= 1 << (i % 8)
+		last = netip.AddrFrom4(b)
+	}
+	for ip := last.Prev(); pfx.Contains(ip) && ip != first; ip = ip.Prev() {
+		if !used[ip] {
+			return ip.String(), nil
+		}
+	}
+	return "", fmt.Errorf("network %q: no free address for Docker's gateway", nw.Name)
 }

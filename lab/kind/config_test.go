@@ -46,8 +46,9 @@ func TestPlanFor(t *testing.T) {
 			t.Errorf("host %s is Kind node %q, want %q", h, p.Nodes[h], n)
 		}
 	}
-	if len(p.Clients) != 1 || p.Clients[0].Name != "client" || p.Subnet != "172.18.0.0/16" || p.Subnet6 != "fc00:f853:ccd:e793::/64" {
-		t.Fatalf("clients %v, subnets %s %s", p.Clients, p.Subnet, p.Subnet6)
+	wantNet := DockerNetwork{Name: "kind", Topology: "kind", Subnet: "172.18.0.0/16", Subnet6: "fc00:f853:ccd:e793::/64", Gateway: "172.18.0.1"}
+	if len(p.Others) != 1 || p.Others[0].Name != "client" || len(p.Networks) != 1 || p.Networks[0] != wantNet {
+		t.Fatalf("others %v, networks %+v", p.Others, p.Networks)
 	}
 	// Kind's own type, strictly: a field Kind does not know fails.
 	var cfg v1alpha4.Cluster
@@ -67,15 +68,67 @@ func TestPlanFor(t *testing.T) {
 	}
 }
 
-// What Kind cannot be made to do is refused, naming the host or the network.
+const bgp = `apiVersion: lab.ironlb.io/v1alpha1
+kind: Topology
+name: bgp
+networks:
+- {name: fabric, subnet: 172.19.0.0/16}
+- {name: outside, subnet: 192.168.100.0/24}
+nodes:
+- {name: control-plane, kind: control-plane}
+- {name: worker, kind: worker}
+- name: router1
+  kind: router
+  router: {type: gobgp, asn: 64601}
+  networks: [{network: fabric, address: 172.19.0.250}, {network: outside, address: 192.168.100.1}]
+- name: client
+  kind: client
+  networks: [{network: outside, address: 192.168.100.10}]
+loadBalancerRanges: [10.200.0.0/24]
+`
+
+// Routers and clients are containers on their networks; the nodes' network comes first (Kind's);
+// Docker's gateway keeps out of the hosts' addresses.
+func TestPlanForRouters(t *testing.T) {
+	p, err := PlanFor(load(t, bgp), "bgp-iro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []DockerNetwork{
+		{Name: "bgp-iro-fabric", Topology: "fabric", Subnet: "172.19.0.0/16", Gateway: "172.19.0.1"},
+		{Name: "bgp-iro-outside", Topology: "outside", Subnet: "192.168.100.0/24", Gateway: "192.168.100.254"},
+	}
+	if len(p.Networks) != 2 || p.Networks[0] != want[0] || p.Networks[1] != want[1] {
+		t.Fatalf("networks %+v, want %+v", p.Networks, want)
+	}
+	if len(p.Others) != 2 || p.Others[0].Name != "router1" || p.Others[1].Name != "client" || len(p.Nodes) != 2 {
+		t.Fatalf("others %v, nodes %v", p.Others, p.Nodes)
+	}
+}
+
+func TestGateway(t *testing.T) {
+	top := load(t, bgp)
+	top.Nodes = append(top.Nodes, topology.Node{Name: "c2", Kind: topology.KindClient, Networks: []topology.Attachment{{Network: "outside", Address: "192.168.100.254"}}})
+	if gw, err := gateway(top, top.Networks[1]); err != nil || gw != "192.168.100.253" {
+		t.Fatalf("gateway with .1 and .254 taken: %q %v", gw, err)
+	}
+	full := &topology.Topology{Networks: []topology.Network{{Name: "tiny", Subnet: "10.0.0.0/30"}},
+		Nodes: []topology.Node{{Name: "a", Networks: []topology.Attachment{{Network: "tiny", Address: "10.0.0.1"}}}, {Name: "b", Networks: []topology.Attachment{{Network: "tiny", Address: "10.0.0.2"}}}}}
+	if gw, err := gateway(full, full.Networks[0]); err == nil {
+		t.Fatalf("a full network got gateway %s", gw)
+	}
+}
+
+// What Kind cannot be made to do is refused, naming the host or the topology.
 func TestPlanForRefuses(t *testing.T) {
 	base := func() *topology.Topology { return load(t, l2) }
 	twoNets := base()
 	twoNets.Networks = append(twoNets.Networks, topology.Network{Name: "other", Subnet: "10.9.0.0/24"})
-	router := base()
-	router.Nodes = append(router.Nodes, topology.Node{Name: "tor", Kind: topology.KindRouter})
+	twoNets.Nodes[1].Networks = append(twoNets.Nodes[1].Networks, topology.Attachment{Network: "other", Address: "10.9.0.2"})
+	links := base()
+	links.Links = []topology.Link{{Subnet: "10.8.0.0/30"}}
 	twoCPs := base()
-	twoCPs.Nodes = append(twoCPs.Nodes, topology.Node{Name: "cp2", Kind: topology.KindControlPlane})
+	twoCPs.Nodes = append(twoCPs.Nodes, topology.Node{Name: "cp2", Kind: topology.KindControlPlane, Networks: twoCPs.Nodes[0].Networks})
 	noCP := base()
 	noCP.Nodes = noCP.Nodes[1:]
 	for _, tc := range []struct {
@@ -83,8 +136,8 @@ func TestPlanForRefuses(t *testing.T) {
 		top  *topology.Topology
 		want string
 	}{
-		{"two networks", twoNets, "one network"},
-		{"a router", router, `host "tor" (router)`},
+		{"a node on two networks", twoNets, `host "worker": Kind puts every node on one network`},
+		{"point-to-point links", links, "point-to-point links"},
 		{"two control planes", twoCPs, `host "cp2"`},
 		{"no control plane", noCP, "no control-plane host"},
 	} {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,12 +45,8 @@ type Options struct {
 	Top  *topology.Topology
 	// Net names the lab's namespaces (netns.Lab with the lab's prefix).
 	Net netns.Lab
-	// Self is the ironlab binary; IronLB's images are in its directory's images/ (make images).
-	Self string
 	// Images are the OCI layouts to load into every node, by the references the manifests use.
-	Images []Image
-	// Echo is the image the lab's echo Deployments name; it runs ironlab's echo server.
-	Echo     string
+	Images   []Image
 	Progress func(string)
 }
 
@@ -92,9 +89,11 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	if err := engine.Docker("image", "inspect", NodeImage()).Run(); err != nil {
 		return nil, fmt.Errorf("the Kind node image %s is not in the provider's Docker engine: run `make kind-node-image` (it is built from Debian's packages and Kubernetes from source, no registry needed)", NodeImage())
 	}
-	if err := ensureNetwork(plan); err != nil {
+	if err := ensureNetworks(plan); err != nil {
 		return nil, err
 	}
+	// Kind puts its nodes on this network (its "experimental" setting, read from the environment).
+	os.Setenv("KIND_EXPERIMENTAL_DOCKER_NETWORK", plan.Networks[0].Name)
 	p := provider(o.Progress)
 	o.Progress(fmt.Sprintf("kind: creating cluster %q from %s (%d nodes)", o.Name, NodeImage(), len(plan.Nodes)))
 	start := time.Now()
@@ -107,7 +106,7 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kind kubeconfig of %s: %w", o.Name, err)
 	}
-	cpIP, err := containerIP(o.Name + "-control-plane")
+	cpIP, err := containerIP(o.Name+"-control-plane", plan.Networks[0].Name)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +120,7 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 			return nil, err
 		}
 	}
-	if err := startClients(o, plan); err != nil {
+	if err := startOthers(o, plan); err != nil {
 		return nil, err
 	}
 	knodes, err := p.ListNodes(o.Name)
@@ -154,6 +153,12 @@ func Delete(name string, progress func(string)) error {
 			errs = append(errs, fmt.Errorf("remove the clients of %s: %w: %s", name, err, b))
 		}
 	}
+	out, _ = engine.Docker("network", "ls", "--format", "{{.Name}}", "--filter", "name=^"+name+"-").Output()
+	for _, nw := range strings.Fields(string(out)) {
+		if b, err := engine.Docker("network", "rm", nw).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("docker network rm %s: %w: %s", nw, err, b))
+		}
+	}
 	if left, _ := engine.Docker("ps", "-aq").Output(); len(bytes.TrimSpace(left)) == 0 {
 		if err := engine.Docker("network", "rm", Network).Run(); err != nil {
 			progress("kind: network " + Network + " stays: " + err.Error())
@@ -175,40 +180,34 @@ func Exists(name string) bool {
 	return len(bytes.TrimSpace(out))+len(bytes.TrimSpace(out2)) > 0
 }
 
-// ensureNetwork makes Kind's network with the topology's subnets, or checks the one there.
-func ensureNetwork(plan *Plan) error {
-	out, err := engine.Docker("network", "inspect", Network, "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}").Output()
-	if err == nil {
-		have := strings.Fields(string(out))
-		for _, want := range []string{plan.Subnet, plan.Subnet6} {
-			if want != "" && !contains(have, want) {
-				return fmt.Errorf("docker network %q has subnets %v, not the topology's %s: remove the labs that use it, or it (docker network rm %s)", Network, have, want, Network)
+// ensureNetworks makes the lab's Docker networks with the topology's subnets, or checks the ones
+// there.
+func ensureNetworks(plan *Plan) error {
+	for _, nw := range plan.Networks {
+		out, err := engine.Docker("network", "inspect", nw.Name, "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}").Output()
+		if err == nil {
+			have := strings.Fields(string(out))
+			for _, want := range []string{nw.Subnet, nw.Subnet6} {
+				if want != "" && !slices.Contains(have, want) {
+					return fmt.Errorf("docker network %q has subnets %v, not the topology's %s: remove the labs that use it, or it (docker network rm %s)", nw.Name, have, want, nw.Name)
+				}
 			}
+			continue
 		}
-		return nil
-	}
-	args := []string{"network", "create", "--driver", "bridge", "--subnet", plan.Subnet,
-		"--opt", "com.docker.network.bridge.enable_ip_masquerade=true"}
-	if plan.Subnet6 != "" {
-		args = append(args, "--ipv6", "--subnet", plan.Subnet6)
-	}
-	if b, err := engine.Docker(append(args, Network)...).CombinedOutput(); err != nil {
-		return fmt.Errorf("docker network create %s: %w: %s", Network, err, b)
+		args := []string{"network", "create", "--driver", "bridge", "--subnet", nw.Subnet, "--gateway", nw.Gateway,
+			"--opt", "com.docker.network.bridge.enable_ip_masquerade=true"}
+		if nw.Subnet6 != "" {
+			args = append(args, "--ipv6", "--subnet", nw.Subnet6)
+		}
+		if b, err := engine.Docker(append(args, nw.Name)...).CombinedOutput(); err != nil {
+			return fmt.Errorf("docker network create %s: %w: %s", nw.Name, err, b)
+		}
 	}
 	return nil
 }
 
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func containerIP(container string) (string, error) {
-	out, err := engine.Docker("inspect", "--format", "{{(index .NetworkSettings.Networks \""+Network+"\").IPAddress}}", container).Output()
+func containerIP(container, network string) (string, error) {
+	out, err := engine.Docker("inspect", "--format", "{{(index .NetworkSettings.Networks \""+network+"\").IPAddress}}", container).Output()
 	if err != nil {
 		return "", fmt.Errorf("address of %s: %w", container, err)
 	}
@@ -389,36 +388,64 @@ func archive(im Image) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// startClients runs the topology's clients as containers of the ironlab image on the network,
-// at their topology addresses, and names their namespaces.
-func startClients(o Options, plan *Plan) error {
-	if len(plan.Clients) == 0 {
+// startOthers runs the topology's routers and clients as containers of the ironlab image
+// (`ironlab __hold`) on their networks in order, at their topology addresses, and names their
+// namespaces. A router's daemons run in its namespace as on a netns lab.
+func startOthers(o Options, plan *Plan) error {
+	if len(plan.Others) == 0 {
 		return nil
 	}
 	img, err := clientImage(o)
 	if err != nil {
 		return err
 	}
-	for _, c := range plan.Clients {
-		container := o.Name + "-" + c.Name
-		args := []string{"run", "-d", "--name", container, "--hostname", c.Name, "--label", LabLabel + "=" + o.Name,
-			"--network", Network, "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW"}
-		if len(c.Networks) > 0 {
-			if a := c.Networks[0].Address; a != "" {
-				args = append(args, "--ip", a)
+	for _, h := range plan.Others {
+		container := o.Name + "-" + h.Name
+		for i, a := range h.Networks {
+			var args []string
+			if i == 0 {
+				args = []string{"run", "-d", "--name", container, "--hostname", h.Name, "--label", LabLabel + "=" + o.Name,
+					"--network", DockerName(o.Name, a.Network), "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW"}
+			} else {
+				args = []string{"network", "connect"}
 			}
-			if a := c.Networks[0].Address6; a != "" {
-				args = append(args, "--ip6", a)
+			if a.Address != "" {
+				args = append(args, "--ip", a.Address)
+			}
+			if a.Address6 != "" {
+				args = append(args, "--ip6", a.Address6)
+			}
+			if i == 0 {
+				args = append(args, img, CmdHold)
+			} else {
+				args = append(args, DockerName(o.Name, a.Network), container)
+			}
+			if b, err := engine.Docker(args...).CombinedOutput(); err != nil {
+				return fmt.Errorf("%s %s: docker %s: %w: %s", h.Kind, h.Name, strings.Join(args[:2], " "), err, b)
 			}
 		}
-		args = append(args, img, CmdHold)
-		if b, err := engine.Docker(args...).CombinedOutput(); err != nil {
-			return fmt.Errorf("client %s: docker run: %w: %s", c.Name, err, b)
-		}
-		if err := attach(o.Net, c.Name, container); err != nil {
+		if err := attach(o.Net, h.Name, container); err != nil {
 			return err
 		}
-		o.Progress(fmt.Sprintf("kind: client %s (container %s)", c.Name, container))
+		// Docker gives the container a default route through its gateway; the lab's hosts reach
+		// what is not on their networks through the topology's routers only.
+		if err := o.Net.Do(h.Name, func() error {
+			for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+				rs, err := netlink.RouteListFiltered(fam, &netlink.Route{Dst: nil}, netlink.RT_FILTER_DST)
+				if err != nil {
+					return err
+				}
+				for _, r := range rs {
+					if err := netlink.RouteDel(&r); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("%s %s: remove Docker's default route: %w", h.Kind, h.Name, err)
+		}
+		o.Progress(fmt.Sprintf("kind: %s %s (container %s)", h.Kind, h.Name, container))
 	}
 	return nil
 }

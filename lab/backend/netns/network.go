@@ -94,6 +94,18 @@ func (n *Network) Create() error {
 	return n.routes()
 }
 
+// Configure sets on hosts that exist already what Create sets on the ones it makes: the
+// sysctls, and the routes through the routers. A Kind lab's containers, named by netns.Attach,
+// get it (Docker made their links and addresses; kindnet routes the pod ranges).
+func (n *Network) Configure() error {
+	for _, h := range n.Top.Nodes {
+		if err := n.sysctls(h); err != nil {
+			return err
+		}
+	}
+	return n.routesThroughRouters()
+}
+
 func (n *Network) addAddrs(host, iface, addr, subnet string) error {
 	p, err := netip.ParsePrefix(subnet)
 	if err != nil {

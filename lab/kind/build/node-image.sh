@@ -22,6 +22,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
 export DOCKER_HOST=$1
 log() { printf 'kind-node-image: %s\n' "$*" >&2; }
+# Debian's client, whose API version is the engine's, when there is one.
+[ -x /usr/bin/docker ] && docker() { /usr/bin/docker "$@"; }
 
 k8s_version=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$here/node/go.mod")
 kind_version=$(cd "$repo" && go list -m -f '{{.Version}}' sigs.k8s.io/kind)
@@ -65,6 +67,16 @@ if [ "$(cat "$base.done" 2>/dev/null)" != "$packages" ]; then
 		{ log "debootstrap failed: see $work/debootstrap.log"; exit 1; }
 	rm -rf "$base"/var/cache/apt/archives/*.deb "$base"/var/lib/apt/lists/*
 	echo "$packages" >"$base.done"
+fi
+
+# Nothing changed since the image was built: keep it. The stamp covers every input: this
+# script, the image builder, Debian's packages, kind's version, and every binary that goes in.
+stamp=$( (cat "$0" "$here"/images/*.go "$here"/pause/*.go; echo "$packages $kind_version $k8s_version"
+	cat "$work/ironlab-runc" "$bins/kubelet" "$bins/kubeadm" "$k8s_assets"/* "$coredns") | sha256sum | cut -c1-16)
+if [ "$(docker image inspect --format '{{index .Config.Labels "lab.ironlb.io/stamp"}}' "$tag" 2>/dev/null)" = "$stamp" ]; then
+	log "up to date: $tag (stamp $stamp)"
+	echo "$tag"
+	exit 0
 fi
 
 # 3. The node's root: Debian + kind's base files + Kubernetes + images.
@@ -125,7 +137,7 @@ rm -f "$work/debian-base.tar"
 
 log "importing $tag into Docker"
 tar -C "$root" -c . | docker import \
-	--change 'ENV container=docker' \
+	--change 'ENV container=docker' --change "LABEL lab.ironlb.io/stamp=$stamp" \
 	--change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' - "$tag" >/dev/null
 rm -rf "$root"
 log "done: $tag (kind $kind_version base files)"
