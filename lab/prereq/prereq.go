@@ -52,6 +52,7 @@ var Needs = []Need{
 	{Path: "dockerd", Package: "docker.io", Why: "the Kind provider runs Debian's Docker engine in namespaces of its own where none runs", For: []Purpose{Kind}},
 	{Path: "debootstrap", Package: "debootstrap", Why: "make kind-node-image builds the Kind node image from Debian's packages where kindest/node cannot be pulled", For: []Purpose{Kind}},
 	{Path: "unshare", Package: "util-linux", Why: "the Kind provider starts its Docker engine in new network and mount namespaces", For: []Purpose{Kind}},
+	{Path: "/usr/share/keyrings/debian-archive-keyring.gpg", Package: "debian-archive-keyring", Why: "debootstrap checks Debian's packages with it (make kind-node-image; Ubuntu lacks it)", For: []Purpose{Kind}},
 	{Path: "git", Package: "git", Why: "version stamps (git describe)", Optional: true},
 }
 
