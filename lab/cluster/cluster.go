@@ -190,6 +190,8 @@ func Down(name string) (bool, error) {
 	dir, _ := Dir(name)
 	p := providerOf(name)
 	exists, _ := p.Exists(name)
+	// A kind lab's containers may be in the engine's data while it is stopped: Delete looks.
+	exists = exists || p.Name() == ProviderKind
 	_, statErr := os.Stat(dir)
 	if os.IsNotExist(statErr) && !exists {
 		return false, nil

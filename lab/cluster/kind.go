@@ -81,7 +81,7 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 		}
 		return nil, fmt.Errorf("bring up lab %q: %w", c.Name, err)
 	}
-	cl, err := kind.Create(ctx, kind.Options{Name: c.Name, Top: top, Net: Net(c.Name), Images: imgs, Progress: progress})
+	cl, err := kind.Create(ctx, kind.Options{Name: c.Name, Top: top, Net: Net(c.Name), Images: imgs, Kubeconfig: state.KindKubeconfigPath(dir), Progress: progress})
 	if err != nil {
 		return fail(err)
 	}
@@ -226,14 +226,36 @@ func (k kindHosts) Down(host, mode string) error {
 // Up brings a host back: thawed with its links up, or started again (a new namespace, named
 // again, its links up).
 func (k kindHosts) Up(host string) (string, error) {
-	msg, err := kind.HostUp(k.lab.Net, host, k.container(host))
+	msg, started, err := kind.HostUp(k.lab.Net, host, k.container(host))
 	if err != nil {
 		return "", err
+	}
+	if started && k.lab.Topology != nil {
+		// A new namespace: Docker's default route again on a client, the sysctls and the
+		// routes through the routers gone.
+		if n := k.lab.Topology.Node(host); n != nil && !topology.IsKubernetes(n.Kind) {
+			if err := kind.DropDefaultRoutes(k.lab.Net, host); err != nil {
+				return "", err
+			}
+		}
+		nw := nsbackend.New(k.lab.Topology)
+		nw.Lab = k.lab.Net
+		if err := nw.ConfigureHost(host); err != nil {
+			return "", fmt.Errorf("configure %s again: %w", host, err)
+		}
 	}
 	return msg, k.Links(host, "", true)
 }
 
 // Links are the host's bridge ports in the engine's namespace (lab/kind.SetLinks).
 func (k kindHosts) Links(host, iface string, up bool) error {
-	return kind.SetLinks(k.lab.Net, host, iface, up)
+	var ifaces []string
+	if k.lab.Topology != nil {
+		if n := k.lab.Topology.Node(host); n != nil {
+			for _, a := range n.Networks {
+				ifaces = append(ifaces, a.Interface)
+			}
+		}
+	}
+	return kind.SetLinks(k.lab.Net, host, ifaces, iface, up)
 }

@@ -84,7 +84,8 @@ func (kindProvider) Create(*topology.Topology, string, func(string)) error {
 
 // Delete removes the Kind cluster, the clients and the names of their namespaces.
 func (kindProvider) Delete(name string) error {
-	err := kind.Delete(name, func(string) {})
+	dir, _ := Dir(name)
+	err := kind.Delete(name, state.KindKubeconfigPath(dir), func(string) {})
 	if terr := Net(name).Teardown(); terr != nil && err == nil {
 		err = terr
 	}

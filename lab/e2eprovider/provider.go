@@ -342,10 +342,14 @@ func (p *Provider) nodeFault(ctx context.Context, node *support.Node, f scenario
 	if node == nil || node.Name == "" {
 		return errors.New("ironlab e2e provider: a node fault needs a node name")
 	}
-	if p.lab != nil && p.lab.Topology != nil && !isKubernetesNode(p.lab.Topology, node.Name) {
+	host := node.Name
+	if p.lab != nil {
+		host = p.lab.HostOf(node.Name) // a Kind lab's node l2-worker is host worker
+	}
+	if p.lab != nil && p.lab.Topology != nil && !isKubernetesNode(p.lab.Topology, host) {
 		return fmt.Errorf("ironlab e2e provider: lab %q has no Kubernetes node %q", p.lab.Name, node.Name)
 	}
-	f.Target = node.Name
+	f.Target = host
 	if _, err := p.Fault(ctx, f); err != nil {
 		return fmt.Errorf("ironlab e2e provider: %s %s: %w", f.Kind, node.Name, err)
 	}

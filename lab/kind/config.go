@@ -7,6 +7,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/ironlb/ironlb/impl/config"
 	"github.com/ironlb/ironlb/lab/topology"
 )
 
@@ -84,6 +85,9 @@ func PlanFor(top *topology.Topology, name string) (*Plan, error) {
 			p.Nodes[n.Name] = kn
 			nodes = append(nodes, node{Role: "worker", Labels: n.Labels})
 		case topology.KindClient, topology.KindRouter:
+			if isKindNodeName(n.Name) {
+				return nil, fmt.Errorf("host %q (%s): Kind names its nodes control-plane, worker, worker2, ...; a %s of that name would take a node's container name: rename it", n.Name, n.Kind, n.Kind)
+			}
 			if len(n.Networks) == 0 {
 				return nil, fmt.Errorf("host %q is on no network: the kind provider has Docker networks only", n.Name)
 			}
@@ -161,19 +165,20 @@ func gateway(top *topology.Topology, nw topology.Network) (string, error) {
 			}
 		}
 	}
-	for _, r := range top.LoadBalancerRanges {
-		first, last, ok := strings.Cut(r, "-")
-		if !ok {
-			continue
+	inRanges := func(ip netip.Addr) bool {
+		for _, r := range top.LoadBalancerRanges {
+			if rg, err := config.ParseRange(r); err == nil && rg.Contains(ip) {
+				return true
+			}
 		}
-		a, err1 := netip.ParseAddr(strings.TrimSpace(first))
-		b, err2 := netip.ParseAddr(strings.TrimSpace(last))
-		for ip := a; err1 == nil && err2 == nil && ip.Is4() && ip.Compare(b) <= 0; ip = ip.Next() {
-			used[ip] = true
-		}
+		return false
 	}
+	if !pfx.Addr().Is4() {
+		return "", fmt.Errorf("network %q: subnet %q is not IPv4", nw.Name, nw.Subnet)
+	}
+	free := func(ip netip.Addr) bool { return !used[ip] && !inRanges(ip) }
 	first := pfx.Masked().Addr().Next()
-	if !used[first] {
+	if free(first) {
 		return first.String(), nil
 	}
 	// the last address: the broadcast address's predecessor
@@ -185,9 +190,29 @@ func gateway(top *topology.Topology, nw topology.Network) (string, error) {
 		last = netip.AddrFrom4(b)
 	}
 	for ip := last.Prev(); pfx.Contains(ip) && ip != first; ip = ip.Prev() {
-		if !used[ip] {
+		if free(ip) {
 			return ip.String(), nil
 		}
 	}
 	return "", fmt.Errorf("network %q: no free address for Docker's gateway", nw.Name)
+}
+
+// isKindNodeName says whether Kind could name a node CLUSTER-name.
+func isKindNodeName(name string) bool {
+	if name == "control-plane" || name == "worker" {
+		return true
+	}
+	rest, ok := strings.CutPrefix(name, "worker")
+	if !ok {
+		rest, ok = strings.CutPrefix(name, "control-plane")
+	}
+	if !ok || rest == "" {
+		return false
+	}
+	for _, c := range rest {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

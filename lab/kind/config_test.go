@@ -1,6 +1,7 @@
 package kind
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -146,5 +147,57 @@ func TestPlanForRefuses(t *testing.T) {
 				t.Fatalf("PlanFor: %v, want an error with %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A Kind node holds its pods' veths too: only its links on the lab's networks are its ports.
+func TestBridgePorts(t *testing.T) {
+	links := []Link{{Name: "lo", Type: "device"}, {Name: "eth0", Type: "veth", Peer: 41}, {Name: "veth1a2b", Type: "veth", Peer: 3}, {Name: "eth1", Type: "veth", Peer: 57}}
+	for _, tc := range []struct {
+		ifaces []string
+		iface  string
+		want   []int
+		err    string
+	}{
+		{[]string{"eth0"}, "", []int{41}, ""},
+		{[]string{"eth0", "eth1"}, "", []int{41, 57}, ""},
+		{[]string{"eth0", "eth1"}, "eth1", []int{57}, ""},
+		{[]string{"eth0"}, "veth1a2b", nil, "not one of its interfaces"},
+		{[]string{"eth2"}, "", nil, `no veth "eth2"`},
+		{[]string{"lo"}, "", nil, `no veth "lo"`},
+	} {
+		got, err := BridgePorts(links, tc.ifaces, tc.iface)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("BridgePorts(%v, %q): %v, want an error with %q", tc.ifaces, tc.iface, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("BridgePorts(%v, %q) = %v, %v; want %v", tc.ifaces, tc.iface, got, err, tc.want)
+		}
+	}
+}
+
+// Docker's gateway keeps out of load-balancer ranges too (a range, or a CIDR).
+func TestGatewayOutOfRanges(t *testing.T) {
+	top := &topology.Topology{Networks: []topology.Network{{Name: "n", Subnet: "10.1.0.0/24"}},
+		LoadBalancerRanges: []string{"10.1.0.1-10.1.0.3", "10.1.0.252/30"}}
+	if gw, err := gateway(top, top.Networks[0]); err != nil || gw != "10.1.0.251" {
+		t.Fatalf("gateway = %q, %v; want 10.1.0.251", gw, err)
+	}
+}
+
+func TestKindNodeNames(t *testing.T) {
+	for name, want := range map[string]bool{"worker": true, "worker2": true, "worker12": true, "control-plane": true, "control-plane2": true,
+		"workers": false, "worker-a": false, "client": false, "router1": false, "": false} {
+		if got := isKindNodeName(name); got != want {
+			t.Errorf("isKindNodeName(%q) = %v, want %v", name, got, want)
+		}
+	}
+	top := load(t, l2)
+	top.Nodes[4].Name = "worker4"
+	if _, err := PlanFor(top, "x"); err == nil || !strings.Contains(err.Error(), `host "worker4" (client)`) {
+		t.Fatalf("a client named worker4: %v", err)
 	}
 }

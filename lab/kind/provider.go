@@ -46,8 +46,10 @@ type Options struct {
 	// Net names the lab's namespaces (netns.Lab with the lab's prefix).
 	Net netns.Lab
 	// Images are the OCI layouts to load into every node, by the references the manifests use.
-	Images   []Image
-	Progress func(string)
+	Images []Image
+	// Kubeconfig is the file Kind writes its kubeconfig (and its lock) to, in the lab's state.
+	Kubeconfig string
+	Progress   func(string)
 }
 
 // Image is an OCI layout loaded into the nodes under Refs.
@@ -69,9 +71,12 @@ type Cluster struct {
 	EngineNS string
 }
 
+// provider is Kind's provider against the engine. Kind runs docker itself, with this process's
+// environment: DOCKER_HOST, and a PATH on which Debian's client comes first (set once).
 func provider(progress func(string)) *kindcluster.Provider {
-	for k, v := range engine.Env() {
-		os.Setenv(k, v) // Kind runs docker itself, with this process's environment
+	os.Setenv("DOCKER_HOST", engine.Host())
+	if path := os.Getenv("PATH"); !strings.HasPrefix(path, "/usr/bin:") {
+		os.Setenv("PATH", "/usr/bin:"+path)
 	}
 	return kindcluster.NewProvider(kindcluster.ProviderWithDocker(), kindcluster.ProviderWithLogger(logger{progress}))
 }
@@ -83,13 +88,25 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Until the lab's containers are there, another lab's Down would find the engine empty and
+	// stop it.
+	unlock, err := engine.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := engine.Start(Runtime(), o.Progress); err != nil {
 		return nil, err
 	}
 	if err := engine.Docker("image", "inspect", NodeImage()).Run(); err != nil {
 		return nil, fmt.Errorf("the Kind node image %s is not in the provider's Docker engine: run `make kind-node-image` (it is built from Debian's packages and Kubernetes from source, no registry needed)", NodeImage())
 	}
-	if err := ensureNetworks(plan); err != nil {
+	if err := ensureNetworks(o.Name, plan); err != nil {
+		return nil, err
+	}
+	// The routers and clients first, at their topology addresses: Kind's nodes then take
+	// addresses Docker has free.
+	if err := startOthers(o, plan); err != nil {
 		return nil, err
 	}
 	// Kind puts its nodes on this network (its "experimental" setting, read from the environment).
@@ -98,7 +115,7 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	o.Progress(fmt.Sprintf("kind: creating cluster %q from %s (%d nodes)", o.Name, NodeImage(), len(plan.Nodes)))
 	start := time.Now()
 	if err := p.Create(o.Name, kindcluster.CreateWithRawConfig(plan.Config), kindcluster.CreateWithNodeImage(NodeImage()),
-		kindcluster.CreateWithKubeconfigPath(os.DevNull), kindcluster.CreateWithDisplayUsage(false), kindcluster.CreateWithDisplaySalutation(false)); err != nil {
+		kindcluster.CreateWithKubeconfigPath(o.Kubeconfig), kindcluster.CreateWithDisplayUsage(false), kindcluster.CreateWithDisplaySalutation(false)); err != nil {
 		return nil, fmt.Errorf("kind create cluster %s: %w", o.Name, err)
 	}
 	o.Progress(fmt.Sprintf("kind: cluster %q created in %s", o.Name, time.Since(start).Round(100*time.Millisecond)))
@@ -120,9 +137,6 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 			return nil, err
 		}
 	}
-	if err := startOthers(o, plan); err != nil {
-		return nil, err
-	}
 	knodes, err := p.ListNodes(o.Name)
 	if err != nil {
 		return nil, err
@@ -136,33 +150,53 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	return c, nil
 }
 
-// Delete removes lab name's Kind cluster and client containers; the caller removes the names
-// of the namespaces. It stops the engine when no lab's container is left in it.
-func Delete(name string, progress func(string)) error {
+// Delete removes lab name's Kind cluster, containers and networks (kubeconfig is the file Kind
+// wrote); the caller removes the names of the namespaces. It stops the engine when no container
+// is left in it.
+func Delete(name, kubeconfig string, progress func(string)) error {
+	unlock, err := engine.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if engine.PID() == 0 {
-		return nil // the engine's containers went with it
+		if !engine.HasData() {
+			return nil
+		}
+		// Docker keeps containers and networks across restarts (Kind's nodes restart on
+		// failure): start the engine to remove the lab's.
+		if err := engine.Start(Runtime(), progress); err != nil {
+			return fmt.Errorf("start the Docker engine to remove lab %s's containers: %w", name, err)
+		}
 	}
 	var errs []error
 	p := provider(progress)
-	if err := p.Delete(name, os.DevNull); err != nil {
+	if err := p.Delete(name, kubeconfig); err != nil {
 		errs = append(errs, fmt.Errorf("kind delete cluster %s: %w", name, err))
 	}
-	out, _ := engine.Docker("ps", "-aq", "--filter", "label="+LabLabel+"="+name).Output()
-	if ids := strings.Fields(string(out)); len(ids) > 0 {
+	ids, err := dockerList("ps", "-aq", "--filter", "label="+LabLabel+"="+name)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	if len(ids) > 0 {
 		if b, err := engine.Docker(append([]string{"rm", "-f"}, ids...)...).CombinedOutput(); err != nil {
-			errs = append(errs, fmt.Errorf("remove the clients of %s: %w: %s", name, err, b))
+			errs = append(errs, fmt.Errorf("remove the containers of %s: %w: %s", name, err, b))
 		}
 	}
-	out, _ = engine.Docker("network", "ls", "--format", "{{.Name}}", "--filter", "name=^"+name+"-").Output()
-	for _, nw := range strings.Fields(string(out)) {
+	nets, err := dockerList("network", "ls", "-q", "--filter", "label="+LabLabel+"="+name)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, nw := range nets {
 		if b, err := engine.Docker("network", "rm", nw).CombinedOutput(); err != nil {
 			errs = append(errs, fmt.Errorf("docker network rm %s: %w: %s", nw, err, b))
 		}
 	}
-	if left, _ := engine.Docker("ps", "-aq").Output(); len(bytes.TrimSpace(left)) == 0 {
-		if err := engine.Docker("network", "rm", Network).Run(); err != nil {
-			progress("kind: network " + Network + " stays: " + err.Error())
-		}
+	left, err := dockerList("ps", "-aq")
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	if len(left) == 0 && len(errs) == 0 {
 		if err := engine.Stop(); err != nil {
 			errs = append(errs, err)
 		}
@@ -170,31 +204,59 @@ func Delete(name string, progress func(string)) error {
 	return errors.Join(errs...)
 }
 
-// Exists says whether any container of lab name is in the engine.
+// dockerList runs a docker command that lists ids or names, one per line.
+func dockerList(args ...string) ([]string, error) {
+	out, err := engine.Docker(args...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("docker %s: %w", strings.Join(args, " "), err)
+	}
+	return strings.Fields(string(out)), nil
+}
+
+// Exists says whether anything of lab name may be in the engine: its containers, or, while the
+// engine is stopped, anything at all in its data (Delete starts it to look).
 func Exists(name string) bool {
 	if engine.PID() == 0 {
-		return false
+		return engine.HasData()
 	}
-	out, _ := engine.Docker("ps", "-aq", "--filter", "label=io.x-k8s.kind.cluster="+name).Output()
-	out2, _ := engine.Docker("ps", "-aq", "--filter", "label="+LabLabel+"="+name).Output()
-	return len(bytes.TrimSpace(out))+len(bytes.TrimSpace(out2)) > 0
+	for _, label := range []string{"io.x-k8s.kind.cluster=" + name, LabLabel + "=" + name} {
+		ids, err := dockerList("ps", "-aq", "--filter", "label="+label)
+		if err != nil || len(ids) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // ensureNetworks makes the lab's Docker networks with the topology's subnets, or checks the ones
 // there.
-func ensureNetworks(plan *Plan) error {
+func ensureNetworks(lab string, plan *Plan) error {
 	for _, nw := range plan.Networks {
-		out, err := engine.Docker("network", "inspect", nw.Name, "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}").Output()
+		out, err := engine.Docker("network", "inspect", nw.Name, "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}|{{index .Labels \""+LabLabel+"\"}}|{{range .Containers}}{{.Name}} {{end}}").Output()
 		if err == nil {
-			have := strings.Fields(string(out))
-			for _, want := range []string{nw.Subnet, nw.Subnet6} {
-				if want != "" && !slices.Contains(have, want) {
-					return fmt.Errorf("docker network %q has subnets %v, not the topology's %s: remove the labs that use it, or it (docker network rm %s)", nw.Name, have, want, nw.Name)
-				}
+			parts := strings.SplitN(strings.TrimSpace(string(out)), "|", 3)
+			have, owner, users := strings.Fields(parts[0]), "", ""
+			if len(parts) == 3 {
+				owner, users = parts[1], strings.TrimSpace(parts[2])
 			}
-			continue
+			switch {
+			case owner != lab && users != "":
+				return fmt.Errorf("docker network %q is in use by lab %q (its containers: %s): one lab per network; take that lab down first (ironlab down --name %s)", nw.Name, owner, users, owner)
+			case owner != lab:
+				// Left by another lab, unused: made again as this lab's.
+				if b, err := engine.Docker("network", "rm", nw.Name).CombinedOutput(); err != nil {
+					return fmt.Errorf("docker network rm %s: %w: %s", nw.Name, err, b)
+				}
+			default:
+				for _, want := range []string{nw.Subnet, nw.Subnet6} {
+					if want != "" && !slices.Contains(have, want) {
+						return fmt.Errorf("docker network %q has subnets %v, not the topology's %s", nw.Name, have, want)
+					}
+				}
+				continue
+			}
 		}
-		args := []string{"network", "create", "--driver", "bridge", "--subnet", nw.Subnet, "--gateway", nw.Gateway,
+		args := []string{"network", "create", "--driver", "bridge", "--label", LabLabel + "=" + lab, "--subnet", nw.Subnet, "--gateway", nw.Gateway,
 			"--opt", "com.docker.network.bridge.enable_ip_masquerade=true"}
 		if nw.Subnet6 != "" {
 			args = append(args, "--ipv6", "--subnet", nw.Subnet6)
@@ -427,27 +489,32 @@ func startOthers(o Options, plan *Plan) error {
 		if err := attach(o.Net, h.Name, container); err != nil {
 			return err
 		}
-		// Docker gives the container a default route through its gateway; the lab's hosts reach
-		// what is not on their networks through the topology's routers only.
-		if err := o.Net.Do(h.Name, func() error {
-			for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-				rs, err := netlink.RouteListFiltered(fam, &netlink.Route{Dst: nil}, netlink.RT_FILTER_DST)
-				if err != nil {
-					return err
-				}
-				for _, r := range rs {
-					if err := netlink.RouteDel(&r); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		}); err != nil {
-			return fmt.Errorf("%s %s: remove Docker's default route: %w", h.Kind, h.Name, err)
+		if err := DropDefaultRoutes(o.Net, h.Name); err != nil {
+			return fmt.Errorf("%s %s: %w", h.Kind, h.Name, err)
 		}
 		o.Progress(fmt.Sprintf("kind: %s %s (container %s)", h.Kind, h.Name, container))
 	}
 	return nil
+}
+
+// DropDefaultRoutes removes the default routes Docker gives a router's or client's container
+// through its gateway: the lab's hosts reach what is not on their networks through the
+// topology's routers only.
+func DropDefaultRoutes(lab netns.Lab, host string) error {
+	return lab.Do(host, func() error {
+		for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+			rs, err := netlink.RouteListFiltered(fam, &netlink.Route{Dst: nil}, netlink.RT_FILTER_DST)
+			if err != nil {
+				return fmt.Errorf("list default routes: %w", err)
+			}
+			for _, r := range rs {
+				if err := netlink.RouteDel(&r); err != nil {
+					return fmt.Errorf("remove Docker's default route: %w", err)
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // HostDown and HostUp are the node-down and node-up faults on a Kind lab: a node or client
@@ -470,25 +537,26 @@ func HostDown(lab netns.Lab, container, mode string) error {
 	return nil
 }
 
-// HostUp starts a container that HostDown took down again and names its new namespace.
-func HostUp(lab netns.Lab, host, container string) (string, error) {
+// HostUp starts a container that HostDown took down again and names its new namespace. started
+// says it is a new namespace, to be configured again.
+func HostUp(lab netns.Lab, host, container string) (msg string, started bool, err error) {
 	out, err := engine.Docker("inspect", "--format", "{{.State.Status}}", container).Output()
 	if err != nil {
-		return "", fmt.Errorf("state of %s: %w", container, err)
+		return "", false, fmt.Errorf("state of %s: %w", container, err)
 	}
 	switch st := strings.TrimSpace(string(out)); st {
 	case "paused":
 		if b, err := engine.Docker("unpause", container).CombinedOutput(); err != nil {
-			return "", fmt.Errorf("docker unpause: %w: %s", err, b)
+			return "", false, fmt.Errorf("docker unpause: %w: %s", err, b)
 		}
-		return " (thawed)", nil
+		return " (thawed)", false, nil
 	case "exited", "created":
 		if b, err := engine.Docker("start", container).CombinedOutput(); err != nil {
-			return "", fmt.Errorf("docker start: %w: %s", err, b)
+			return "", false, fmt.Errorf("docker start: %w: %s", err, b)
 		}
-		return " (started again)", Reattach(lab, host, container)
+		return " (started again)", true, Reattach(lab, host, container)
 	default:
-		return " (was " + st + ")", nil
+		return " (was " + st + ")", false, nil
 	}
 }
 
@@ -514,28 +582,27 @@ func (i info) Info(m string) {
 func (i info) Infof(f string, a ...any) { i.Info(fmt.Sprintf(f, a...)) }
 func (i info) Enabled() bool            { return i.on }
 
-// SetLinks brings a host's links (all, or iface) down or up on the bridge's side, in the
-// engine's network namespace, as a netns lab does on its switch: the host's side stays as it
-// is, as when a cable is pulled.
-func SetLinks(lab netns.Lab, host, iface string, up bool) error {
+// SetLinks brings a host's links (its topology interfaces, or iface) down or up on the bridge's
+// side, in the engine's network namespace, as a netns lab does on its switch: the host's side
+// stays as it is, as when a cable is pulled. ifaces are the host's topology interfaces (eth0,
+// ...): a Kind node also holds the host ends of its pods' veths, whose peers are not the
+// engine's.
+func SetLinks(lab netns.Lab, host string, ifaces []string, iface string, up bool) error {
 	var peers []int
 	err := lab.Do(host, func() error {
 		links, err := netlink.LinkList()
 		if err != nil {
 			return err
 		}
+		var ls []Link
 		for _, l := range links {
-			if l.Type() == "veth" && (iface == "" || l.Attrs().Name == iface) {
-				peers = append(peers, l.Attrs().ParentIndex)
-			}
+			ls = append(ls, Link{Name: l.Attrs().Name, Type: l.Type(), Peer: l.Attrs().ParentIndex})
 		}
-		return nil
+		peers, err = BridgePorts(ls, ifaces, iface)
+		return err
 	})
 	if err != nil {
-		return err
-	}
-	if len(peers) == 0 {
-		return fmt.Errorf("host %s has no link %q", host, iface)
+		return fmt.Errorf("host %s: %w", host, err)
 	}
 	ens, err := engine.NetNS()
 	if err != nil {
@@ -566,4 +633,31 @@ func SetLinks(lab netns.Lab, host, iface string, up bool) error {
 		}
 	}
 	return nil
+}
+
+// Link is what BridgePorts needs of a host's link: its name, type and its peer's index.
+type Link struct {
+	Name, Type string
+	Peer       int
+}
+
+// BridgePorts are the peer indexes (in the engine's namespace) of a host's links that are on the
+// lab's networks: iface, or every one of ifaces (the host's topology interfaces), veths only.
+func BridgePorts(links []Link, ifaces []string, iface string) ([]int, error) {
+	want := ifaces
+	if iface != "" {
+		if !slices.Contains(ifaces, iface) {
+			return nil, fmt.Errorf("%q is not one of its interfaces on the lab's networks %v", iface, ifaces)
+		}
+		want = []string{iface}
+	}
+	var out []int
+	for _, name := range want {
+		i := slices.IndexFunc(links, func(l Link) bool { return l.Name == name })
+		if i < 0 || links[i].Type != "veth" || links[i].Peer <= 0 {
+			return nil, fmt.Errorf("no veth %q (its link to the network)", name)
+		}
+		out = append(out, links[i].Peer)
+	}
+	return out, nil
 }

@@ -437,6 +437,15 @@ func (l Lab) Attach(host, nsPath string) error {
 		return fmt.Errorf("attach namespace %s: %w", name, err)
 	}
 	defer ns.Close()
+	// Never the host's own (a stale PID's /proc entry could name it): the lab would mark it and
+	// change its routes.
+	if host, err := vnetns.GetFromPath("/proc/1/ns/net"); err == nil {
+		same := ns.Equal(host)
+		host.Close()
+		if same {
+			return fmt.Errorf("attach namespace %s: %s is the host's network namespace", name, nsPath)
+		}
+	}
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
 		return fmt.Errorf("attach namespace %s: %w", name, err)

@@ -129,6 +129,10 @@ func InLabKubeconfigPath(dir string) string {
 	return filepath.Join(KubeconfigsDir(dir), "admin-in-lab.kubeconfig")
 }
 
+// KindKubeconfigPath is the kubeconfig Kind writes for a lab on the kind provider (and locks);
+// the lab's own (KubeconfigPath) names the forwarded loopback port instead.
+func KindKubeconfigPath(dir string) string { return filepath.Join(dir, "kind-kubeconfig") }
+
 // KubeconfigsDir holds the kubeconfigs of the lab's components and nodes.
 func KubeconfigsDir(dir string) string { return filepath.Join(dir, "kubeconfigs") }
 

@@ -103,7 +103,20 @@ func (n *Network) Configure() error {
 			return err
 		}
 	}
-	return n.routesThroughRouters()
+	return n.routesThroughRouters("")
+}
+
+// ConfigureHost is Configure for one host, in a namespace made anew (a Kind node or client
+// container started again).
+func (n *Network) ConfigureHost(host string) error {
+	h := n.Top.Node(host)
+	if h == nil {
+		return fmt.Errorf("no host %q", host)
+	}
+	if err := n.sysctls(*h); err != nil {
+		return err
+	}
+	return n.routesThroughRouters(host)
 }
 
 func (n *Network) addAddrs(host, iface, addr, subnet string) error {
@@ -151,7 +164,7 @@ func (n *Network) sysctls(h topology.Node) error {
 // load-balancer addresses the routers learn over BGP) to the routers on its network. Hosts skip a
 // gateway whose neighbour entry failed (fib_multipath_use_neigh), so a dead router is avoided once
 // its address stops resolving.
-func (n *Network) routesThroughRouters() error {
+func (n *Network) routesThroughRouters(only string) error {
 	t := n.Top
 	onNodes := t.NodeNetworks()
 	// gateways returns the addresses on network m of every router that is also on network nw.
@@ -177,7 +190,7 @@ func (n *Network) routesThroughRouters() error {
 		return out
 	}
 	for _, h := range t.Nodes {
-		if h.Kind == topology.KindRouter || len(h.Networks) == 0 {
+		if h.Kind == topology.KindRouter || len(h.Networks) == 0 || (only != "" && h.Name != only) {
 			continue
 		}
 		// With routes over several routers: short neighbour timers (per interface: a namespace
@@ -296,7 +309,7 @@ func (n *Network) routes() error {
 			}
 		}
 	}
-	if err := n.routesThroughRouters(); err != nil {
+	if err := n.routesThroughRouters(""); err != nil {
 		return err
 	}
 	for li, l := range t.Links {

@@ -62,7 +62,8 @@ base="$work/rootfs-bookworm"
 packages=systemd,dbus,containerd,runc,conntrack,iptables,nftables,iproute2,ethtool,util-linux,mount,kmod,libseccomp2,pigz,bash,ca-certificates,curl,jq,procps,containernetworking-plugins
 if [ "$(cat "$base.done" 2>/dev/null)" != "$packages" ]; then
 	log "debootstrap bookworm (minbase + $packages) from deb.debian.org: a few minutes"
-	rm -rf "$base" "$base.done"
+	# --one-file-system: a debootstrap that was killed may have left /proc or /dev mounted in it
+	rm -rf --one-file-system "$base" "$base.done"
 	debootstrap --variant=minbase --include="$packages" bookworm "$base" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
 		{ log "debootstrap failed: see $work/debootstrap.log"; exit 1; }
 	rm -rf "$base"/var/cache/apt/archives/*.deb "$base"/var/lib/apt/lists/*
@@ -81,7 +82,7 @@ fi
 
 # 3. The node's root: Debian + kind's base files + Kubernetes + images.
 root="$work/node-rootfs"
-rm -rf "$root" && cp -a "$base" "$root"
+rm -rf --one-file-system "$root" && cp -a "$base" "$root"
 f="$kind_dir/images/base/files"
 install -d -m 0755 "$root/kind/bin" "$root/etc/containerd" "$root/etc/kubernetes/manifests" "$root/opt/cni/bin" "$root/kind/images"
 install -m 0755 "$f"/usr/local/bin/* "$root/usr/local/bin/"
@@ -139,6 +140,6 @@ log "importing $tag into Docker"
 tar -C "$root" -c . | docker import \
 	--change 'ENV container=docker' --change "LABEL lab.ironlb.io/stamp=$stamp" \
 	--change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' - "$tag" >/dev/null
-rm -rf "$root"
+rm -rf --one-file-system "$root"
 log "done: $tag (kind $kind_version base files)"
 echo "$tag"

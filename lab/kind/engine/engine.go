@@ -13,7 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ironlb/ironlb/lab/process"
@@ -87,6 +89,9 @@ func Start(runtime string, progress func(string)) error {
 			return err
 		}
 	}
+	if err := saveSysctls(); err != nil {
+		return err
+	}
 	sh := filepath.Join(Dir, "dockerd-ns.sh")
 	if err := os.WriteFile(sh, script, 0o755); err != nil {
 		return err
@@ -116,6 +121,7 @@ func Start(runtime string, progress func(string)) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 	log, _ := os.ReadFile(filepath.Join(logDir(), name+".log"))
+	_ = Stop()
 	return fmt.Errorf("the Docker engine did not answer within 60 s; its log (%s):\n%s", filepath.Join(logDir(), name+".log"), tail(string(log), 20))
 }
 
@@ -130,6 +136,9 @@ func Stop() error {
 			}
 		}
 	}
+	if err := restoreSysctls(); err != nil {
+		return err
+	}
 	if data, err := os.ReadFile(madeModules()); err == nil {
 		if dir := strings.TrimSpace(string(data)); dir == modulesDir {
 			_ = os.Remove(dir) // only when still empty
@@ -137,6 +146,85 @@ func Stop() error {
 		_ = os.Remove(madeModules())
 	}
 	return nil
+}
+
+// hostSysctls are kernel settings that are not per network namespace and that Kind's privileged
+// nodes set for the whole host: the kubelet (overcommit, panics, keyring quotas) and systemd's
+// sysctl.d files in Debian (pid_max, protected links). The engine keeps the host's values from
+// before its start and puts them back when it stops.
+var hostSysctls = []string{
+	"vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops",
+	"kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes", "kernel/pid_max",
+	"fs/protected_hardlinks", "fs/protected_symlinks", "fs/protected_fifos", "fs/protected_regular",
+}
+
+func sysctlsFile() string { return filepath.Join(Dir, "host-sysctls") }
+
+// saveSysctls records the host's values, unless a record is there already (from before an
+// engine that did not stop cleanly: those are still the host's own).
+func saveSysctls() error {
+	if _, err := os.Stat(sysctlsFile()); err == nil {
+		return nil
+	}
+	var b strings.Builder
+	for _, k := range hostSysctls {
+		if v, err := os.ReadFile("/proc/sys/" + k); err == nil {
+			fmt.Fprintf(&b, "%s=%s\n", k, strings.TrimSpace(string(v)))
+		}
+	}
+	return os.WriteFile(sysctlsFile(), []byte(b.String()), 0o644)
+}
+
+// restoreSysctls puts the recorded values back and removes the record.
+func restoreSysctls() error {
+	data, err := os.ReadFile(sysctlsFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || !slices.Contains(hostSysctls, k) {
+			continue
+		}
+		if cur, err := os.ReadFile("/proc/sys/" + k); err == nil && strings.TrimSpace(string(cur)) == v {
+			continue
+		}
+		if err := os.WriteFile("/proc/sys/"+k, []byte(v), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("restore %s=%s: %w", k, v, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return os.Remove(sysctlsFile())
+}
+
+// Lock serialises what starts, stops or empties the engine across ironlab processes (a lab's
+// Up and another's Down); release with the function it returns.
+func Lock() (func(), error) {
+	if err := os.MkdirAll(Dir, 0o711); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(Dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock the Docker engine: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// HasData says whether the engine's data holds containers (Docker keeps them while it is
+// stopped, and Kind's nodes start again with it).
+func HasData() bool {
+	entries, err := os.ReadDir(filepath.Join(Dir, "data", "containers"))
+	return err == nil && len(entries) > 0
 }
 
 // Docker is a docker command against the engine: Debian's client (its API version matches the

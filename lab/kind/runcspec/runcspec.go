@@ -176,8 +176,12 @@ func Target(args []string) (kind, file string) {
 		a := args[i]
 		var v string
 		switch {
-		case a == "--":
+		case a == "--" || (len(a) > 0 && a[0] != '-'):
+			// the container's id: what follows is exec's command, not runc's options
 			i = len(args)
+			continue
+		case takesValue[a]:
+			i++ // another option's value, which may look like an id
 			continue
 		case (a == long || a == short) && i+1 < len(args):
 			v = args[i+1]
@@ -197,6 +201,13 @@ func Target(args []string) (kind, file string) {
 		return None, ""
 	}
 	return Bundle, "config.json"
+}
+
+// takesValue are the options of create, run and exec that take a value as the next argument.
+var takesValue = map[string]bool{
+	"--console-socket": true, "--pid-file": true, "--preserve-fds": true, "--cwd": true,
+	"--env": true, "-e": true, "--user": true, "-u": true, "--additional-gids": true, "-g": true,
+	"--cap": true, "-c": true, "--apparmor": true, "--process-label": true, "--cgroup": true,
 }
 
 // globalValue says whether args[i] is the value of a global option that takes one (runc's
