@@ -137,7 +137,7 @@ func newKindEngineCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch args[0] {
 			case "start":
-				if err := engine.Start(kind.Runtime(), func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), s) }); err != nil {
+				if err := engine.Start(kind.Runtime(""), func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), s) }); err != nil {
 					return err
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), engine.Host())

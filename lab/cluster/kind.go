@@ -81,7 +81,7 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 		}
 		return nil, fmt.Errorf("bring up lab %q: %w", c.Name, err)
 	}
-	cl, err := kind.Create(ctx, kind.Options{Name: c.Name, Top: top, Net: Net(c.Name), Images: imgs, Kubeconfig: state.KindKubeconfigPath(dir), Progress: progress})
+	cl, err := kind.Create(ctx, kind.Options{Name: c.Name, Top: top, Net: Net(c.Name), Images: imgs, Kubeconfig: state.KindKubeconfigPath(dir), Self: c.Self, Progress: progress})
 	if err != nil {
 		return fail(err)
 	}

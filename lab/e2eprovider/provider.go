@@ -40,7 +40,7 @@ import (
 
 // Provider is one lab. Its zero value is not ready: use New.
 type Provider struct {
-	name, version, path, topology, impl string
+	name, version, path, topology, impl, provider string
 	progress                            func(string)
 	lab                                 *cluster.Lab
 }
@@ -77,7 +77,7 @@ func (p *Provider) WithVersion(v string) support.E2EClusterProvider { p.version 
 // `make build` and `make images` lay out bin/; lab/labbin.Build builds such a directory.
 func (p *Provider) WithPath(path string) support.E2EClusterProvider { p.path = path; return p }
 
-// WithOpts applies options: Impl, Topology, Progress.
+// WithOpts applies options: Impl, Topology, HostProvider, Progress.
 func (p *Provider) WithOpts(opts ...support.ClusterOpts) support.E2EClusterProvider {
 	for _, o := range opts {
 		o(p)
@@ -91,6 +91,16 @@ func Impl(name string) support.ClusterOpts {
 	return func(c support.E2EClusterProvider) {
 		if p, ok := c.(*Provider); ok {
 			p.impl = name
+		}
+	}
+}
+
+// HostProvider chooses what makes the lab's hosts: cluster.ProviderNetns (default) or
+// cluster.ProviderKind (a Kind cluster; docs/kind.md).
+func HostProvider(name string) support.ClusterOpts {
+	return func(c support.E2EClusterProvider) {
+		if p, ok := c.(*Provider); ok {
+			p.provider = name
 		}
 	}
 }
@@ -130,7 +140,11 @@ func (p *Provider) Create(ctx context.Context, args ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	c := cluster.Config{Name: p.name, Impl: p.impl, Self: self, Progress: p.progress, Version: "e2e-framework"}
+	prov, err := cluster.ProviderNamed(p.provider)
+	if err != nil {
+		return "", fmt.Errorf("ironlab e2e provider: %w", err)
+	}
+	c := cluster.Config{Name: p.name, Impl: p.impl, Self: self, Provider: prov, Progress: p.progress, Version: "e2e-framework"}
 	if p.topology != "" {
 		top, err := topology.Load(p.topology)
 		if err != nil {

@@ -101,3 +101,10 @@ func TestOptionsAndDefaults(t *testing.T) {
 		t.Errorf("StopNode with a bad argument: %v", err)
 	}
 }
+
+func TestHostProvider(t *testing.T) {
+	p := New().WithPath("/proc/self/exe").WithOpts(HostProvider("docker"), Topology("../../topologies/l2.yaml")).(*Provider)
+	if _, err := p.Create(context.Background()); err == nil || !strings.Contains(err.Error(), `provider "docker"`) {
+		t.Fatalf("Create with provider docker: %v", err)
+	}
+}

@@ -1,9 +1,10 @@
 // Package kind is the lab's Kind provider: a topology's Kubernetes nodes as a Kind cluster
 // (sigs.k8s.io/kind's Go API), its other hosts (clients) as containers on the cluster's Docker
 // network, and every host's network namespace named as the netns provider names them, so that
-// traffic, ARP probes and link faults reach them the same way. Where a Docker engine runs, it is
-// used; elsewhere lab/kind/engine runs Debian's. Where kindest/node cannot be pulled, the node
-// image of `make kind-node-image` (lab/kind/build) is used.
+// traffic, ARP probes and link faults reach them the same way. The Docker engine is one of the
+// lab's own (lab/kind/engine: Debian's, in namespaces of its own) and the node image the one of
+// `make kind-node-image` (lab/kind/build), since neither a running engine nor a registry can be
+// counted on.
 package kind
 
 import (
@@ -19,11 +20,14 @@ const (
 	CmdHold    = "__hold"        // a client container's process: waits to be stopped
 )
 
-// Runtime is ironlab-runc, beside this ironlab (make build puts it there).
-func Runtime() string {
-	self, err := os.Executable()
-	if err != nil {
-		return "ironlab-runc"
+// Runtime is ironlab-runc beside the ironlab binary self (make build puts it there); "" is
+// this process's own executable.
+func Runtime(self string) string {
+	if self == "" {
+		var err error
+		if self, err = os.Executable(); err != nil {
+			return "ironlab-runc"
+		}
 	}
 	return filepath.Join(filepath.Dir(self), "ironlab-runc")
 }

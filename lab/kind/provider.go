@@ -49,6 +49,8 @@ type Options struct {
 	Images []Image
 	// Kubeconfig is the file Kind writes its kubeconfig (and its lock) to, in the lab's state.
 	Kubeconfig string
+	// Self is the ironlab binary; the engine's runtime, ironlab-runc, is beside it.
+	Self string
 	Progress   func(string)
 }
 
@@ -95,7 +97,7 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 		return nil, err
 	}
 	defer unlock()
-	if err := engine.Start(Runtime(), o.Progress); err != nil {
+	if err := engine.Start(Runtime(o.Self), o.Progress); err != nil {
 		return nil, err
 	}
 	if err := engine.Docker("image", "inspect", NodeImage()).Run(); err != nil {
@@ -165,7 +167,7 @@ func Delete(name, kubeconfig string, progress func(string)) error {
 		}
 		// Docker keeps containers and networks across restarts (Kind's nodes restart on
 		// failure): start the engine to remove the lab's.
-		if err := engine.Start(Runtime(), progress); err != nil {
+		if err := engine.Start(Runtime(""), progress); err != nil {
 			return fmt.Errorf("start the Docker engine to remove lab %s's containers: %w", name, err)
 		}
 	}

@@ -1,6 +1,6 @@
 // Package labbin builds what a lab needs into a directory, laid out as `make build` and `make
-// images` lay out bin/: ironlab, IronLB's binaries (--impl ironlb-dev) and its images for this
-// host's platform under images/ (--impl ironlb). Test suites that bring labs up use it.
+// images` lay out bin/: ironlab, ironlab-runc (the kind provider's), IronLB's binaries (--impl
+// ironlb-dev) and its images for this host's platform under images/ (--impl ironlb). Test suites that bring labs up use it.
 package labbin
 
 import (
@@ -14,7 +14,7 @@ import (
 
 // Build builds into dir from the module at root; it returns ironlab's path.
 func Build(root, dir string) (string, error) {
-	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/ironlab", "./cmd/ironlb-controller", "./cmd/ironlb-speaker")
+	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/ironlab", "./cmd/ironlab-runc", "./cmd/ironlb-controller", "./cmd/ironlb-speaker")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %w\n%s", err, out)

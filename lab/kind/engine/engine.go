@@ -1,9 +1,7 @@
-// Package engine runs the Docker engine of the Kind provider on hosts that have none running:
-// Debian's dockerd, started by ironlab in network and mount namespaces of its own (so that the
-// host's firewall, routes and mounts stay as they are), with cmd/ironlab-runc as its runtime
-// (lab/kind/runcspec says why), its data, state and socket in Dir. Where a Docker engine already
-// runs (a laptop, CI runners), the provider uses that one instead (DOCKER_HOST, or the default
-// socket) and this package is not involved.
+// Package engine runs the Docker engine of the Kind provider: Debian's dockerd, started by
+// ironlab in network and mount namespaces of its own (so that the host's firewall, routes and
+// mounts stay as they are, and a Docker engine the host may run is not touched), with
+// cmd/ironlab-runc as its runtime (lab/kind/runcspec says why), its data, state and socket in Dir.
 package engine
 
 import (
