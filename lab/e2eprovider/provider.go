@@ -41,8 +41,8 @@ import (
 // Provider is one lab. Its zero value is not ready: use New.
 type Provider struct {
 	name, version, path, topology, impl, provider string
-	progress                            func(string)
-	lab                                 *cluster.Lab
+	progress                                      func(string)
+	lab                                           *cluster.Lab
 }
 
 var (

@@ -50,8 +50,8 @@ type Options struct {
 	// Kubeconfig is the file Kind writes its kubeconfig (and its lock) to, in the lab's state.
 	Kubeconfig string
 	// Self is the ironlab binary; the engine's runtime, ironlab-runc, is beside it.
-	Self string
-	Progress   func(string)
+	Self     string
+	Progress func(string)
 }
 
 // Image is an OCI layout loaded into the nodes under Refs.
