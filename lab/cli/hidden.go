@@ -126,10 +126,12 @@ func newKindnetCommand() *cobra.Command {
 	return cmd
 }
 
-// newKindEngineCommand is `ironlab __kind-engine start|stop|host`: the Kind provider's Docker
-// engine (lab/kind/engine), for `make kind-node-image` and by hand. start prints DOCKER_HOST.
+// newKindEngineCommand is `ironlab __kind-engine start|stop`: the Kind provider's Docker engine
+// (lab/kind/engine), for `make kind-node-image` and by hand. start prints DOCKER_HOST; stop
+// refuses while a lab's containers are in it, or with --if-idle leaves it running then.
 func newKindEngineCommand() *cobra.Command {
-	return &cobra.Command{
+	ifIdle := false
+	cmd := &cobra.Command{
 		Use:       kind.CmdEngine + " start|stop",
 		Hidden:    true,
 		Args:      cobra.ExactArgs(1),
@@ -143,11 +145,17 @@ func newKindEngineCommand() *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), engine.Host())
 				return nil
 			case "stop":
-				return engine.Stop()
+				err := kind.StopEngine()
+				if errors.Is(err, kind.ErrEngineInUse) && ifIdle {
+					return nil
+				}
+				return err
 			}
 			return fmt.Errorf("%s %s: want start or stop", kind.CmdEngine, args[0])
 		},
 	}
+	cmd.Flags().BoolVar(&ifIdle, "if-idle", false, "stop: leave an engine that labs use running, without an error")
+	return cmd
 }
 
 // newEchoCommand is `ironlab __echo`: the echo server of a Kind lab's Deployments (lab/kind).

@@ -206,6 +206,29 @@ func Delete(name, kubeconfig string, progress func(string)) error {
 	return errors.Join(errs...)
 }
 
+// ErrEngineInUse is StopEngine's error while labs' containers are in the engine.
+var ErrEngineInUse = errors.New("the Docker engine is in use")
+
+// StopEngine stops the engine unless containers are in it (a lab's: `ironlab down` them first).
+func StopEngine() error {
+	unlock, err := engine.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if engine.PID() == 0 {
+		return nil
+	}
+	names, err := dockerList("ps", "-a", "--format", "{{.Names}}")
+	if err != nil {
+		return err
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("%w: containers %v (ironlab get labs; ironlab down --name LAB)", ErrEngineInUse, names)
+	}
+	return engine.Stop()
+}
+
 // dockerList runs a docker command that lists ids or names, one per line.
 func dockerList(args ...string) ([]string, error) {
 	out, err := engine.Docker(args...).Output()
