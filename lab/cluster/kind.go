@@ -110,7 +110,7 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 	}
 	kc, err := clientcmd.Load(cl.Kubeconfig)
 	if err != nil {
-		return fail(fmt.Errorf("Kind's kubeconfig: %w", err))
+		return fail(fmt.Errorf("the kubeconfig Kind wrote: %w", err))
 	}
 	for _, cluster := range kc.Clusters {
 		cluster.Server = server
