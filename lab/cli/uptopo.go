@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/vishvananda/netlink"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -67,7 +68,11 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 		kind := n.Kind
 		if lab.Provider == cluster.ProviderKind {
 			// Docker, not the topology, gives Kind's nodes their addresses: what they have.
-			if got, err := hostAddrs(lab.Net, n.Name); err == nil {
+			var ifaces []string
+			for _, a := range n.Networks {
+				ifaces = append(ifaces, a.Interface)
+			}
+			if got, err := hostAddrs(lab.Net, n.Name, ifaces); err == nil {
 				addrs = got
 			}
 			if node := lab.NodeOf(n.Name); node != n.Name {
@@ -113,8 +118,9 @@ func addContext(kc, name string) (kubeconfig.Target, error) {
 	return t, kubeconfig.Update(t, func(c *api.Config) (bool, error) { return true, kubeconfig.Merge(c, lab, name) })
 }
 
-// hostAddrs are the addresses a host has, by interface (eth0=IPv4 IPv6 ...), read from its namespace.
-func hostAddrs(lab netns.Lab, host string) ([]string, error) {
+// hostAddrs are the addresses a host has on its interfaces ifaces (eth0=IPv4 IPv6 ...), read
+// from its namespace (not its pods' veths).
+func hostAddrs(lab netns.Lab, host string, ifaces []string) ([]string, error) {
 	var out []string
 	err := lab.Do(host, func() error {
 		links, err := netlink.LinkList()
@@ -122,7 +128,7 @@ func hostAddrs(lab netns.Lab, host string) ([]string, error) {
 			return err
 		}
 		for _, l := range links {
-			if l.Attrs().Name == "lo" {
+			if !slices.Contains(ifaces, l.Attrs().Name) {
 				continue
 			}
 			as, err := netlink.AddrList(l, netlink.FAMILY_ALL)
