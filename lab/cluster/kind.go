@@ -81,7 +81,7 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 		}
 		return nil, fmt.Errorf("bring up lab %q: %w", c.Name, err)
 	}
-	cl, err := kind.Create(ctx, kind.Options{Name: c.Name, Top: top, Net: Net(c.Name), Images: imgs, Kubeconfig: state.KindKubeconfigPath(dir), Self: c.Self, Progress: progress})
+	cl, err := kind.Create(ctx, kind.Options{Name: c.Name, Top: top, Net: Net(c.Name), Images: imgs, Kubeconfig: state.KindKubeconfigPath(dir), Self: c.Self, Ironlab: layout("ironlab"), Progress: progress})
 	if err != nil {
 		return fail(err)
 	}
@@ -220,7 +220,7 @@ func (k kindHosts) Down(host, mode string) error {
 			return err
 		}
 	}
-	return kind.HostDown(k.lab.Net, k.container(host), mode)
+	return kind.HostDown(k.container(host), mode)
 }
 
 // Up brings a host back: thawed with its links up, or started again (a new namespace, named

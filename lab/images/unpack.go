@@ -60,7 +60,7 @@ func RootfsDir(cacheDir string) string { return filepath.Join(cacheDir, "rootfs"
 // it was unpacked now. The cached root file system is shared by every container of the image
 // and never written (containers get a writable layer of their own).
 func Unpack(dir, cacheDir string, p v1.Platform) (u *topology.Unpacked, fresh bool, err error) {
-	img, digest, err := platformImage(dir, p)
+	img, digest, err := PlatformImage(dir, p)
 	if err != nil {
 		return nil, false, err
 	}
@@ -103,8 +103,8 @@ func Unpack(dir, cacheDir string, p v1.Platform) (u *topology.Unpacked, fresh bo
 	return u, true, nil
 }
 
-// platformImage returns the image for p of the layout's one image index.
-func platformImage(dir string, p v1.Platform) (v1.Image, v1.Hash, error) {
+// PlatformImage returns the image for p of the layout's one image index, and its digest.
+func PlatformImage(dir string, p v1.Platform) (v1.Image, v1.Hash, error) {
 	lp, err := layout.FromPath(dir)
 	if err != nil {
 		return nil, v1.Hash{}, fmt.Errorf("OCI layout %s: %w (make images writes bin/images)", dir, err)

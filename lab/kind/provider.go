@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/vishvananda/netlink"
@@ -27,6 +25,7 @@ import (
 	kindlog "sigs.k8s.io/kind/pkg/log"
 
 	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/images"
 	"github.com/ironlb/ironlb/lab/kind/engine"
 	"github.com/ironlb/ironlb/lab/netns"
 	"github.com/ironlb/ironlb/lab/topology"
@@ -50,7 +49,9 @@ type Options struct {
 	// Kubeconfig is the file Kind writes its kubeconfig (and its lock) to, in the lab's state.
 	Kubeconfig string
 	// Self is the ironlab binary; the engine's runtime, ironlab-runc, is beside it.
-	Self     string
+	Self string
+	// Ironlab is the ironlab image's OCI layout: the routers' and clients' containers run it.
+	Ironlab  string
 	Progress func(string)
 }
 
@@ -318,32 +319,16 @@ func attach(lab netns.Lab, host, container string) error {
 	return lab.Attach(host, fmt.Sprintf("/proc/%d/ns/net", pid))
 }
 
-// Reattach names host's namespace again after its container started anew (a new namespace).
-func Reattach(lab netns.Lab, host, container string) error {
+// reattach names host's namespace again after its container started anew (a new namespace).
+func reattach(lab netns.Lab, host, container string) error {
 	_ = lab.DeleteNS(host)
 	return attach(lab, host, container)
-}
-
-// clientImage is the ironlab image in the engine, imported from its unpacked root.
-func clientImage(o Options) (string, error) {
-	for _, im := range o.Images {
-		for _, r := range im.Refs {
-			if strings.Contains(r, "/ironlab:") && len(im.Entrypoint) == 0 {
-				return importImage(im.Layout)
-			}
-		}
-	}
-	return "", errors.New("no ironlab image among the lab's images (make images)")
 }
 
 // importImage imports the host platform's image of an OCI layout into the engine (docker load
 // of Debian's Docker 20.10 takes no OCI archives) as ironlab/NAME:DIGEST, once.
 func importImage(dir string) (string, error) {
-	img, err := hostImage(dir)
-	if err != nil {
-		return "", err
-	}
-	d, err := img.Digest()
+	img, d, err := images.PlatformImage(dir, images.HostPlatform())
 	if err != nil {
 		return "", err
 	}
@@ -375,42 +360,6 @@ func jsonList(ss []string) string {
 		q[i] = strconv.Quote(s)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
-}
-
-// hostImage is the image for this host's platform in an OCI layout.
-func hostImage(dir string) (v1.Image, error) {
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", dir, err)
-	}
-	for {
-		m, err := idx.IndexManifest()
-		if err != nil {
-			return nil, err
-		}
-		if len(m.Manifests) == 0 {
-			return nil, fmt.Errorf("image %s: empty index", dir)
-		}
-		var next v1.ImageIndex
-		for _, d := range m.Manifests {
-			switch {
-			case d.MediaType.IsIndex():
-				next, err = idx.ImageIndex(d.Digest)
-			case d.MediaType.IsImage() && (d.Platform == nil || (d.Platform.OS == "linux" && d.Platform.Architecture == runtime.GOARCH)):
-				return idx.Image(d.Digest)
-			}
-			if err != nil {
-				return nil, err
-			}
-			if next != nil {
-				break
-			}
-		}
-		if next == nil {
-			return nil, fmt.Errorf("image %s: nothing for linux/%s", dir, runtime.GOARCH)
-		}
-		idx = next
-	}
 }
 
 // loadAll imports the images into every node's containerd under their references, the nodes at
@@ -445,7 +394,7 @@ func loadAll(knodes []nodes.Node, ims []Image) error {
 
 // archive is a docker-archive of the host platform's image of im, under its references.
 func archive(im Image) ([]byte, error) {
-	img, err := hostImage(im.Layout)
+	img, _, err := images.PlatformImage(im.Layout, images.HostPlatform())
 	if err != nil {
 		return nil, err
 	}
@@ -482,7 +431,7 @@ func startOthers(o Options, plan *Plan) error {
 	if len(plan.Others) == 0 {
 		return nil
 	}
-	img, err := clientImage(o)
+	img, err := importImage(o.Ironlab)
 	if err != nil {
 		return err
 	}
@@ -544,7 +493,7 @@ func DropDefaultRoutes(lab netns.Lab, host string) error {
 
 // HostDown and HostUp are the node-down and node-up faults on a Kind lab: a node or client
 // container killed (links gone with it), frozen (docker pause, links down) or stopped.
-func HostDown(lab netns.Lab, container, mode string) error {
+func HostDown(container, mode string) error {
 	var args []string
 	switch mode {
 	case "kill":
@@ -579,7 +528,7 @@ func HostUp(lab netns.Lab, host, container string) (msg string, started bool, er
 		if b, err := engine.Docker("start", container).CombinedOutput(); err != nil {
 			return "", false, fmt.Errorf("docker start: %w: %s", err, b)
 		}
-		return " (started again)", true, Reattach(lab, host, container)
+		return " (started again)", true, reattach(lab, host, container)
 	default:
 		return " (was " + st + ")", false, nil
 	}

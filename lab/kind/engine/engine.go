@@ -237,12 +237,6 @@ func Docker(args ...string) *exec.Cmd {
 	return cmd
 }
 
-// Env is the environment for tools that run docker themselves (Kind's Go API): DOCKER_HOST and
-// a PATH on which Debian's client comes first.
-func Env() map[string]string {
-	return map[string]string{"DOCKER_HOST": Host(), "PATH": "/usr/bin:" + os.Getenv("PATH")}
-}
-
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
