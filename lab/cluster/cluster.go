@@ -307,13 +307,7 @@ func Up(ctx context.Context, c Config) (*Lab, error) {
 	if err := os.WriteFile(imagesFile, data, 0o644); err != nil {
 		return nil, err
 	}
-	fail := func(err error) (*Lab, error) {
-		if !c.Retain {
-			_ = controlplane.Down(dir)
-			_ = c.Provider.Delete(c.Name)
-		}
-		return nil, fmt.Errorf("bring up lab %q: %w", c.Name, err)
-	}
+	fail := c.failure(dir)
 	if err := c.Provider.Create(top, c.Name, progress); err != nil {
 		return fail(err)
 	}
@@ -413,19 +407,37 @@ func Up(ctx context.Context, c Config) (*Lab, error) {
 		ControlPlane: cpNode.Name, CPAddress: cpIP}, nil
 }
 
+// failure is how Up fails once it has made something: it removes what it made (unless Retain)
+// and says which lab it was bringing up.
+func (c Config) failure(dir string) func(error) (*Lab, error) {
+	return func(err error) (*Lab, error) {
+		if !c.Retain {
+			_ = controlplane.Down(dir)
+			_ = c.Provider.Delete(c.Name)
+		}
+		return nil, fmt.Errorf("bring up lab %q: %w", c.Name, err)
+	}
+}
+
 // installDNS applies CoreDNS's objects (lab/clusterdns); Up waits for its pods with the rest.
 func installDNS(ctx context.Context, rc *rest.Config, ip netip.Addr, progress func(string)) error {
-	objs, err := apply.Decode(clusterdns.Manifest(ip, clusterdns.Domain))
+	progress(fmt.Sprintf("installing cluster DNS: CoreDNS as kube-dns at %s", ip))
+	return applyManifest(ctx, rc, clusterdns.Manifest(ip, clusterdns.Domain), "cluster DNS", progress)
+}
+
+// applyManifest applies the objects of a manifest the lab installs itself (what names it, for
+// errors).
+func applyManifest(ctx context.Context, rc *rest.Config, manifest []byte, what string, progress func(string)) error {
+	objs, err := apply.Decode(manifest)
 	if err != nil {
-		return fmt.Errorf("cluster DNS manifest: %w", err)
+		return fmt.Errorf("%s manifest: %w", what, err)
 	}
 	ap, err := apply.New(rc)
 	if err != nil {
 		return err
 	}
-	progress(fmt.Sprintf("installing cluster DNS: CoreDNS as kube-dns at %s", ip))
 	if err := ap.Apply(ctx, objs, progress); err != nil {
-		return fmt.Errorf("install cluster DNS: %w", err)
+		return fmt.Errorf("install %s: %w", what, err)
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/ironlb/ironlb/lab/apply"
 	nsbackend "github.com/ironlb/ironlb/lab/backend/netns"
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/faults"
@@ -74,13 +73,7 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 	}
 	progress := c.Progress
 	progress(fmt.Sprintf("lab %q from %s on Kind: %d nodes, %d routers and clients", c.Name, c.TopologyFile, len(plan.Nodes), len(plan.Others)))
-	fail := func(err error) (*Lab, error) {
-		if !c.Retain {
-			_ = controlplane.Down(dir)
-			_ = c.Provider.Delete(c.Name)
-		}
-		return nil, fmt.Errorf("bring up lab %q: %w", c.Name, err)
-	}
+	fail := c.failure(dir)
 	cl, err := kind.Create(ctx, kind.Options{Name: c.Name, Top: top, Net: Net(c.Name), Images: imgs, Kubeconfig: state.KindKubeconfigPath(dir), Self: c.Self, Ironlab: layout("ironlab"), Progress: progress})
 	if err != nil {
 		return fail(err)
@@ -127,16 +120,9 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 	if err != nil {
 		return fail(err)
 	}
-	objs, err := apply.Decode(kindnet.Manifest(ironlabImage, kind.CmdKindnet))
-	if err == nil {
-		var ap *apply.Applier
-		if ap, err = apply.New(rc); err == nil {
-			progress("installing the pod network (ironlab __kindnet: ptp, host-local, routes between nodes)")
-			err = ap.Apply(ctx, objs, progress)
-		}
-	}
-	if err != nil {
-		return fail(fmt.Errorf("pod network: %w", err))
+	progress("installing the pod network (ironlab __kindnet: ptp, host-local, routes between nodes)")
+	if err := applyManifest(ctx, rc, kindnet.Manifest(ironlabImage, kind.CmdKindnet), "the pod network", progress); err != nil {
+		return fail(err)
 	}
 	if err := waitNodesReady(ctx, cs, top, progress); err != nil {
 		return fail(err)

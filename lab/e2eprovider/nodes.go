@@ -4,13 +4,10 @@ import (
 	"net"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/e2e-framework/support"
 
 	"github.com/ironlb/ironlb/lab/topology"
 )
-
-var metaListAll = metav1.ListOptions{}
 
 // nodeOf is the framework's view of a Node: its role from kubeadm's control-plane label, its
 // state from the Ready condition, its first internal address.
@@ -36,10 +33,6 @@ func nodeOf(n corev1.Node, lab string) support.Node {
 // isKubernetesNode says whether host is one of the topology's Kubernetes nodes (not a router or
 // a client, which node faults do not take).
 func isKubernetesNode(top *topology.Topology, host string) bool {
-	for _, n := range top.Nodes {
-		if n.Name == host {
-			return topology.IsKubernetes(n.Kind)
-		}
-	}
-	return false
+	n := top.Node(host)
+	return n != nil && topology.IsKubernetes(n.Kind)
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -321,7 +322,7 @@ func (p *Provider) ListNode(ctx context.Context, _ ...string) ([]support.Node, e
 }
 
 func listNodes(ctx context.Context, cs kubernetes.Interface, lab string) ([]support.Node, error) {
-	list, err := cs.CoreV1().Nodes().List(ctx, metaListAll)
+	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list nodes of lab %q: %w", lab, err)
 	}

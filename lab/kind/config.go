@@ -1,6 +1,7 @@
 package kind
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -181,15 +182,10 @@ func gateway(top *topology.Topology, nw topology.Network) (string, error) {
 	if free(first) {
 		return first.String(), nil
 	}
-	// the last address: the broadcast address's predecessor
-	last := pfx.Masked().Addr()
-	for i := 0; i < 32-pfx.Bits(); i++ {
-		b := last.As4()
-		idx := 3 - i/8
-		b[idx] |= 1 << (i % 8)
-		last = netip.AddrFrom4(b)
-	}
-	for ip := last.Prev(); pfx.Contains(ip) && ip != first; ip = ip.Prev() {
+	// down from the last address before the broadcast one
+	base := pfx.Masked().Addr().As4()
+	last := binary.BigEndian.Uint32(base[:]) | (1<<(32-pfx.Bits()) - 1)
+	for ip := netip.AddrFrom4([4]byte(binary.BigEndian.AppendUint32(nil, last))).Prev(); pfx.Contains(ip) && ip != first; ip = ip.Prev() {
 		if free(ip) {
 			return ip.String(), nil
 		}

@@ -3,7 +3,6 @@ package kind
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -44,17 +43,8 @@ func Echo(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			_, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			_, _ = pc.WriteTo([]byte(reply), from)
-		}
-	}()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, reply) })}
+	go traffic.EchoUDP(pc, reply)
+	srv := &http.Server{Handler: traffic.EchoHTTP(reply)}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()

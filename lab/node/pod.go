@@ -401,7 +401,7 @@ func (a *Agent) serve(p *corev1.Pod, rp *pod) error {
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, reply) })}
+			srv := &http.Server{Handler: traffic.EchoHTTP(reply)}
 			rp.servers = append(rp.servers, srv)
 			go func() { _ = srv.Serve(ln) }()
 		}
@@ -411,16 +411,7 @@ func (a *Agent) serve(p *corev1.Pod, rp *pod) error {
 				return err
 			}
 			rp.udp = append(rp.udp, pc)
-			go func() {
-				buf := make([]byte, 1500)
-				for {
-					_, from, err := pc.ReadFrom(buf)
-					if err != nil {
-						return
-					}
-					_, _ = pc.WriteTo([]byte(reply), from)
-				}
-			}()
+			go traffic.EchoUDP(pc, reply)
 		}
 		return nil
 	})

@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"syscall"
@@ -238,6 +239,24 @@ func Reply(pod, node, ip, ip6 string) string {
 		return fmt.Sprintf("pod=%s node=%s ip=%s ip6=%s\n", pod, node, ip, ip6)
 	}
 	return fmt.Sprintf("pod=%s node=%s ip=%s\n", pod, node, ip)
+}
+
+// EchoHTTP answers every HTTP request with reply; EchoUDP answers every datagram on pc with
+// it until pc is closed. The lab's echo servers are made of them.
+func EchoHTTP(reply string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, reply) })
+}
+
+// EchoUDP: see EchoHTTP.
+func EchoUDP(pc net.PacketConn, reply string) {
+	buf := make([]byte, 1500)
+	for {
+		_, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		_, _ = pc.WriteTo([]byte(reply), from)
+	}
 }
 
 // parseReply reads pod= and node= from an echo server's reply.

@@ -55,12 +55,9 @@ progress() {
 
 k8s_cmds=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
 	k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl)
-minor=$(echo "$k8s_version" | cut -d. -f2)
-ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-	ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-	ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-done
+# shellcheck source=k8s-ldflags.sh
+. "$here/k8s-ldflags.sh"
+ldflags=$(k8s_ldflags "$k8s_version")
 
 log "building kubernetes $k8s_version and etcd $etcd_version into $dest"
 log "a cold build takes 15-20 minutes on 2 cores; later runs reuse it"

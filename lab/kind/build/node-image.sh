@@ -42,12 +42,9 @@ stamp=$(cat "$here/node/go.sum" <(go env GOVERSION) | sha256sum | cut -c1-16)
 if [ "$(cat "$bins/.stamp" 2>/dev/null)" != "$stamp" ]; then
 	log "building kubelet and kubeadm $k8s_version (about 5 minutes on 2 cores)"
 	rm -rf "$bins.tmp" && mkdir -p "$bins.tmp"
-	minor=$(echo "$k8s_version" | cut -d. -f2)
-	ldflags="-s -w"
-	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-		ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-		ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-	done
+	# shellcheck source=../../controlplane/build/k8s-ldflags.sh
+	. "$repo/lab/controlplane/build/k8s-ldflags.sh"
+	ldflags=$(k8s_ldflags "$k8s_version")
 	(cd "$here/node" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bins.tmp/" \
 		k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubeadm)
 	echo "$stamp" >"$bins.tmp/.stamp"
