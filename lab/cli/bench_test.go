@@ -58,7 +58,7 @@ func benchLabUp(b *testing.B, bin, dir, impl string) {
 		out, _ := c.CombinedOutput()
 		return strings.TrimSpace(string(out))
 	}
-	var upS, readyS, rssMiB, downS float64
+	var upS, readyS, rssMiB, downS, worstUp, worstDown float64
 	runs := 0
 	for b.Loop() {
 		runs++
@@ -88,6 +88,7 @@ func benchLabUp(b *testing.B, bin, dir, impl string) {
 		run("down", "--name", name)
 		down := time.Since(start).Seconds()
 		downS += down
+		worstUp, worstDown = max(worstUp, up), max(worstDown, down)
 		fmt.Printf("LABUP impl=%s run %d: up %.1fs, 3 pods via ClusterIP %.1fs, RSS %.0f MiB, down %.1fs\n", impl, runs, up, ready, rss, down)
 	}
 	n := float64(b.N)
@@ -95,6 +96,11 @@ func benchLabUp(b *testing.B, bin, dir, impl string) {
 	b.ReportMetric(readyS/n, "3-pods-via-clusterip-s")
 	b.ReportMetric(rssMiB/n, "lab-rss-MiB")
 	b.ReportMetric(downS/n, "down-s")
+	// The first five minutes (docs/lab.md): with IronLB, every run is up in under 10 s and down
+	// in under 3 s.
+	if impl == "ironlb" && (worstUp >= 10 || worstDown >= 3) {
+		b.Errorf("slowest run: up %.1fs (bound 10s), down %.1fs (bound 3s)", worstUp, worstDown)
+	}
 }
 
 func labRSS(b *testing.B, runDir string) float64 {

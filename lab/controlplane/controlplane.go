@@ -216,6 +216,10 @@ func Up(ctx context.Context, c Config) (*Result, error) {
 		"--node-monitor-grace-period=" + c.NodeMonitorGracePeriod.String(), "--node-monitor-period=1s",
 		"--concurrent-deployment-syncs=10", "--concurrent-endpoint-syncs=10", "--concurrent-service-endpoint-syncs=10",
 		"--profiling=false",
+		// client-go's limiter at the default 20 requests/s held the start for 5 s: before its
+		// first controller runs, the controller manager gets or makes one ServiceAccount per
+		// controller (3 requests each, ~40 controllers). Large clusters raise it the same way.
+		"--kube-api-qps=200", "--kube-api-burst=400",
 	}}); err != nil {
 		return nil, err
 	}
