@@ -84,9 +84,8 @@ chart-test: k8s-bins ## helm lint --strict the chart, then its renderings (defau
 PREREQS = $(GO) run ./cmd/ironlab-prereqs -install -for
 
 .PHONY: prereqs
-prereqs: ## check (and as root on Debian/Ubuntu, install) what the lab, the tests, the scenarios and make conformance need
-	$(PREREQS) scenarios
-	$(PREREQS) conformance
+prereqs: ## check (and as root on Debian/Ubuntu, install) what the lab, the tests, the scenarios, make conformance and the Kind provider need; each make target that needs the host checks and installs its own part only
+	$(PREREQS) all
 
 .PHONY: test
 test: prereqs-test k8s-bins ## unit tests, envtest integration tests against the real kube-apiserver, lab e2e (root)

@@ -411,11 +411,15 @@ func Up(ctx context.Context, c Config) (*Lab, error) {
 // and says which lab it was bringing up.
 func (c Config) failure(dir string) func(error) (*Lab, error) {
 	return func(err error) (*Lab, error) {
-		if !c.Retain {
+		keep := fmt.Sprintf("logs kept in %s until `ironlab down --name %s`; `up --retain` keeps the failed lab running",
+			state.LogDir(dir), c.Name)
+		if c.Retain {
+			keep = fmt.Sprintf("the lab is kept for debugging: `ironlab status --name %s`, logs in %s", c.Name, state.LogDir(dir))
+		} else {
 			_ = controlplane.Down(dir)
 			_ = c.Provider.Delete(c.Name)
 		}
-		return nil, fmt.Errorf("bring up lab %q: %w", c.Name, err)
+		return nil, fmt.Errorf("bring up lab %q: %w (%s)", c.Name, err, keep)
 	}
 }
 

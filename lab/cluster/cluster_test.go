@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +63,38 @@ func TestUpRefusesEarly(t *testing.T) {
 	if os.Geteuid() != 0 {
 		if _, err := Up(context.Background(), Config{Topology: top, Impl: "none"}); err == nil || !strings.Contains(err.Error(), "root") {
 			t.Errorf("Up without root = %v; want it to say root is needed", err)
+		}
+	}
+}
+
+type recordingProvider struct{ deleted []string }
+
+func (p *recordingProvider) Name() string { return "recording" }
+func (p *recordingProvider) Create(*topology.Topology, string, func(string)) error {
+	return nil
+}
+func (p *recordingProvider) Delete(name string) error {
+	p.deleted = append(p.deleted, name)
+	return nil
+}
+func (p *recordingProvider) Exists(string) (bool, error) { return false, nil }
+
+// A failed up removes what it made unless --retain, and says where the logs are either way (the
+// directory stays until down).
+func TestFailedUpSaysWhereTheLogsAre(t *testing.T) {
+	for _, retain := range []bool{false, true} {
+		dir := t.TempDir()
+		p := &recordingProvider{}
+		_, err := Config{Name: "lab1", Provider: p, Retain: retain}.failure(dir)(errors.New("install ironlb: not available"))
+		if err == nil || !strings.Contains(err.Error(), `bring up lab "lab1": install ironlb: not available`) ||
+			!strings.Contains(err.Error(), state.LogDir(dir)) {
+			t.Errorf("retain=%v: %v; want the cause and %s", retain, err, state.LogDir(dir))
+		}
+		if deleted := len(p.deleted) > 0; deleted == retain {
+			t.Errorf("retain=%v: provider deleted %v", retain, p.deleted)
+		}
+		if _, err := os.Stat(dir); err != nil {
+			t.Errorf("retain=%v: the lab's directory is gone: %v", retain, err)
 		}
 	}
 }

@@ -197,7 +197,7 @@ func WaitWorkloads(ctx context.Context, cs kubernetes.Interface, ns string, prog
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("not available after 3 minutes: %s (see `ironlab status` and the pod logs)", last)
+			return fmt.Errorf("not available after 3 minutes: %s (its pods' logs are pod.*.log in the lab's logs)", last)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

@@ -37,14 +37,15 @@ func Install(pkgs []string, out io.Writer) error {
 	return nil
 }
 
-// Ensure checks the host for purpose, installs what is missing when install is set and it can
-// (root, apt-get; optional packages too), and checks again. It returns an error that says what
-// is missing and the exact command when the purpose cannot be served.
-func Ensure(p Purpose, install bool, out io.Writer) error {
+// Ensure checks the host for the purposes, installs what is missing for them when install is
+// set and it can (root, apt-get; their optional packages too, never other purposes'), and
+// checks again. It returns an error that says what is missing and the exact command when the
+// purposes cannot be served.
+func Ensure(ps []Purpose, install bool, out io.Writer) error {
 	pr := HostProbe()
-	r := Check(p, pr)
+	r := CheckAll(ps, pr)
 	if pkgs := r.Packages(true); install && len(pkgs) > 0 && pr.Root && pr.HasApt {
-		fmt.Fprintf(out, "ironlab: installing what %s needs from this host:\n%s", p, r.Explain())
+		fmt.Fprintf(out, "ironlab: installing what the %s needs from this host:\n%s", r.Names(), r.Explain())
 		if err := Install(pkgs, out); err != nil {
 			// An optional package may not install (Ubuntu's chromium is a snap): try what is
 			// required alone before giving up.
@@ -54,17 +55,17 @@ func Ensure(p Purpose, install bool, out io.Writer) error {
 			}
 			fmt.Fprintf(out, "ironlab: optional packages did not install (%v); what needs them is skipped, saying so\n", err)
 		}
-		r = Check(p, HostProbe())
+		r = CheckAll(ps, HostProbe())
 	}
 	if !r.OK() {
 		how := ""
 		if !pr.HasApt && len(r.Missing) > 0 {
 			how = " (no apt-get here: install the same tools with your system's package manager)"
 		}
-		return fmt.Errorf("this host cannot run the %s yet%s:\n%s", p, how, r.Explain())
+		return fmt.Errorf("this host cannot run the %s yet%s:\n%s", r.Names(), how, r.Explain())
 	}
 	if len(r.Optional) > 0 {
-		fmt.Fprintf(out, "ironlab: %s can run; optional tools missing:\n%s", p, r.Explain())
+		fmt.Fprintf(out, "ironlab: the %s can run; optional tools missing:\n%s", r.Names(), r.Explain())
 	}
 	return nil
 }

@@ -24,13 +24,17 @@ func TestCheck(t *testing.T) {
 			[]string{"nft is missing (package nftables): kube-proxy's nftables mode", "install: sudo apt-get install -y --no-install-recommends nftables"}},
 		{"not root", Lab, probe(false), false, nil, []string{"needs root", "sudo -E"}},
 		{"tests need no root (the lab e2e suite skips, saying so)", Test, probe(false), true, nil, nil},
-		{"arping is needed by the tests, not by the lab", Lab, probe(true, "arping"), true, []string{"iputils-arping"}, []string{"not needed here, but for the test: arping"}},
+		{"arping is needed by the tests, not by the lab: reported, not installed", Lab, probe(true, "arping"), true, nil,
+			[]string{"not needed here, but for the test (make prereqs installs it): arping"}},
 		{"arping stops the tests", Test, probe(true, "arping"), false, []string{"iputils-arping"}, []string{"arping is missing"}},
 		{"FRR stops the scenarios only", Scenarios, probe(true, "/usr/lib/frr/bgpd"), false, []string{"frr"}, []string{"/usr/lib/frr/bgpd is missing (package frr)"}},
-		{"FRR is optional for the lab", Lab, probe(true, "/usr/lib/frr/bgpd"), true, []string{"frr"}, []string{"not needed here, but for the scenarios: /usr/lib/frr/bgpd"}},
-		{"chromium is always optional", Test, probe(true, "chromium"), true, []string{"chromium"}, []string{"optional: chromium", "skipped without it"}},
-		{"required before optional, each package once", Scenarios, probe(true, "chromium", "nft", "/usr/lib/frr/bgpd"), false,
-			[]string{"nftables", "frr", "chromium"}, nil},
+		{"FRR is not installed for the lab", Lab, probe(true, "/usr/lib/frr/bgpd"), true, nil, []string{"not needed here, but for the scenarios"}},
+		{"a lab user gets no Docker engine and no browser", Lab, probe(true, "dockerd", "chromium", "debootstrap"), true, nil,
+			[]string{"but for the kind (make prereqs installs it): dockerd", "but for the test (make prereqs installs it): chromium"}},
+		{"the lab's optional tools are installed with it", Lab, probe(true, "conntrack", "iptables", "git"), true, []string{"iptables", "conntrack", "git"}, []string{"optional: conntrack"}},
+		{"chromium is optional for the tests", Test, probe(true, "chromium"), true, []string{"chromium"}, []string{"optional: chromium", "skipped without it"}},
+		{"required before optional, each package once", Scenarios, probe(true, "iptables", "nft", "/usr/lib/frr/bgpd"), false,
+			[]string{"nftables", "frr", "iptables"}, nil},
 		{"no network namespaces", Lab, Probe{Root: true, Has: func(string) bool { return true }}, false, nil, []string{"no network namespaces"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -40,6 +44,9 @@ func TestCheck(t *testing.T) {
 			}
 			if got := r.Packages(true); !slices.Equal(got, tc.packages) {
 				t.Errorf("packages %v, want %v", got, tc.packages)
+			}
+			if want := AptCommand(tc.packages); len(tc.packages) > 0 && !strings.Contains(r.Explain(), want) {
+				t.Errorf("explanation lacks the command %q:\n%s", want, r.Explain())
 			}
 			ex := r.Explain()
 			for _, want := range tc.explain {
@@ -60,5 +67,25 @@ func TestNeedsAreExplained(t *testing.T) {
 		if !n.Optional && len(n.For) == 0 {
 			t.Errorf("need %s is required for nothing: mark it optional or say what needs it", n.Path)
 		}
+	}
+}
+
+// make prereqs: every purpose at once installs every need, in one command.
+func TestCheckAllPurposes(t *testing.T) {
+	var paths []string
+	for _, n := range Needs {
+		paths = append(paths, n.Path)
+	}
+	r := CheckAll([]Purpose{Lab, Test, Scenarios, Conformance, Kind}, probe(true, paths...))
+	if len(r.Elsewhere) != 0 {
+		t.Errorf("needs of no purpose: %v", r.Elsewhere)
+	}
+	for _, n := range Needs {
+		if !slices.Contains(r.Packages(true), n.Package) {
+			t.Errorf("make prereqs would not install %s (%s)", n.Package, n.Path)
+		}
+	}
+	if got := r.Names(); got != "lab, test, scenarios, conformance, kind" {
+		t.Errorf("Names() = %q", got)
 	}
 }
