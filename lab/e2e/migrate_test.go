@@ -18,6 +18,7 @@ import (
 	"github.com/ironlb/ironlb/impl/speaker"
 	"github.com/ironlb/ironlb/lab/apply"
 	"github.com/ironlb/ironlb/lab/controlplane"
+	"github.com/ironlb/ironlb/lab/docblock"
 	"github.com/ironlb/ironlb/lab/install"
 	"github.com/ironlb/ironlb/lab/netns"
 	"github.com/ironlb/ironlb/lab/state"
@@ -136,7 +137,7 @@ var _ = Describe("migrating from MetalLB", Ordered, func() {
 		// The page's block, line by line, as a reader runs it from the repository's root.
 		page, err := os.ReadFile(filepath.Join(root, "docs", "migrate-from-metallb.md"))
 		Expect(err).NotTo(HaveOccurred())
-		blocks := testedBlocksWith(string(page), migrateMarker)
+		blocks := docblock.Blocks(string(page), migrateMarker)
 		Expect(blocks).To(HaveLen(1), "docs/migrate-from-metallb.md: one block marked %q", migrateMarker)
 		env := append(os.Environ(), "KUBECONFIG="+controlplane.KubeconfigPath(state.Dir(state.Root(), l.name)),
 			"PATH="+os.Getenv("KUBEBUILDER_ASSETS")+":"+os.Getenv("PATH"))

@@ -10,29 +10,9 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/ironlb/ironlb/lab/docblock"
 )
-
-// testedMarker heads a shell block of the docs that the suite runs as written.
-const testedMarker = "<!-- tested: the lab e2e suite runs this block as written (lab/e2e/walkthrough_test.go) -->"
-
-// testedBlocks are the blocks of a page marked with testedMarker, each as its lines.
-func testedBlocks(page string) [][]string { return testedBlocksWith(page, testedMarker) }
-
-// testedBlocksWith are the blocks of a page marked with marker, each as its lines.
-func testedBlocksWith(page, marker string) [][]string {
-	re := regexp.MustCompile("(?s)" + regexp.QuoteMeta(marker) + "\n```sh\n(.*?)```")
-	var out [][]string
-	for _, m := range re.FindAllStringSubmatch(page, -1) {
-		var lines []string
-		for _, l := range strings.Split(m[1], "\n") {
-			if strings.TrimSpace(l) != "" {
-				lines = append(lines, l)
-			}
-		}
-		out = append(out, lines)
-	}
-	return out
-}
 
 // The walkthroughs of the docs work as a reader types them, from the repository's root: each line
 // in bash (sudo dropped: the suite is root), with ironlab and the lab's kubectl on PATH and the
@@ -49,11 +29,11 @@ func runTestedBlocks(doc string) {
 	Expect(err).NotTo(HaveOccurred())
 	page, err := os.ReadFile(filepath.Join(root, doc))
 	Expect(err).NotTo(HaveOccurred())
-	blocks := testedBlocks(string(page))
-	Expect(blocks).NotTo(BeEmpty(), "%s has no block marked %q", doc, testedMarker)
+	blocks := docblock.Blocks(string(page), docblock.Walkthrough)
+	Expect(blocks).NotTo(BeEmpty(), "%s has no block marked %q", doc, docblock.Walkthrough)
 	env := append(os.Environ(), "PATH="+filepath.Dir(ironlab)+":"+os.Getenv("KUBEBUILDER_ASSETS")+":"+os.Getenv("PATH"))
 	sh := func(line string) (string, error) {
-		c := exec.Command("bash", "-o", "pipefail", "-c", strings.TrimPrefix(strings.TrimSpace(line), "sudo "))
+		c := exec.Command("bash", "-o", "pipefail", "-c", docblock.Command(line))
 		c.Dir, c.Env = root, env
 		out, err := c.CombinedOutput()
 		return string(out), err
