@@ -56,7 +56,7 @@ var Needs = []Need{
 	{Path: "nsenter", Package: "util-linux", Why: "running commands inside lab hosts (ironlab exec) and pods (kubectl exec)", For: []Purpose{Lab, Test, Scenarios, Conformance}},
 	{Path: "nc", Package: "netcat-openbsd", Why: "Kubernetes' e2e specs and the lab e2e suite run nc -t/-u -w inside pods (kubectl exec runs the host's programs)", For: []Purpose{Test, Conformance}},
 	{Path: "wget", Package: "wget", Why: "Kubernetes' e2e specs run wget -T inside pods", For: []Purpose{Conformance}},
-	{Path: "ip", Package: "iproute2", Why: "looking into lab namespaces (ip netns, ip neigh) and the netns tests", For: []Purpose{Test}},
+	{Path: "ip", Package: "iproute2", Why: "looking into lab namespaces (ip netns exec, ip neigh), as ironlab up and the docs show, and the netns tests", For: []Purpose{Lab, Test}},
 	{Path: "curl", Package: "curl", Why: "the docs' walkthroughs, which the lab e2e suite runs as written, curl a Service from a lab client; Kubernetes' e2e specs curl from pods", For: []Purpose{Test, Conformance}},
 	{Path: "pgrep", Package: "procps", Why: "the lab e2e suite looks for processes that must be gone (a command kubectl exec started, after its pod)", For: []Purpose{Test}},
 	{Path: "arping", Package: "iputils-arping", Why: "the lab e2e suite asks who answers ARP with it", For: []Purpose{Test}},
