@@ -194,8 +194,8 @@ prereqs-kind:
 # on the netns lab, for numbers side by side (docs/kind.md).
 KIND_SCENARIOS = scenarios/l2-seed.yaml scenarios/l2-node-failure.yaml scenarios/l2-node-freeze.yaml scenarios/l2-link-flap.yaml \
 	scenarios/bgp-seed.yaml scenarios/bgp-node-failure-bfd.yaml
-kind-scenarios: prereqs-kind build images kind-node-image ## scenarios on the kind provider (layer 2: seed, node failure, freeze, link flap; BGP: seed, node failure with BFD), each SCENARIO_RUNS (1) times; PROVIDER=netns for the netns lab; reports in ironlab-report-kind/ (root)
-	$(BIN)/ironlab run --provider $${PROVIDER:-kind} $(KIND_SCENARIOS) \
+kind-scenarios: prereqs-kind build images kind-node-image ## scenarios on the kind provider (layer 2: seed, node failure, freeze, link flap; BGP: seed, node failure with BFD), each SCENARIO_RUNS (1) times; IMPL=ironlb,metallb for MetalLB beside IronLB; PROVIDER=netns for the netns lab; reports in ironlab-report-kind/ (root)
+	$(BIN)/ironlab run --provider $${PROVIDER:-kind} $(KIND_SCENARIOS) $${IMPL:+--impl $$IMPL} \
 		--repeat $${SCENARIO_RUNS:-1} --report $${IRONLAB_REPORT:-ironlab-report-kind} --quiet-lab
 
 .PHONY: kind-node-image

@@ -41,6 +41,8 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 		from := "its images"
 		if lab.Impl.Dev {
 			from = "the binaries of make build"
+		} else if lab.Impl.Name != install.IronLB && lab.Provider == cluster.ProviderKind {
+			from = "images made here from its binaries (go install), loaded into the nodes"
 		} else if lab.Impl.Name != install.IronLB {
 			from = "its binaries"
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -43,8 +44,8 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 	if err != nil {
 		return nil, err
 	}
-	if impl != nil && (impl.Name != install.IronLB) {
-		return nil, fmt.Errorf("--impl %s: the kind provider installs IronLB from its images (--impl ironlb) or nothing (--impl none)", impl.Name)
+	if impl != nil && impl.Dev {
+		return nil, fmt.Errorf("--impl %s: the kind provider runs images (--impl ironlb, metallb or none), not the host's binaries", c.Impl)
 	}
 	imgDir := filepath.Join(filepath.Dir(c.Self), install.ImagesDir)
 	layout := func(n string) string { return filepath.Join(imgDir, n) }
@@ -55,11 +56,11 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 		{Layout: layout("ironlab"), Refs: []string{ironlabImage}},
 		{Layout: layout("ironlab"), Refs: []string{scenario.EchoImage}, Entrypoint: []string{"/ironlab", kind.CmdEcho}},
 	}
-	if impl != nil {
-		for _, n := range []string{"ironlb-controller", "ironlb-speaker"} {
-			imgs = append(imgs, kind.Image{Layout: layout(n), Refs: []string{"ghcr.io/ironlb/" + n + ":latest"}})
-		}
+	implImgs, err := kindImplImages(ctx, impl, c.Progress)
+	if err != nil {
+		return nil, err
 	}
+	imgs = append(imgs, implImgs...)
 	dir, err := clearState(c.Name)
 	if err != nil {
 		return nil, err
@@ -145,6 +146,34 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 	cpIP, _, _ := net.SplitHostPort(cl.APIAddress)
 	return &Lab{Name: c.Name, Dir: dir, Kubeconfig: kcPath, Server: server, Topology: top, Impl: impl, Net: Net(c.Name),
 		ControlPlane: cpHost.Name, CPAddress: cpIP, Provider: ProviderKind, NodeHosts: nodeHosts}, nil
+}
+
+// kindImplImages are the load balancer's images for the nodes: IronLB's layouts from `make
+// images`; MetalLB's made here from its binaries (built once with go install), as no registry
+// may be reached. Each is loaded under the reference its manifest names.
+func kindImplImages(ctx context.Context, impl *install.Implementation, progress func(string)) ([]kind.Image, error) {
+	if impl == nil {
+		return nil, nil
+	}
+	resolved, err := images.Resolve(ctx, impl.Images, "", controlplane.CacheDir(), progress)
+	if err != nil {
+		return nil, fmt.Errorf("%s's images: %w", impl.Name, err)
+	}
+	var out []kind.Image
+	for _, im := range resolved {
+		ref, err := name.NewTag(im.Image)
+		if err != nil {
+			return nil, fmt.Errorf("%s's image %q: %w", impl.Name, im.Image, err)
+		}
+		dir := im.OCI
+		if dir == "" {
+			if dir, err = images.Layout(ctx, im, controlplane.CacheDir(), images.HostPlatform(), progress); err != nil {
+				return nil, fmt.Errorf("%s's images: %w", impl.Name, err)
+			}
+		}
+		out = append(out, kind.Image{Layout: dir, Refs: []string{ref.Name()}})
+	}
+	return out, nil
 }
 
 // waitListening waits until something accepts connections on addr.
