@@ -200,8 +200,7 @@ kind-scenarios: prereqs-kind build images kind-node-image ## scenarios on the ki
 
 .PHONY: kind-node-image
 kind-node-image: prereqs-kind build k8s-bins ## the Kind node image where kindest/node cannot be pulled: Debian bookworm, kind's base files, kubelet and kubeadm from source, kubeadm's images built here (lab/kind/build; in the provider's Docker engine) (root)
-	@host=$$($(BIN)/ironlab __kind-engine start) && lab/kind/build/node-image.sh "$$host"; \
-		rc=$$?; $(BIN)/ironlab __kind-engine stop --if-idle; exit $$rc
+	$(BIN)/ironlab __kind-engine run -- lab/kind/build/node-image.sh
 
 .PHONY: lab-up
 lab-up: prereqs-lab build images k8s-bins ## bring up the lab of TOPOLOGY (default topologies/l2.yaml; needs root)

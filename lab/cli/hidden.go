@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -126,19 +128,46 @@ func newKindnetCommand() *cobra.Command {
 	return cmd
 }
 
-// newKindEngineCommand is `ironlab __kind-engine start|stop`: the Kind provider's Docker engine
-// (lab/kind/engine), for `make kind-node-image` and by hand. start prints DOCKER_HOST; stop
-// refuses while a lab's containers are in it, or with --if-idle leaves it running then.
+// newKindEngineCommand is `ironlab __kind-engine start|stop|run`: the Kind provider's Docker
+// engine (lab/kind/engine), by hand and for `make kind-node-image`. start prints DOCKER_HOST;
+// stop refuses while a lab's containers are in it, or with --if-idle leaves it running then;
+// `run -- CMD ARGS` runs CMD ARGS DOCKER_HOST with the engine started and locked, so no lab's
+// down stops it meanwhile, and stops it after unless a lab uses it.
 func newKindEngineCommand() *cobra.Command {
 	ifIdle := false
 	cmd := &cobra.Command{
-		Use:       kind.CmdEngine + " start|stop",
+		Use:       kind.CmdEngine + " start|stop|run -- CMD ARGS",
 		Hidden:    true,
-		Args:      cobra.ExactArgs(1),
-		ValidArgs: []string{"start", "stop"},
+		Args:      cobra.MinimumNArgs(1),
+		ValidArgs: []string{"start", "stop", "run"},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] != "run" && len(args) > 1 {
+				return fmt.Errorf("%s %s: no arguments after it", kind.CmdEngine, args[0])
+			}
 			switch args[0] {
+			case "run":
+				if len(args) < 2 {
+					return fmt.Errorf("%s run: the command to run is missing", kind.CmdEngine)
+				}
+				self, err := os.Executable()
+				if err != nil {
+					return err
+				}
+				progress := func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), s) }
+				return kind.WithEngine(self, progress, func(host string) error {
+					c := exec.CommandContext(cmd.Context(), args[1], append(args[2:], host)...)
+					c.Stdin, c.Stdout, c.Stderr = os.Stdin, cmd.OutOrStdout(), cmd.ErrOrStderr()
+					if err := c.Run(); err != nil {
+						return fmt.Errorf("%s: %w", strings.Join(args[1:], " "), err)
+					}
+					return nil
+				})
 			case "start":
+				unlock, err := engine.Lock()
+				if err != nil {
+					return err
+				}
+				defer unlock()
 				if err := engine.Start(kind.Runtime(""), func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), s) }); err != nil {
 					return err
 				}
@@ -151,7 +180,7 @@ func newKindEngineCommand() *cobra.Command {
 				}
 				return err
 			}
-			return fmt.Errorf("%s %s: want start or stop", kind.CmdEngine, args[0])
+			return fmt.Errorf("%s %s: want start, stop or run", kind.CmdEngine, args[0])
 		},
 	}
 	cmd.Flags().BoolVar(&ifIdle, "if-idle", false, "stop: leave an engine that labs use running, without an error")

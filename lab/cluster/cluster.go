@@ -311,7 +311,7 @@ func Up(ctx context.Context, c Config) (*Lab, error) {
 	if err := c.Provider.Create(top, c.Name, progress); err != nil {
 		return fail(err)
 	}
-	if err := startRouters(top, dir, c.Self, progress); err != nil {
+	if err := startRouters(top, dir, c.Self, inNamespace(top, c.Self), progress); err != nil {
 		return fail(err)
 	}
 	cpNode := controlPlaneNode(top)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -75,7 +76,20 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 	progress := c.Progress
 	progress(fmt.Sprintf("lab %q from %s on Kind: %d nodes, %d routers and clients", c.Name, c.TopologyFile, len(plan.Nodes), len(plan.Others)))
 	fail := c.failure(dir)
-	cl, err := kind.Create(ctx, kind.Options{Name: c.Name, Top: top, Net: Net(c.Name), Images: imgs, Kubeconfig: state.KindKubeconfigPath(dir), Self: c.Self, Ironlab: layout("ironlab"), Progress: progress})
+	mounts := map[string][]string{}
+	for _, n := range top.Nodes {
+		if n.Kind == topology.KindRouter && n.Router.Type != topology.RouterFRR {
+			d, err := filepath.Abs(state.RouterDir(dir, n.Name))
+			if err == nil {
+				err = os.MkdirAll(d, 0o755)
+			}
+			if err != nil {
+				return fail(err)
+			}
+			mounts[n.Name] = []string{d}
+		}
+	}
+	cl, err := kind.Create(ctx, kind.Options{Name: c.Name, Top: top, Net: Net(c.Name), Images: imgs, Kubeconfig: state.KindKubeconfigPath(dir), Self: c.Self, Ironlab: layout("ironlab"), Mounts: mounts, Progress: progress})
 	if err != nil {
 		return fail(err)
 	}
@@ -86,7 +100,13 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 	if err := nw.Configure(); err != nil {
 		return fail(err)
 	}
-	if err := startRouters(top, dir, c.Self, progress); err != nil {
+	// GoBGP routers run the ironlab image's binary inside their containers, their state mounted
+	// in; FRR's daemons come from the host's FRR (no FRR image here), in the containers' namespaces.
+	inContainer := func(host string) (string, []string, error) {
+		wrap, err := kind.EnterContainer(c.Name, host)
+		return kind.ImageBinary, wrap, err
+	}
+	if err := startRouters(top, dir, c.Self, inContainer, progress); err != nil {
 		return fail(err)
 	}
 	port, err := controlplane.FreePort("127.0.0.1")

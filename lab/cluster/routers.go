@@ -65,9 +65,21 @@ func routerConfig(top *topology.Topology, n *topology.Node, state string) (route
 	return c, nil
 }
 
-// startRouters starts the routing daemons of the topology's routers in their namespaces.
-func startRouters(top *topology.Topology, state, self string, progress func(string)) error {
+// routerCommand is how a GoBGP router's daemon is run: the binary and the command that runs it
+// in the router's host.
+type routerCommand func(host string) (path string, wrap []string, err error)
+
+// inNamespace runs the daemon from this ironlab binary in the host's network namespace (the
+// netns provider; FRR's daemons on either provider).
+func inNamespace(top *topology.Topology, self string) routerCommand {
 	lab := netns.Lab{Prefix: top.Name}
+	return func(host string) (string, []string, error) {
+		return self, []string{self, CmdNSExec, lab.Path(host), "--"}, nil
+	}
+}
+
+// startRouters starts the routing daemons of the topology's routers in their hosts.
+func startRouters(top *topology.Topology, state, self string, gobgp routerCommand, progress func(string)) error {
 	for i := range top.Nodes {
 		n := &top.Nodes[i]
 		if n.Kind != topology.KindRouter {
@@ -93,9 +105,12 @@ func startRouters(top *topology.Topology, state, self string, progress func(stri
 		if err := os.WriteFile(cfgFile, data, 0o644); err != nil {
 			return err
 		}
+		path, wrap, err := gobgp(n.Name)
+		if err != nil {
+			return fmt.Errorf("start router %s: %w", n.Name, err)
+		}
 		if _, err := process.Start(controlplane.RunDir(state), controlplane.LogDir(state), process.Spec{
-			Name: "router-" + n.Name, Path: self, Args: []string{CmdRouter, cfgFile},
-			Wrap: []string{self, CmdNSExec, lab.Path(n.Name), "--"},
+			Name: "router-" + n.Name, Path: path, Args: []string{CmdRouter, cfgFile}, Wrap: wrap,
 		}); err != nil {
 			return fmt.Errorf("start router %s: %w", n.Name, err)
 		}

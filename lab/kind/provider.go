@@ -51,7 +51,10 @@ type Options struct {
 	// Self is the ironlab binary; the engine's runtime, ironlab-runc, is beside it.
 	Self string
 	// Ironlab is the ironlab image's OCI layout: the routers' and clients' containers run it.
-	Ironlab  string
+	Ironlab string
+	// Mounts are host directories bind-mounted at the same path into a router's or client's
+	// container, by host name (a GoBGP router's state: its configuration and RIB).
+	Mounts   map[string][]string
 	Progress func(string)
 }
 
@@ -217,6 +220,29 @@ func StopEngine() error {
 		return err
 	}
 	defer unlock()
+	return stopEngineLocked()
+}
+
+// WithEngine runs fn with the engine started and locked (fn gets its DOCKER_HOST), so that no
+// lab's Down stops it meanwhile (make kind-node-image builds in it), then stops it again if no
+// lab's containers are in it.
+func WithEngine(self string, progress func(string), fn func(host string) error) error {
+	unlock, err := engine.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := engine.Start(Runtime(self), progress); err != nil {
+		return err
+	}
+	err = fn(engine.Host())
+	if stopErr := stopEngineLocked(); stopErr != nil && !errors.Is(stopErr, ErrEngineInUse) {
+		return errors.Join(err, stopErr)
+	}
+	return err
+}
+
+func stopEngineLocked() error {
 	if engine.PID() == 0 {
 		return nil
 	}
@@ -308,15 +334,39 @@ func containerIP(container, network string) (string, error) {
 
 // attach names container's network namespace as the lab's host.
 func attach(lab netns.Lab, host, container string) error {
+	pid, err := containerPID(container)
+	if err != nil {
+		return err
+	}
+	return lab.Attach(host, fmt.Sprintf("/proc/%d/ns/net", pid))
+}
+
+// containerPID is the host PID of a running container's first process.
+func containerPID(container string) (int, error) {
 	out, err := engine.Docker("inspect", "--format", "{{.State.Pid}}", container).Output()
 	if err != nil {
-		return fmt.Errorf("pid of %s: %w", container, err)
+		return 0, fmt.Errorf("pid of %s: %w", container, err)
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
 	if err != nil || pid <= 0 {
-		return fmt.Errorf("pid of %s: %q (is it running?)", container, out)
+		return 0, fmt.Errorf("pid of %s: %q (is it running?)", container, out)
 	}
-	return lab.Attach(host, fmt.Sprintf("/proc/%d/ns/net", pid))
+	return pid, nil
+}
+
+// ImageBinary is where the ironlab image keeps its binary (the routers run it from there).
+const ImageBinary = "/ironlab"
+
+// EnterContainer is the command that runs a program inside lab's container of host, as `docker
+// exec` would: in its mount, UTS, IPC, network and cgroup namespaces, at its root and working
+// directory (not in its PID namespace, so that the lab's process records keep the host PID).
+// The container must outlive the program: its PID is in the command.
+func EnterContainer(lab, host string) ([]string, error) {
+	pid, err := containerPID(lab + "-" + host)
+	if err != nil {
+		return nil, err
+	}
+	return []string{"nsenter", "--target", strconv.Itoa(pid), "--mount", "--uts", "--ipc", "--net", "--cgroup", "--root", "--wd", "--"}, nil
 }
 
 // reattach names host's namespace again after its container started anew (a new namespace).
@@ -442,6 +492,9 @@ func startOthers(o Options, plan *Plan) error {
 			if i == 0 {
 				args = []string{"run", "-d", "--name", container, "--hostname", h.Name, "--label", LabLabel + "=" + o.Name,
 					"--network", DockerName(o.Name, a.Network), "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW"}
+				for _, d := range o.Mounts[h.Name] {
+					args = append(args, "--volume", d+":"+d)
+				}
 			} else {
 				args = []string{"network", "connect"}
 			}
