@@ -40,11 +40,26 @@ func (l *labCLI) kubectl(args ...string) string {
 
 // kubectlErr runs kubectl with stdin, returning its output and error.
 func (l *labCLI) kubectlErr(stdin string, args ...string) (string, error) {
+	c := l.kubectlCmd(stdin, args...)
+	out, err := c.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// kubectlStreams runs kubectl and returns its stdout and stderr apart: what a command run by
+// kubectl exec writes to each comes back on its own stream, in no fixed order between them.
+func (l *labCLI) kubectlStreams(stdin string, args ...string) (stdout, stderr string, err error) {
+	c := l.kubectlCmd(stdin, args...)
+	var o, e strings.Builder
+	c.Stdout, c.Stderr = &o, &e
+	err = c.Run()
+	return o.String(), e.String(), err
+}
+
+func (l *labCLI) kubectlCmd(stdin string, args ...string) *exec.Cmd {
 	c := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), args...)
 	c.Env = append(os.Environ(), "KUBECONFIG="+controlplane.KubeconfigPath(state.Dir(state.Root(), l.name)))
 	c.Stdin = strings.NewReader(stdin)
-	out, err := c.CombinedOutput()
-	return strings.TrimSpace(string(out)), err
+	return c
 }
 
 func (l *labCLI) apply(yaml string) {

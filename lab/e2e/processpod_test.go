@@ -110,17 +110,16 @@ spec:
 	})
 
 	It("runs kubectl exec inside the container: its host name, its private /tmp, stdin, stdout, stderr and the exit code", func() {
-		out, err := l.kubectlErr("from-stdin\n", "exec", "-i", "reader", "--", "sh", "-c",
+		stdout, stderr, err := l.kubectlStreams("from-stdin\n", "exec", "-i", "reader", "--", "sh", "-c",
 			"hostname; test -f /tmp/ready && echo sees-private-tmp; cat; echo to-stderr >&2; exit 7")
 		Expect(err).To(HaveOccurred(), "exit 7 must come back as a failure")
-		// stdout and stderr are separate streams: their order in the combined output is not fixed.
-		Expect(out).To(ContainSubstring("reader\nsees-private-tmp\n"), "host name and /tmp of the container")
-		Expect(out).To(ContainSubstring("from-stdin\n"), "stdin")
-		Expect(out).To(ContainSubstring("to-stderr"))
-		Expect(out).To(ContainSubstring("command terminated with exit code 7"))
+		// stdout and stderr are separate streams, each in its own order.
+		Expect(stdout).To(Equal("reader\nsees-private-tmp\nfrom-stdin\n"), "host name and /tmp of the container, then stdin")
+		Expect(stderr).To(HavePrefix("to-stderr\n"), "the command's stderr, before kubectl's own message")
+		Expect(stderr).To(ContainSubstring("command terminated with exit code 7"))
 		host, _ := os.Hostname()
 		Expect(host).NotTo(Equal("reader"), "the pod's host name is its own")
-		out, err = l.kubectlErr("", "exec", "reader", "--", "sh", "-c", "echo $NAME")
+		out, err := l.kubectlErr("", "exec", "reader", "--", "sh", "-c", "echo $NAME")
 		Expect(err).NotTo(HaveOccurred(), out)
 		Expect(out).To(Equal("reader"), "the container's environment")
 		_, err = l.kubectlErr("", "exec", "reader", "-c", "nosuch", "--", "true")
