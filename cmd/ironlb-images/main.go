@@ -4,11 +4,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -39,6 +43,12 @@ func main() {
 	}
 }
 
+// clean is true when the work tree has no change, tracked or untracked, against HEAD.
+func clean(ctx context.Context) bool {
+	out, err := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=normal").Output()
+	return err == nil && len(bytes.TrimSpace(out)) == 0
+}
+
 func build(ctx context.Context, fs *flag.FlagSet, dir *string) error {
 	o := images.BuildOptions{Images: images.Default(), Compiler: images.GoCompiler{}, Progress: progress}
 	version := fs.String("version", "", "version stamped into the binaries and labels (default: git describe --tags --always --dirty)")
@@ -46,6 +56,7 @@ func build(ctx context.Context, fs *flag.FlagSet, dir *string) error {
 	fs.StringVar(&o.CAPath, "ca", images.CABundlePath, "the host's CA bundle to copy into the base (absent: none, and the labels say so)")
 	platforms := fs.String("platforms", "linux/amd64,linux/arm64", "comma-separated os/arch")
 	only := fs.String("only", "", "build only these images (comma-separated names, e.g. ironlb-controller,ironlb-speaker for a lab)")
+	force := fs.Bool("force", false, "build even when the output directory holds this clean commit's images")
 	_ = fs.Parse(os.Args[2:])
 	if *only != "" {
 		var picked []images.Image
@@ -75,9 +86,32 @@ func build(ctx context.Context, fs *flag.FlagSet, dir *string) error {
 	if o.Platforms, err = images.ParsePlatforms(strings.Split(*platforms, ",")); err != nil {
 		return err
 	}
+	// A clean commit's images are the same every time: built once (the key names what they
+	// depend on). A tree with changes, tracked or not, is built every time.
+	key := ""
+	if clean(ctx) {
+		caPath := o.CAPath
+		if caPath == "" {
+			caPath = images.CABundlePath
+		}
+		ca, err := images.ReadCABundle(caPath)
+		if err != nil && !errors.Is(err, images.ErrNoCABundle) {
+			return err
+		}
+		key = images.BuildKey(o, ca, runtime.Version()+" GOFLAGS="+os.Getenv("GOFLAGS")+" GOEXPERIMENT="+os.Getenv("GOEXPERIMENT"))
+		if !*force && images.UpToDate(o, key) {
+			progress("images: up to date: %s at %s in %s (-force builds them again)", src.Version, src.Revision, o.OutDir)
+			return nil
+		}
+	}
 	progress("%s at %s (%s), time stamps %s", src.Version, src.Revision, src.URL, src.Time.Format("2006-01-02T15:04:05Z"))
-	_, err = images.BuildAll(ctx, o)
-	return err
+	if err := images.WriteStamp(o, ""); err != nil {
+		return err
+	}
+	if _, err := images.BuildAll(ctx, o); err != nil {
+		return err
+	}
+	return images.WriteStamp(o, key)
 }
 
 func push(ctx context.Context, fs *flag.FlagSet, dir *string) error {

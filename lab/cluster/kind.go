@@ -230,7 +230,8 @@ type kindHosts struct{ lab *Lab }
 func (kindHosts) Provider() string { return ProviderKind }
 
 // Owns: Kind's nodes and the clients are containers; a router's daemons are the lab's processes
-// in its container's namespace, taken down as on a netns lab.
+// in its container (GoBGP's) or its container's network namespace (FRR's), taken down as on a
+// netns lab while the container stays (its PID is in their saved command).
 func (k kindHosts) Owns(host string) bool {
 	if k.lab.Topology == nil {
 		return true
