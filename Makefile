@@ -177,7 +177,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $${FUZZTIME:-30s} ./lab/images/
 	$(GO) test -run '^$$' -fuzz '^FuzzAdjust$$' -fuzztime $${FUZZTIME:-30s} ./lab/kind/runcspec/
 
-.PHONY: prereqs-test prereqs-lab prereqs-scenarios prereqs-conformance prereqs-kind
+.PHONY: prereqs-test prereqs-lab prereqs-scenarios prereqs-conformance prereqs-kind prereqs-kind-scenarios
 prereqs-test:
 	@$(PREREQS) test
 prereqs-lab:
@@ -188,13 +188,16 @@ prereqs-conformance:
 	@$(PREREQS) conformance
 prereqs-kind:
 	@$(PREREQS) kind
+# kind-scenarios runs on the netns lab too (PROVIDER=netns).
+prereqs-kind-scenarios:
+	@$(PREREQS) kind,lab
 
 .PHONY: kind-scenarios
 # The scenarios the kind provider runs (CI, make kind-scenarios); PROVIDER=netns runs the same list
 # on the netns lab, for numbers side by side (docs/kind.md).
 KIND_SCENARIOS = scenarios/l2-seed.yaml scenarios/l2-node-failure.yaml scenarios/l2-node-freeze.yaml scenarios/l2-link-flap.yaml \
 	scenarios/bgp-seed.yaml scenarios/bgp-node-failure-bfd.yaml
-kind-scenarios: prereqs-kind build images kind-node-image ## scenarios on the kind provider (layer 2: seed, node failure, freeze, link flap; BGP: seed, node failure with BFD), each SCENARIO_RUNS (1) times; IMPL=ironlb,metallb for MetalLB beside IronLB; PROVIDER=netns for the netns lab; reports in ironlab-report-kind/ (root)
+kind-scenarios: prereqs-kind-scenarios build images kind-node-image ## scenarios on the kind provider (layer 2: seed, node failure, freeze, link flap; BGP: seed, node failure with BFD), each SCENARIO_RUNS (1) times; IMPL=ironlb,metallb for MetalLB beside IronLB; PROVIDER=netns for the netns lab; reports in ironlab-report-kind/ (root)
 	$(BIN)/ironlab run --provider $${PROVIDER:-kind} $(KIND_SCENARIOS) $${IMPL:+--impl $$IMPL} \
 		--repeat $${SCENARIO_RUNS:-1} --report $${IRONLAB_REPORT:-ironlab-report-kind} --quiet-lab
 

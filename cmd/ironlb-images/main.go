@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -50,7 +49,8 @@ func clean(ctx context.Context) bool {
 }
 
 func build(ctx context.Context, fs *flag.FlagSet, dir *string) error {
-	o := images.BuildOptions{Images: images.Default(), Compiler: images.GoCompiler{}, Progress: progress}
+	compiler := images.GoCompiler{}
+	o := images.BuildOptions{Images: images.Default(), Compiler: compiler, Progress: progress}
 	version := fs.String("version", "", "version stamped into the binaries and labels (default: git describe --tags --always --dirty)")
 	fs.StringVar(&o.Repo, "repo", images.DefaultRepo, "the archives name the images REPO/<name>:<version>")
 	fs.StringVar(&o.CAPath, "ca", images.CABundlePath, "the host's CA bundle to copy into the base (absent: none, and the labels say so)")
@@ -98,7 +98,11 @@ func build(ctx context.Context, fs *flag.FlagSet, dir *string) error {
 		if err != nil && !errors.Is(err, images.ErrNoCABundle) {
 			return err
 		}
-		key = images.BuildKey(o, ca, runtime.Version()+" GOFLAGS="+os.Getenv("GOFLAGS")+" GOEXPERIMENT="+os.Getenv("GOEXPERIMENT"))
+		toolchain, err := compiler.Toolchain(ctx)
+		if err != nil {
+			return err
+		}
+		key = images.BuildKey(o, ca, toolchain)
 		if !*force && images.UpToDate(o, key) {
 			progress("images: up to date: %s at %s in %s (-force builds them again)", src.Version, src.Revision, o.OutDir)
 			return nil
@@ -110,6 +114,14 @@ func build(ctx context.Context, fs *flag.FlagSet, dir *string) error {
 	}
 	if _, err := images.BuildAll(ctx, o); err != nil {
 		return err
+	}
+	// The tree may have changed while it was being built (an edit, a checkout): then what was
+	// built is not surely the commit's, and it gets no key.
+	if key != "" {
+		if now, err := images.GitSource(ctx, "."); err != nil || now.Revision != src.Revision || !clean(ctx) {
+			progress("images: the work tree changed during the build; they will be built again next time")
+			key = ""
+		}
 	}
 	return images.WriteStamp(o, key)
 }

@@ -119,7 +119,7 @@ func (b Builder) image(im Image, p v1.Platform, base v1.Layer, bin string) (v1.I
 	created := v1.Time{Time: b.Source.Time.UTC()}
 	return mutate.Append(img,
 		mutate.Addendum{Layer: base, History: v1.History{Created: created, CreatedBy: "ironlb images: static base (users, nsswitch.conf, CA certificates, /tmp)"}},
-		mutate.Addendum{Layer: layer, History: v1.History{Created: created, CreatedBy: "ironlb images: /" + im.Name + " (go build -trimpath, CGO_ENABLED=0)"}},
+		mutate.Addendum{Layer: layer, History: v1.History{Created: created, CreatedBy: "ironlb images: " + BinaryPath(im.Name) + " (go build -trimpath, CGO_ENABLED=0)"}},
 	)
 }
 

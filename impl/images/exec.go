@@ -3,6 +3,7 @@ package images
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -49,6 +50,36 @@ func (c GoCompiler) Compile(ctx context.Context, p v1.Platform, version string, 
 	cmd.Dir = c.Dir
 	cmd.Env = append(env[:len(env):len(env)], "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Architecture)
 	return run(cmd)
+}
+
+// toolchainVars are the go env settings that change what Compile writes (-trimpath keeps paths
+// such as GOPATH and GOROOT out of the binaries; CGO_ENABLED, GOOS and GOARCH are set by Compile).
+var toolchainVars = []string{"GOVERSION", "GOTOOLCHAIN", "GOFLAGS", "GOEXPERIMENT", "GOFIPS140", "GOAMD64", "GOARM", "GOARM64", "GO386", "GOPPC64", "GORISCV64", "GOWASM"}
+
+// Toolchain names the toolchain Compile uses and its settings, as the go command that compiles
+// reports them (go env, in Compile's environment): part of a build's key.
+func (c GoCompiler) Toolchain(ctx context.Context) (string, error) {
+	goCmd := c.Go
+	if goCmd == "" {
+		goCmd = "go"
+	}
+	cmd := exec.CommandContext(ctx, goCmd, append([]string{"env", "-json"}, toolchainVars...)...)
+	cmd.Dir = c.Dir
+	cmd.Env = c.Env
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := run(cmd); err != nil {
+		return "", fmt.Errorf("the toolchain's settings (%s env): %w", goCmd, err)
+	}
+	var env map[string]string
+	if err := json.Unmarshal(out.Bytes(), &env); err != nil {
+		return "", fmt.Errorf("the toolchain's settings (%s env -json): %w", goCmd, err)
+	}
+	var kv []string
+	for _, k := range toolchainVars {
+		kv = append(kv, k+"="+env[k])
+	}
+	return strings.Join(kv, " "), nil
 }
 
 // GitSource returns the source of the work tree at dir: the revision (HEAD), the commit time and

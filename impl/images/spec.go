@@ -176,6 +176,10 @@ func Labels(im Image, src Source, ca []byte) map[string]string {
 	}
 }
 
+// BinaryPath is where an image keeps its one program (HostFile puts it at the root, Config
+// makes it the entrypoint); labs that run a program from an image ask here.
+func BinaryPath(name string) string { return "/" + name }
+
 // Config returns the image configuration for one platform (without the root filesystem and
 // history, which come with the layers); ca is the base's CA bundle (nil: none).
 func Config(im Image, p v1.Platform, src Source, ca []byte) *v1.ConfigFile {
@@ -185,7 +189,7 @@ func Config(im Image, p v1.Platform, src Source, ca []byte) *v1.ConfigFile {
 		Variant:      p.Variant,
 		Created:      v1.Time{Time: src.Time.UTC()},
 		Config: v1.Config{
-			Entrypoint: []string{"/" + im.Name},
+			Entrypoint: []string{BinaryPath(im.Name)},
 			User:       im.User,
 			Env:        []string{"PATH=/"},
 			WorkingDir: "/",

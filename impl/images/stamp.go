@@ -38,6 +38,9 @@ func platformNames(o BuildOptions) []string {
 }
 
 // UpToDate reports whether OutDir holds every image's layout and archive from the build of key.
+// It checks that the files are there, not what is in them: a stamp is written only after a build
+// has written them all (and removed before one starts), so an edit by hand goes unseen; -force
+// (or removing the output directory) builds them again.
 func UpToDate(o BuildOptions, key string) bool {
 	old, err := os.ReadFile(filepath.Join(o.OutDir, StampFile))
 	if err != nil || string(old) != key+"\n" {

@@ -3,6 +3,7 @@ package images
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,5 +69,31 @@ func TestUpToDate(t *testing.T) {
 	}
 	if err := WriteStamp(o, ""); err != nil || UpToDate(o, "k") {
 		t.Errorf("WriteStamp(\"\") = %v: the record stays", err)
+	}
+}
+
+// The toolchain part of the key is the compiling go command's own view: a setting that changes
+// the binaries (GOFLAGS, GOAMD64) changes it, one that does not (GOPATH) does not.
+func TestToolchain(t *testing.T) {
+	get := func(env ...string) string {
+		t.Helper()
+		tc, err := GoCompiler{Env: append(os.Environ(), env...)}.Toolchain(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tc
+	}
+	base := get("GOFLAGS=", "GOAMD64=v1")
+	if !strings.Contains(base, "GOVERSION=go") {
+		t.Errorf("no go version in %q", base)
+	}
+	if got := get("GOFLAGS=", "GOAMD64=v1", "GOPATH="+t.TempDir()); got != base {
+		t.Errorf("GOPATH changes the toolchain: %q vs %q", got, base)
+	}
+	if got := get("GOFLAGS=-tags=x", "GOAMD64=v1"); got == base {
+		t.Error("GOFLAGS does not change the toolchain")
+	}
+	if got := get("GOFLAGS=", "GOAMD64=v3"); got == base {
+		t.Error("GOAMD64 does not change the toolchain")
 	}
 }

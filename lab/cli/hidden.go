@@ -154,8 +154,12 @@ func newKindEngineCommand() *cobra.Command {
 					return err
 				}
 				progress := func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), s) }
+				// Interrupted, the command is ended and the engine stopped as after its end.
+				ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+				defer stop()
 				return kind.WithEngine(self, progress, func(host string) error {
-					c := exec.CommandContext(cmd.Context(), args[1], append(args[2:], host)...)
+					c := exec.CommandContext(ctx, args[1], append(args[2:], host)...)
+					c.WaitDelay = 10 * time.Second
 					c.Stdin, c.Stdout, c.Stderr = os.Stdin, cmd.OutOrStdout(), cmd.ErrOrStderr()
 					if err := c.Run(); err != nil {
 						return fmt.Errorf("%s: %w", strings.Join(args[1:], " "), err)

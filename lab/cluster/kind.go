@@ -55,7 +55,7 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 	}
 	imgs := []kind.Image{
 		{Layout: layout("ironlab"), Refs: []string{ironlabImage}},
-		{Layout: layout("ironlab"), Refs: []string{scenario.EchoImage}, Entrypoint: []string{"/ironlab", kind.CmdEcho}},
+		{Layout: layout("ironlab"), Refs: []string{scenario.EchoImage}, Entrypoint: []string{kind.ImageBinary, kind.CmdEcho}},
 	}
 	implImgs, err := kindImplImages(ctx, impl, c.Progress)
 	if err != nil {
@@ -245,7 +245,7 @@ func (k kindHosts) container(host string) string {
 	if n := k.lab.NodeOf(host); n != host {
 		return n
 	}
-	return k.lab.Name + "-" + host
+	return kind.ContainerName(k.lab.Name, host)
 }
 
 // Down takes a host down as on a netns lab: killed (the container, and its links with it),

@@ -40,6 +40,10 @@ type DockerNetwork struct {
 	Gateway string
 }
 
+// ContainerName is the Docker container of host in lab name, for hosts that are not Kind's nodes
+// (routers and clients); Kind names its nodes itself.
+func ContainerName(lab, host string) string { return lab + "-" + host }
+
 // DockerName is the Docker network of topology network nw in lab name.
 func DockerName(lab, nw string) string {
 	if nw == Network {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -24,6 +25,7 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	kindlog "sigs.k8s.io/kind/pkg/log"
 
+	implimages "github.com/ironlb/ironlb/impl/images"
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/images"
 	"github.com/ironlb/ironlb/lab/kind/engine"
@@ -236,7 +238,10 @@ func WithEngine(self string, progress func(string), fn func(host string) error) 
 		return err
 	}
 	err = fn(engine.Host())
-	if stopErr := stopEngineLocked(); stopErr != nil && !errors.Is(stopErr, ErrEngineInUse) {
+	switch stopErr := stopEngineLocked(); {
+	case errors.Is(stopErr, ErrEngineInUse):
+		progress("leaving the Docker engine running: " + stopErr.Error())
+	case stopErr != nil:
 		return errors.Join(err, stopErr)
 	}
 	return err
@@ -355,18 +360,24 @@ func containerPID(container string) (int, error) {
 }
 
 // ImageBinary is where the ironlab image keeps its binary (the routers run it from there).
-const ImageBinary = "/ironlab"
+var ImageBinary = implimages.BinaryPath("ironlab")
 
 // EnterContainer is the command that runs a program inside lab's container of host, as `docker
 // exec` would: in its mount, UTS, IPC, network and cgroup namespaces, at its root and working
 // directory (not in its PID namespace, so that the lab's process records keep the host PID).
 // The container must outlive the program: its PID is in the command.
 func EnterContainer(lab, host string) ([]string, error) {
-	pid, err := containerPID(lab + "-" + host)
+	pid, err := containerPID(ContainerName(lab, host))
 	if err != nil {
 		return nil, err
 	}
-	return []string{"nsenter", "--target", strconv.Itoa(pid), "--mount", "--uts", "--ipc", "--net", "--cgroup", "--root", "--wd", "--"}, nil
+	// An absolute path: the command is recorded with the process and run again on restart,
+	// whatever PATH the restarting command has.
+	nsenter, err := exec.LookPath("nsenter")
+	if err != nil {
+		return nil, fmt.Errorf("running in container %s: nsenter (util-linux) is not installed: %w", ContainerName(lab, host), err)
+	}
+	return []string{nsenter, "--target", strconv.Itoa(pid), "--mount", "--uts", "--ipc", "--net", "--cgroup", "--root", "--wd", "--"}, nil
 }
 
 // reattach names host's namespace again after its container started anew (a new namespace).
@@ -486,7 +497,7 @@ func startOthers(o Options, plan *Plan) error {
 		return err
 	}
 	for _, h := range plan.Others {
-		container := o.Name + "-" + h.Name
+		container := ContainerName(o.Name, h.Name)
 		for i, a := range h.Networks {
 			var args []string
 			if i == 0 {

@@ -53,10 +53,10 @@ func (n Need) serves(ps []Purpose) bool {
 var Needs = []Need{
 	{Path: "nft", Package: "nftables", Why: "kube-proxy's nftables mode (the lab's default) and the partition fault", For: []Purpose{Lab, Test, Scenarios, Conformance}},
 	{Path: "iptables", Package: "iptables", Why: "kube-proxy's iptables mode (topologies with kubeProxyMode: iptables, or without nft)", Optional: true, For: []Purpose{Lab, Test, Scenarios, Conformance}},
-	{Path: "nsenter", Package: "util-linux", Why: "running commands inside lab hosts (ironlab exec) and pods (kubectl exec)", For: []Purpose{Lab, Test, Scenarios, Conformance}},
+	{Path: "nsenter", Package: "util-linux", Why: "running commands inside lab hosts (ironlab exec) and pods (kubectl exec); the Kind provider's routers run inside their containers with it", For: []Purpose{Lab, Test, Scenarios, Conformance, Kind}},
 	{Path: "nc", Package: "netcat-openbsd", Why: "Kubernetes' e2e specs and the lab e2e suite run nc -t/-u -w inside pods (kubectl exec runs the host's programs)", For: []Purpose{Test, Conformance}},
 	{Path: "wget", Package: "wget", Why: "Kubernetes' e2e specs run wget -T inside pods", For: []Purpose{Conformance}},
-	{Path: "ip", Package: "iproute2", Why: "looking into lab namespaces (ip netns exec, ip neigh), as ironlab up and the docs show, and the netns tests", For: []Purpose{Lab, Test}},
+	{Path: "ip", Package: "iproute2", Why: "looking into lab namespaces (ip netns exec, ip neigh), as ironlab up and the docs show, and the netns tests; the Kind provider's Docker engine sets up its namespace with it", For: []Purpose{Lab, Test, Kind}},
 	{Path: "curl", Package: "curl", Why: "the docs' walkthroughs, which the lab e2e suite runs as written, curl a Service from a lab client; Kubernetes' e2e specs curl from pods", For: []Purpose{Test, Conformance}},
 	{Path: "pgrep", Package: "procps", Why: "the lab e2e suite looks for processes that must be gone (a command kubectl exec started, after its pod)", For: []Purpose{Test}},
 	{Path: "arping", Package: "iputils-arping", Why: "the lab e2e suite asks who answers ARP with it", For: []Purpose{Test}},

@@ -35,6 +35,8 @@ func TestCheck(t *testing.T) {
 		{"chromium is optional for the tests", Test, probe(true, "chromium"), true, []string{"chromium"}, []string{"optional: chromium", "skipped without it"}},
 		{"required before optional, each package once", Scenarios, probe(true, "iptables", "nft", "/usr/lib/frr/bgpd"), false,
 			[]string{"nftables", "frr", "iptables"}, nil},
+		{"the Kind provider's engine needs ip and nsenter too", Kind, probe(true, "ip", "nsenter"), false, []string{"util-linux", "iproute2"},
+			[]string{"ip is missing (package iproute2)", "nsenter is missing (package util-linux)"}},
 		{"no network namespaces", Lab, Probe{Root: true, Has: func(string) bool { return true }}, false, nil, []string{"no network namespaces"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

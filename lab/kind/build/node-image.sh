@@ -56,12 +56,13 @@ fi
 
 # 2. Debian's root file system, once.
 base="$work/rootfs-bookworm"
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 packages=systemd,dbus,containerd,runc,conntrack,iptables,nftables,iproute2,ethtool,util-linux,mount,kmod,libseccomp2,pigz,bash,ca-certificates,curl,jq,procps,containernetworking-plugins
 if [ "$(cat "$base.done" 2>/dev/null)" != "$packages" ]; then
-	log "debootstrap bookworm (minbase + $packages) from deb.debian.org: a few minutes"
+	log "debootstrap bookworm (minbase + $packages) from $mirror: a few minutes"
 	# --one-file-system: a debootstrap that was killed may have left /proc or /dev mounted in it
 	rm -rf --one-file-system "$base" "$base.done"
-	debootstrap --variant=minbase --include="$packages" bookworm "$base" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
+	debootstrap --variant=minbase --include="$packages" bookworm "$base" "$mirror" >"$work/debootstrap.log" 2>&1 ||
 		{ log "debootstrap failed: see $work/debootstrap.log"; exit 1; }
 	rm -rf "$base"/var/cache/apt/archives/*.deb "$base"/var/lib/apt/lists/*
 	echo "$packages" >"$base.done"

@@ -1,6 +1,10 @@
 package kindnet
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/ironlb/ironlb/impl/images"
+)
 
 // Manifest is the pod network's objects: a ServiceAccount that may read Nodes, and the
 // DaemonSet that runs `ironlab __kindnet` from image on every node (the node's network,
@@ -47,7 +51,7 @@ spec:
       - name: kindnet
         image: %s
         imagePullPolicy: IfNotPresent
-        command: ["/ironlab", %q]
+        command: [%q, %q]
         env:
         - name: NODE_NAME
           valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
@@ -60,5 +64,5 @@ spec:
       volumes:
       - name: cni
         hostPath: {path: /etc/cni/net.d, type: DirectoryOrCreate}
-`, image, command))
+`, image, images.BinaryPath("ironlab"), command))
 }
