@@ -188,17 +188,25 @@ prereqs-conformance:
 	@$(PREREQS) conformance
 prereqs-kind:
 	@$(PREREQS) kind
-# kind-scenarios runs on the netns lab too (PROVIDER=netns).
+# kind-scenarios runs on the netns lab too (PROVIDER=netns). A Docker engine that runs already
+# (KIND_ENGINE=host) needs neither Debian's engine nor the node image built here.
 prereqs-kind-scenarios:
-	@$(PREREQS) kind,lab
+	@$(PREREQS) $(if $(KIND_OWN),kind$(comma)lab,lab)
 
 .PHONY: kind-scenarios
 # The scenarios the kind provider runs (CI, make kind-scenarios); PROVIDER=netns runs the same list
 # on the netns lab, for numbers side by side (docs/kind.md).
 KIND_SCENARIOS = scenarios/l2-seed.yaml scenarios/l2-node-failure.yaml scenarios/l2-node-freeze.yaml scenarios/l2-link-flap.yaml \
 	scenarios/bgp-seed.yaml scenarios/bgp-node-failure-bfd.yaml
-kind-scenarios: prereqs-kind-scenarios build images kind-node-image ## scenarios on the kind provider (layer 2: seed, node failure, freeze, link flap; BGP: seed, node failure with BFD), each SCENARIO_RUNS (1) times; IMPL=ironlb,metallb for MetalLB beside IronLB; PROVIDER=netns for the netns lab; reports in ironlab-report-kind/ (root)
+# KIND_ENGINE: own (the lab's own Docker engine and the node image of make kind-node-image), host
+# (the host's engine at DOCKER_HOST or /var/run/docker.sock, Kind's kindest/node pulled) or
+# unix:///PATH; KIND_NODE_IMAGE overrides the node image.
+KIND_ENGINE ?= own
+KIND_OWN = $(filter own,$(KIND_ENGINE))
+comma := ,
+kind-scenarios: prereqs-kind-scenarios build images $(if $(KIND_OWN),kind-node-image) ## scenarios on the kind provider (layer 2: seed, node failure, freeze, link flap; BGP: seed, node failure with BFD), each SCENARIO_RUNS (1) times; IMPL=ironlb,metallb for MetalLB beside IronLB; PROVIDER=netns for the netns lab; KIND_ENGINE=host for the host's Docker engine and kindest/node; reports in ironlab-report-kind/ (root)
 	$(BIN)/ironlab run --provider $${PROVIDER:-kind} $(KIND_SCENARIOS) $${IMPL:+--impl $$IMPL} \
+		$(if $(KIND_OWN),,--kind-engine $(KIND_ENGINE)) $(if $(KIND_NODE_IMAGE),--kind-node-image $(KIND_NODE_IMAGE)) \
 		--repeat $${SCENARIO_RUNS:-1} --report $${IRONLAB_REPORT:-ironlab-report-kind} --quiet-lab
 
 .PHONY: kind-node-image

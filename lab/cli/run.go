@@ -90,6 +90,7 @@ exits non-zero when a scenario failed. Ctrl-C stops the run and tears the lab do
 	cmd.Flags().BoolVar(&quietLab, "quiet-lab", false, "do not print the progress of bringing labs up")
 	cmd.Flags().BoolVar(&o.IronLBBinaries, "ironlb-binaries", false, "run IronLB from the binaries of make build (as --impl ironlb-dev of ironlab up) instead of its images (make images)")
 	cmd.Flags().StringVar(&o.Provider, "provider", "netns", "what makes each lab's hosts: netns (network namespaces on this host) or kind (Kind clusters; make kind-node-image)")
+	addKindFlags(cmd, &o.Kind)
 	cmd.Flags().StringVar(&o.LabPrefix, "lab-prefix", "", "start the names of the labs this run brings up with this (at most 4 characters: x gives xl2-iro), to run beside labs of the default names")
 	return cmd
 }

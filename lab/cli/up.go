@@ -13,6 +13,7 @@ import (
 	"github.com/ironlb/ironlb/lab/cluster"
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/install"
+	"github.com/ironlb/ironlb/lab/kind"
 )
 
 type upFlags struct {
@@ -23,8 +24,9 @@ type upFlags struct {
 	version  string // of this ironlab, for the lab's record
 	// context: put the lab into the invoking user's kubeconfig as context ironlab-NAME.
 	context bool
-	// provider makes the hosts: netns or kind.
+	// provider makes the hosts: netns or kind, with Kind's settings.
 	provider string
+	kind     cluster.KindOptions
 }
 
 // controlPlaneLab is the name of a lab brought up without a topology when --name is not given.
@@ -57,6 +59,7 @@ root needed), as lab "` + controlPlaneLab + `".`,
 	cmd.Flags().BoolVar(&f.retain, "retain", false, "keep what was started when up fails, for debugging")
 	cmd.Flags().StringVar(&f.impl, "impl", install.IronLB, "load balancer to install from its manifests (with -t): ironlb (its images: make images), ironlb-dev (its binaries: make build), metallb (v0.15.2) or none")
 	cmd.Flags().StringVar(&f.provider, "provider", cluster.ProviderNetns, "what makes the hosts (with -t): netns (network namespaces on this host) or kind (a Kind cluster; its node image from make kind-node-image)")
+	addKindFlags(cmd, &f.kind)
 	cmd.Flags().BoolVar(&f.context, "kubeconfig-context", true, "add the lab to your kubeconfig ($KUBECONFIG, or ~/.kube/config of the user who ran sudo) as context ironlab-NAME and make it current; ironlab down takes it out")
 	return cmd
 }
@@ -89,4 +92,10 @@ Tear it down:
 func recordVersion(version string) string {
 	bi, _ := debug.ReadBuildInfo()
 	return buildVersion(version, bi)
+}
+
+// addKindFlags are the kind provider's flags, of up and run.
+func addKindFlags(cmd *cobra.Command, k *cluster.KindOptions) {
+	cmd.Flags().StringVar(&k.Engine, "kind-engine", "own", "with --provider kind, the Docker engine: own (the lab's own, started in namespaces of its own and stopped when no lab uses it), host (the host's, at DOCKER_HOST or /var/run/docker.sock: never started or stopped by the lab) or unix:///PATH")
+	cmd.Flags().StringVar(&k.NodeImage, "kind-node-image", "", "with --provider kind, Kind's node image (default: the one make kind-node-image builds in the lab's own engine, "+kind.DefaultHostNodeImage+" in another)")
 }

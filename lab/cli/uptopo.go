@@ -25,7 +25,7 @@ func runUpTopology(ctx context.Context, s Streams, f *upFlags) error {
 	if err != nil {
 		return err
 	}
-	prov, err := cluster.ProviderNamed(f.provider)
+	prov, err := cluster.ProviderNamed(f.provider, f.kind)
 	if err != nil {
 		return err
 	}

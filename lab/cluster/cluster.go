@@ -26,6 +26,7 @@ import (
 	"github.com/ironlb/ironlb/lab/controlplane"
 	"github.com/ironlb/ironlb/lab/images"
 	"github.com/ironlb/ironlb/lab/install"
+	"github.com/ironlb/ironlb/lab/kind/engine"
 	"github.com/ironlb/ironlb/lab/netns"
 	"github.com/ironlb/ironlb/lab/process"
 	"github.com/ironlb/ironlb/lab/state"
@@ -149,6 +150,10 @@ func Open(name string) (*Lab, error) {
 		return nil, fmt.Errorf("lab %q: %w", name, err)
 	}
 	l := &Lab{Name: name, Dir: dir, Kubeconfig: state.KubeconfigPath(dir), Net: Net(name), Provider: rec.Provider, NodeHosts: rec.NodeHosts}
+	if rec.Provider == ProviderKind {
+		// The faults and the port forwards of a kind lab go through its Docker engine.
+		engine.Use(rec.KindEngine)
+	}
 	if rec.Topology != "" {
 		top, err := topology.Load(rec.Topology)
 		if err != nil {
@@ -503,6 +508,9 @@ func writeRecordWith(dir string, c Config, nodes int, nodeHosts map[string]strin
 	rec := state.Record{Name: c.Name, Nodes: nodes, Created: time.Now().UTC().Truncate(time.Second), Version: c.Version, NodeHosts: nodeHosts}
 	if c.Provider != nil && c.Provider.Name() != ProviderNetns {
 		rec.Provider = c.Provider.Name()
+	}
+	if kp, ok := c.Provider.(kindProvider); ok {
+		rec.KindEngine, rec.KindNodeImage = kp.engine, kp.nodeImage
 	}
 	if c.TopologyFile != "" {
 		topo, err := filepath.Abs(c.TopologyFile)

@@ -18,6 +18,7 @@ import (
 	"github.com/ironlb/ironlb/lab/images"
 	"github.com/ironlb/ironlb/lab/install"
 	"github.com/ironlb/ironlb/lab/kind"
+	"github.com/ironlb/ironlb/lab/kind/engine"
 	"github.com/ironlb/ironlb/lab/kind/kindnet"
 	"github.com/ironlb/ironlb/lab/process"
 	"github.com/ironlb/ironlb/lab/scenario"
@@ -37,7 +38,14 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 	if ok, _ := c.Provider.Exists(c.Name); ok {
 		return nil, fmt.Errorf("lab %q is already up: use it, or remove it with `ironlab down --name %s`", c.Name, c.Name)
 	}
-	plan, err := kind.PlanFor(top, c.Name)
+	kp, _ := c.Provider.(kindProvider)
+	engine.Use(kp.engine)
+	if kp.nodeImage == "" {
+		kp.nodeImage = kind.DefaultNodeImage()
+	}
+	c.Provider = kp // the lab's record names the engine and the image
+	nodeImage := kp.nodeImage
+	plan, err := kind.PlanFor(top, c.Name, kind.BringsCNI(nodeImage))
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +97,7 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 			mounts[n.Name] = []string{d}
 		}
 	}
-	cl, err := kind.Create(ctx, kind.Options{Name: c.Name, Top: top, Net: Net(c.Name), Images: imgs, Kubeconfig: state.KindKubeconfigPath(dir), Self: c.Self, Ironlab: layout("ironlab"), Mounts: mounts, Progress: progress})
+	cl, err := kind.Create(ctx, kind.Options{Name: c.Name, Top: top, Net: Net(c.Name), Images: imgs, Kubeconfig: state.KindKubeconfigPath(dir), Self: c.Self, Ironlab: layout("ironlab"), Mounts: mounts, NodeImage: nodeImage, Progress: progress})
 	if err != nil {
 		return fail(err)
 	}
@@ -141,9 +149,11 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 	if err != nil {
 		return fail(err)
 	}
-	progress("installing the pod network (ironlab __kindnet: ptp, host-local, routes between nodes)")
-	if err := applyManifest(ctx, rc, kindnet.Manifest(ironlabImage, kind.CmdKindnet), "the pod network", progress); err != nil {
-		return fail(err)
+	if !kind.BringsCNI(nodeImage) {
+		progress("installing the pod network (ironlab __kindnet: ptp, host-local, routes between nodes)")
+		if err := applyManifest(ctx, rc, kindnet.Manifest(ironlabImage, kind.CmdKindnet), "the pod network", progress); err != nil {
+			return fail(err)
+		}
 	}
 	if err := waitNodesReady(ctx, cs, top, progress); err != nil {
 		return fail(err)

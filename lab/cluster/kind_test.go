@@ -4,10 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ironlb/ironlb/lab/images"
 	"github.com/ironlb/ironlb/lab/install"
+	"github.com/ironlb/ironlb/lab/state"
 	"github.com/ironlb/ironlb/lab/topology"
 )
 
@@ -41,5 +43,50 @@ func TestKindImplImages(t *testing.T) {
 	impl.Images = []topology.Image{{Image: "quay.io/metallb/controller:v0.15.2", Path: filepath.Join(t.TempDir(), "missing")}}
 	if _, err := kindImplImages(context.Background(), impl, func(string) {}); err == nil {
 		t.Error("a missing binary made an image")
+	}
+}
+
+// The kind provider's settings: checked when the provider is named, refused for netns, and kept
+// in the lab's record, so that down, faults and port forwards use the engine the lab was made in.
+func TestKindOptions(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "")
+	for _, tc := range []struct {
+		provider string
+		k        KindOptions
+		want     Provider
+		err      string
+	}{
+		{"netns", KindOptions{}, netnsProvider{}, ""},
+		{"", KindOptions{Engine: "own"}, netnsProvider{}, ""},
+		{"netns", KindOptions{Engine: "host"}, nil, "are for --provider kind"},
+		{"netns", KindOptions{NodeImage: "kindest/node:v1.37.0"}, nil, "are for --provider kind"},
+		{"kind", KindOptions{}, kindProvider{}, ""},
+		{"kind", KindOptions{Engine: "own", NodeImage: "x/y:1"}, kindProvider{nodeImage: "x/y:1"}, ""},
+		{"kind", KindOptions{Engine: "host"}, kindProvider{engine: "/var/run/docker.sock"}, ""},
+		{"kind", KindOptions{Engine: "tcp://10.0.0.1:2375"}, nil, "--kind-engine: "},
+	} {
+		got, err := ProviderNamed(tc.provider, tc.k)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s %+v: %v, %v; want an error with %q", tc.provider, tc.k, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s %+v: %#v, %v; want %#v", tc.provider, tc.k, got, err, tc.want)
+		}
+	}
+
+	t.Setenv(state.EnvRoot, t.TempDir())
+	dir, _ := Dir("k")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := kindProvider{engine: "/run/docker.sock", nodeImage: "kindest/node:v1.37.0"}
+	if err := writeRecordWith(dir, Config{Name: "k", Provider: p}, 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := providerOf("k"); got != p {
+		t.Errorf("providerOf from the record: %#v, want %#v", got, p)
 	}
 }

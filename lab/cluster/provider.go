@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"fmt"
+	"os"
 
 	nsbackend "github.com/ironlb/ironlb/lab/backend/netns"
 	"github.com/ironlb/ironlb/lab/kind"
+	"github.com/ironlb/ironlb/lab/kind/engine"
 	"github.com/ironlb/ironlb/lab/state"
 	"github.com/ironlb/ironlb/lab/topology"
 )
@@ -33,13 +35,31 @@ const (
 	ProviderKind  = "kind"
 )
 
-// ProviderNamed is the provider of a name (--provider): netns (default) or kind.
-func ProviderNamed(name string) (Provider, error) {
+// KindOptions are the kind provider's settings (ironlab's --kind-engine and --kind-node-image).
+type KindOptions struct {
+	// Engine is the Docker engine: "" or own (the lab's own, started and stopped by it), host
+	// (the host's, at DOCKER_HOST or Docker's default socket), or unix:///PATH (lab/kind/engine).
+	Engine string
+	// NodeImage is Kind's node image; default the one `make kind-node-image` builds in the lab's
+	// own engine, Kind's kindest/node in another.
+	NodeImage string
+}
+
+// ProviderNamed is the provider of a name (--provider): netns (default) or kind, with kind's
+// settings; they are refused for netns.
+func ProviderNamed(name string, k KindOptions) (Provider, error) {
 	switch name {
 	case "", ProviderNetns:
+		if (k.Engine != "" && k.Engine != "own") || k.NodeImage != "" {
+			return nil, fmt.Errorf("--kind-engine and --kind-node-image are for --provider kind")
+		}
 		return netnsProvider{}, nil
 	case ProviderKind:
-		return kindProvider{}, nil
+		socket, err := engine.Parse(k.Engine, os.Getenv)
+		if err != nil {
+			return nil, fmt.Errorf("--kind-engine: %w", err)
+		}
+		return kindProvider{engine: socket, nodeImage: k.NodeImage}, nil
 	}
 	return nil, fmt.Errorf("provider %q: want netns or kind", name)
 }
@@ -48,7 +68,7 @@ func ProviderNamed(name string) (Provider, error) {
 func providerOf(name string) Provider {
 	dir, _ := Dir(name)
 	if rec, err := state.Read(dir); err == nil && rec.Provider == ProviderKind {
-		return kindProvider{}
+		return kindProvider{engine: rec.KindEngine, nodeImage: rec.KindNodeImage}
 	}
 	return defaultProvider()
 }
@@ -74,7 +94,11 @@ func (netnsProvider) Exists(name string) (bool, error) {
 
 // kindProvider: the Kubernetes nodes a Kind cluster, the clients containers on its network
 // (lab/kind). Create is not used: Up brings a Kind lab up whole (upKind), control plane and all.
-type kindProvider struct{}
+type kindProvider struct {
+	// engine is the socket of a Docker engine that runs already, "" for the lab's own
+	// (engine.Use); nodeImage Kind's node image, "" for the default.
+	engine, nodeImage string
+}
 
 func (kindProvider) Name() string { return ProviderKind }
 
@@ -83,7 +107,8 @@ func (kindProvider) Create(*topology.Topology, string, func(string)) error {
 }
 
 // Delete removes the Kind cluster, the clients and the names of their namespaces.
-func (kindProvider) Delete(name string) error {
+func (p kindProvider) Delete(name string) error {
+	engine.Use(p.engine)
 	dir, _ := Dir(name)
 	err := kind.Delete(name, state.KindKubeconfigPath(dir), func(string) {})
 	if terr := Net(name).Teardown(); terr != nil && err == nil {
@@ -92,7 +117,8 @@ func (kindProvider) Delete(name string) error {
 	return err
 }
 
-func (kindProvider) Exists(name string) (bool, error) {
+func (p kindProvider) Exists(name string) (bool, error) {
+	engine.Use(p.engine)
 	if kind.Exists(name) {
 		return true, nil
 	}

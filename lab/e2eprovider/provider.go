@@ -141,7 +141,7 @@ func (p *Provider) Create(ctx context.Context, args ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	prov, err := cluster.ProviderNamed(p.provider)
+	prov, err := cluster.ProviderNamed(p.provider, cluster.KindOptions{})
 	if err != nil {
 		return "", fmt.Errorf("ironlab e2e provider: %w", err)
 	}

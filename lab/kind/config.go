@@ -54,7 +54,9 @@ func DockerName(lab, nw string) string {
 
 // PlanFor maps topology top onto Kind cluster name. What Kind cannot express is refused by name:
 // Kubernetes nodes on more than one network, a second control plane, point-to-point links.
-func PlanFor(top *topology.Topology, name string) (*Plan, error) {
+// kindCNI keeps Kind's own pod network (kindnetd, in the node image); without it the lab brings
+// its own (lab/kind/kindnet).
+func PlanFor(top *topology.Topology, name string, kindCNI bool) (*Plan, error) {
 	if len(top.Links) > 0 {
 		return nil, fmt.Errorf("topology %q has point-to-point links: the kind provider has Docker networks only; use the netns provider", top.Name)
 	}
@@ -136,8 +138,8 @@ func PlanFor(top *topology.Topology, name string) (*Plan, error) {
 		"apiVersion": "kind.x-k8s.io/v1alpha4",
 		"name":       name,
 		"networking": map[string]any{
-			// The provider brings the pod network (lab/kind/kindnet): kindnetd cannot be pulled.
-			"disableDefaultCNI": true,
+			// Without kindnetd in the node image, the lab brings the pod network (lab/kind/kindnet).
+			"disableDefaultCNI": !kindCNI,
 			"kubeProxyMode":     mode,
 			"ipFamily":          family,
 			"podSubnet":         strings.TrimSuffix(pods, ","),

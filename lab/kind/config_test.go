@@ -34,7 +34,7 @@ nodes:
 `
 
 func TestPlanFor(t *testing.T) {
-	p, err := PlanFor(load(t, l2), "l2-iro")
+	p, err := PlanFor(load(t, l2), "l2-iro", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +69,32 @@ func TestPlanFor(t *testing.T) {
 	}
 }
 
+// A node image that holds kindnetd (any kindest/node) keeps Kind's pod network; the one built
+// here does not, and the lab brings its own.
+func TestPlanForCNI(t *testing.T) {
+	for _, tc := range []struct {
+		image   string
+		disable bool
+	}{
+		{OwnNodeImage(), true},
+		{"ironlab/kind-node:dev", true},
+		{"kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5", false},
+		{"registry.example/kind-node-ironlab:1", false},
+	} {
+		p, err := PlanFor(load(t, l2), "l2", BringsCNI(tc.image))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg v1alpha4.Cluster
+		if err := yaml.UnmarshalStrict(p.Config, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Networking.DisableDefaultCNI != tc.disable {
+			t.Errorf("%s: disableDefaultCNI %v, want %v", tc.image, cfg.Networking.DisableDefaultCNI, tc.disable)
+		}
+	}
+}
+
 const bgp = `apiVersion: lab.ironlb.io/v1alpha1
 kind: Topology
 name: bgp
@@ -91,7 +117,7 @@ loadBalancerRanges: [10.200.0.0/24]
 // Routers and clients are containers on their networks; the nodes' network comes first (Kind's);
 // Docker's gateway keeps out of the hosts' addresses.
 func TestPlanForRouters(t *testing.T) {
-	p, err := PlanFor(load(t, bgp), "bgp-iro")
+	p, err := PlanFor(load(t, bgp), "bgp-iro", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +169,7 @@ func TestPlanForRefuses(t *testing.T) {
 		{"no control plane", noCP, "no control-plane host"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := PlanFor(tc.top, "x"); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := PlanFor(tc.top, "x", false); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("PlanFor: %v, want an error with %q", err, tc.want)
 			}
 		})
@@ -197,7 +223,7 @@ func TestKindNodeNames(t *testing.T) {
 	}
 	top := load(t, l2)
 	top.Nodes[4].Name = "worker4"
-	if _, err := PlanFor(top, "x"); err == nil || !strings.Contains(err.Error(), `host "worker4" (client)`) {
+	if _, err := PlanFor(top, "x", false); err == nil || !strings.Contains(err.Error(), `host "worker4" (client)`) {
 		t.Fatalf("a client named worker4: %v", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
+	kinddefaults "sigs.k8s.io/kind/pkg/apis/config/defaults"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
@@ -33,9 +34,30 @@ import (
 	"github.com/ironlb/ironlb/lab/topology"
 )
 
-// NodeImage is the node image: kindest/node's Kubernetes version, built here by `make
-// kind-node-image` (lab/kind/build/node-image.sh).
-func NodeImage() string { return "ironlab/kind-node:" + controlplane.KubernetesVersion }
+// ownImageRepo is the repository of the node images `make kind-node-image` builds.
+const ownImageRepo = "ironlab/kind-node"
+
+// OwnNodeImage is the node image built here by `make kind-node-image`
+// (lab/kind/build/node-image.sh), of the lab's Kubernetes version.
+func OwnNodeImage() string { return ownImageRepo + ":" + controlplane.KubernetesVersion }
+
+// DefaultNodeImage is the node image of a lab on the engine engine.Use selected: the one built
+// here in the lab's own engine (no registry is counted on); Kind's own kindest/node in an engine
+// that runs already (it pulls it).
+func DefaultNodeImage() string {
+	if engine.Own() {
+		return OwnNodeImage()
+	}
+	return DefaultHostNodeImage
+}
+
+// DefaultHostNodeImage is Kind's own node image for this Kind version, pinned by digest.
+const DefaultHostNodeImage = kinddefaults.Image
+
+// BringsCNI says whether a node image holds Kind's pod network (kindnetd, in every kindest/node).
+// The image built here does not (kindnetd is not served to this host): the lab brings its own
+// (lab/kind/kindnet).
+func BringsCNI(image string) bool { return !strings.HasPrefix(image, ownImageRepo+":") }
 
 // LabLabel marks the containers of a lab that Kind does not make (clients).
 const LabLabel = "lab.ironlb.io/lab"
@@ -56,8 +78,10 @@ type Options struct {
 	Ironlab string
 	// Mounts are host directories bind-mounted at the same path into a router's or client's
 	// container, by host name (a GoBGP router's state: its configuration and RIB).
-	Mounts   map[string][]string
-	Progress func(string)
+	Mounts map[string][]string
+	// NodeImage is Kind's node image (default DefaultNodeImage).
+	NodeImage string
+	Progress  func(string)
 }
 
 // Image is an OCI layout loaded into the nodes under Refs.
@@ -92,7 +116,10 @@ func provider(progress func(string)) *kindcluster.Provider {
 // Create brings the cluster of o.Top up: the engine, the network, Kind's nodes, the clients,
 // every host's namespace named, the images and the pod network.
 func Create(ctx context.Context, o Options) (*Cluster, error) {
-	plan, err := PlanFor(o.Top, o.Name)
+	if o.NodeImage == "" {
+		o.NodeImage = DefaultNodeImage()
+	}
+	plan, err := PlanFor(o.Top, o.Name, BringsCNI(o.NodeImage))
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +133,12 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	if err := engine.Start(Runtime(o.Self), o.Progress); err != nil {
 		return nil, err
 	}
-	if err := engine.Docker("image", "inspect", NodeImage()).Run(); err != nil {
-		return nil, fmt.Errorf("the Kind node image %s is not in the provider's Docker engine: run `make kind-node-image` (it is built from Debian's packages and Kubernetes from source, no registry needed)", NodeImage())
+	if err := engine.Docker("image", "inspect", o.NodeImage).Run(); err != nil {
+		if !BringsCNI(o.NodeImage) {
+			return nil, fmt.Errorf("the Kind node image %s is not in the Docker engine at %s: run `make kind-node-image` (it is built from Debian's packages and Kubernetes from source, no registry needed)", o.NodeImage, engine.Host())
+		}
+		// Kind pulls it (a registry must be reachable).
+		o.Progress(fmt.Sprintf("kind: the node image %s is not in the engine: Kind pulls it", o.NodeImage))
 	}
 	if err := ensureNetworks(o.Name, plan); err != nil {
 		return nil, err
@@ -120,9 +151,9 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	// Kind puts its nodes on this network (its "experimental" setting, read from the environment).
 	os.Setenv("KIND_EXPERIMENTAL_DOCKER_NETWORK", plan.Networks[0].Name)
 	p := provider(o.Progress)
-	o.Progress(fmt.Sprintf("kind: creating cluster %q from %s (%d nodes)", o.Name, NodeImage(), len(plan.Nodes)))
+	o.Progress(fmt.Sprintf("kind: creating cluster %q from %s (%d nodes)", o.Name, o.NodeImage, len(plan.Nodes)))
 	start := time.Now()
-	if err := p.Create(o.Name, kindcluster.CreateWithRawConfig(plan.Config), kindcluster.CreateWithNodeImage(NodeImage()),
+	if err := p.Create(o.Name, kindcluster.CreateWithRawConfig(plan.Config), kindcluster.CreateWithNodeImage(o.NodeImage),
 		kindcluster.CreateWithKubeconfigPath(o.Kubeconfig), kindcluster.CreateWithDisplayUsage(false), kindcluster.CreateWithDisplaySalutation(false)); err != nil {
 		return nil, fmt.Errorf("kind create cluster %s: %w", o.Name, err)
 	}
@@ -168,6 +199,9 @@ func Delete(name, kubeconfig string, progress func(string)) error {
 	}
 	defer unlock()
 	if engine.PID() == 0 {
+		if !engine.Own() {
+			return fmt.Errorf("the Docker engine at %s does not answer: lab %s's containers and networks there are left (start it, then ironlab down --name %s again)", engine.Socket(), name, name)
+		}
 		if !engine.HasData() {
 			return nil
 		}

@@ -59,8 +59,9 @@ type Options struct {
 	// IronLBBinaries runs IronLB from the binaries of `make build` (install.IronLBDev) instead
 	// of its images.
 	IronLBBinaries bool
-	// Provider makes the labs' hosts: netns (default) or kind.
+	// Provider makes the labs' hosts: netns (default) or kind, with Kind's settings.
 	Provider string
+	Kind     cluster.KindOptions
 	// OnLabUp is called once a lab is up and healthy, OnLabDown before it is taken down (the
 	// soak samples the load balancer's memory in between).
 	OnLabUp   func(*cluster.Lab)
@@ -282,7 +283,7 @@ func bringUp(ctx context.Context, o Options, j job, out io.Writer) (*env, error)
 	if impl == install.IronLB && o.IronLBBinaries {
 		impl = install.IronLBDev
 	}
-	prov, err := cluster.ProviderNamed(o.Provider)
+	prov, err := cluster.ProviderNamed(o.Provider, o.Kind)
 	if err != nil {
 		return nil, err
 	}

@@ -109,6 +109,10 @@ type Record struct {
 	// NodeHosts maps the Kubernetes node names of a kind lab to the topology's hosts
 	// (l2-worker is worker); a netns lab's nodes are named as its hosts.
 	NodeHosts map[string]string `json:"nodeHosts,omitempty"`
+	// KindEngine is the socket of the Docker engine a kind lab runs in when it is not the lab's
+	// own (lab/kind/engine); KindNodeImage is its Kind node image.
+	KindEngine    string `json:"kindEngine,omitempty"`
+	KindNodeImage string `json:"kindNodeImage,omitempty"`
 }
 
 // The layout of a lab's directory: these functions are the one place that spells it (the

@@ -1,13 +1,16 @@
-// Package engine runs the Docker engine of the Kind provider: Debian's dockerd, started by
-// ironlab in network and mount namespaces of its own (so that the host's firewall, routes and
-// mounts stay as they are, and a Docker engine the host may run is not touched), with
-// cmd/ironlab-runc as its runtime (lab/kind/runcspec says why), its data, state and socket in Dir.
+// Package engine is the Docker engine of the Kind provider. By default it is the lab's own:
+// Debian's dockerd, started by ironlab in network and mount namespaces of its own (so that the
+// host's firewall, routes and mounts stay as they are, and a Docker engine the host may run is
+// not touched), with cmd/ironlab-runc as its runtime (lab/kind/runcspec says why), its data, state
+// and socket in Dir. Where a Docker engine runs already (a laptop, GitHub's runners), Use selects
+// it instead: the lab then neither starts nor stops it and leaves its settings alone.
 package engine
 
 import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,11 +28,56 @@ var script []byte
 // Dir is the engine's directory: data (images, containers), state, socket, logs.
 var Dir = "/var/lib/ironlab-docker"
 
+// HostEngine is the word for the host's own engine in Use (and ironlab's --kind-engine).
+const HostEngine = "host"
+
+// external is the socket of the engine Use selected; "" is the lab's own.
+var external string
+
+// Parse is the socket of an engine as Use takes it: "" or "own" is the lab's own (""); "host" is
+// the host's engine, at DOCKER_HOST (from env) or Docker's default socket; unix:///PATH or /PATH
+// is the engine at that socket. The engine must be on this host: the lab enters its containers'
+// namespaces.
+func Parse(engine string, env func(string) string) (string, error) {
+	switch engine {
+	case "", "own":
+		return "", nil
+	case HostEngine:
+		engine = env("DOCKER_HOST")
+		if engine == "" {
+			engine = "unix:///var/run/docker.sock"
+		}
+	}
+	path, ok := strings.CutPrefix(engine, "unix://")
+	if !ok && strings.Contains(engine, "://") {
+		return "", fmt.Errorf("Docker engine %q: the Kind provider needs an engine on this host, at a unix socket (unix:///PATH); it enters its containers' namespaces", engine)
+	}
+	if !filepath.IsAbs(path) {
+		return "", fmt.Errorf("Docker engine %q: want own, host, or unix:///PATH of its socket", engine)
+	}
+	return filepath.Clean(path), nil
+}
+
+// Use selects the engine of what follows in this process: socket "" is the lab's own, any other
+// an engine that runs already at that socket (Parse).
+func Use(socket string) { external = socket }
+
+// Selected is the socket of the engine Use selected, "" for the lab's own (for the lab's record).
+func Selected() string { return external }
+
+// Own says whether the engine is the lab's own, which it starts and stops.
+func Own() bool { return external == "" }
+
 // Host is the DOCKER_HOST of the engine.
 func Host() string { return "unix://" + Socket() }
 
 // Socket is the engine's API socket.
-func Socket() string { return filepath.Join(Dir, "docker.sock") }
+func Socket() string {
+	if external != "" {
+		return external
+	}
+	return filepath.Join(Dir, "docker.sock")
+}
 
 func runDir() string { return filepath.Join(Dir, "run") }
 func logDir() string { return filepath.Join(Dir, "logs") }
@@ -43,8 +91,13 @@ func madeModules() string { return filepath.Join(Dir, "made-lib-modules") }
 // name is the engine's process record.
 const name = "dockerd"
 
-// PID is the running engine's process, 0 when none runs.
+// PID is the running engine's process, 0 when none runs. For an engine Use selected, it is the
+// process that answers on its socket.
 func PID() int {
+	if external != "" {
+		pid, _ := PeerPID(external)
+		return pid
+	}
 	recs, _ := process.List(runDir())
 	for _, r := range recs {
 		if r.Name == name && r.Alive() {
@@ -54,17 +107,55 @@ func PID() int {
 	return 0
 }
 
-// NetNS is the engine's network namespace (the Kind networks, the nodes' published ports).
+// PeerPID is the process that accepts connections on the unix socket at path (the kernel's
+// SO_PEERCRED of a connection to it).
+func PeerPID(path string) (int, error) {
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	raw, err := c.(*net.UnixConn).SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var cred *syscall.Ucred
+	var credErr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, credErr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return 0, err
+	}
+	if credErr != nil {
+		return 0, fmt.Errorf("the process behind %s: %w", path, credErr)
+	}
+	return int(cred.Pid), nil
+}
+
+// NetNS is the engine's network namespace (the Kind networks, the nodes' published ports): its
+// own one, or the namespace of the process behind the socket of an engine Use selected.
 func NetNS() (string, error) {
 	pid := PID()
 	if pid == 0 {
+		if external != "" {
+			return "", fmt.Errorf("the Docker engine at %s does not answer", external)
+		}
 		return "", errors.New("the Kind provider's Docker engine is not running")
 	}
 	return fmt.Sprintf("/proc/%d/ns/net", pid), nil
 }
 
 // Start starts the engine unless it runs, and waits until it answers. runtime is ironlab-runc.
+// An engine Use selected is not started: Start checks that it answers.
 func Start(runtime string, progress func(string)) error {
+	if external != "" {
+		out, err := Docker("version", "--format", "{{.Server.Version}}").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("the Docker engine at %s does not answer (is it running? --kind-engine own runs the lab's own): %w: %s", external, err, strings.TrimSpace(string(out)))
+		}
+		progress(fmt.Sprintf("using the Docker engine at %s (Docker %s): the lab neither starts nor stops it", external, strings.TrimSpace(string(out))))
+		return nil
+	}
 	if PID() != 0 {
 		return nil
 	}
@@ -124,8 +215,12 @@ func Start(runtime string, progress func(string)) error {
 }
 
 // Stop stops the engine (its containers stop with it) and removes the modules directory it
-// made. Images and volumes stay in Dir for the next start.
+// made. Images and volumes stay in Dir for the next start. An engine Use selected is not the
+// lab's to stop: Stop leaves it running.
 func Stop() error {
+	if external != "" {
+		return nil
+	}
 	recs, _ := process.List(runDir())
 	for _, r := range recs {
 		if r.Name == name {
@@ -221,6 +316,9 @@ func Lock() (func(), error) {
 // HasData says whether the engine's data holds containers (Docker keeps them while it is
 // stopped, and Kind's nodes start again with it).
 func HasData() bool {
+	if external != "" {
+		return false
+	}
 	entries, err := os.ReadDir(filepath.Join(Dir, "data", "containers"))
 	return err == nil && len(entries) > 0
 }
