@@ -202,11 +202,13 @@ KIND_SCENARIOS = scenarios/l2-seed.yaml scenarios/l2-node-failure.yaml scenarios
 # (the host's engine at DOCKER_HOST or /var/run/docker.sock, Kind's kindest/node pulled) or
 # unix:///PATH; KIND_NODE_IMAGE overrides the node image.
 KIND_ENGINE ?= own
-KIND_OWN = $(filter own,$(KIND_ENGINE))
+KIND_OWN = $(filter own,$(or $(KIND_ENGINE),own))
+# the kind provider's flags, for PROVIDER kind (the default) only
+KIND_FLAGS = $(if $(filter-out kind,$(or $(PROVIDER),kind)),,$(if $(KIND_OWN),,--kind-engine $(KIND_ENGINE)) $(if $(KIND_NODE_IMAGE),--kind-node-image $(KIND_NODE_IMAGE)))
 comma := ,
 kind-scenarios: prereqs-kind-scenarios build images $(if $(KIND_OWN),kind-node-image) ## scenarios on the kind provider (layer 2: seed, node failure, freeze, link flap; BGP: seed, node failure with BFD), each SCENARIO_RUNS (1) times; IMPL=ironlb,metallb for MetalLB beside IronLB; PROVIDER=netns for the netns lab; KIND_ENGINE=host for the host's Docker engine and kindest/node; reports in ironlab-report-kind/ (root)
 	$(BIN)/ironlab run --provider $${PROVIDER:-kind} $(KIND_SCENARIOS) $${IMPL:+--impl $$IMPL} \
-		$(if $(KIND_OWN),,--kind-engine $(KIND_ENGINE)) $(if $(KIND_NODE_IMAGE),--kind-node-image $(KIND_NODE_IMAGE)) \
+		$(KIND_FLAGS) \
 		--repeat $${SCENARIO_RUNS:-1} --report $${IRONLAB_REPORT:-ironlab-report-kind} --quiet-lab
 
 .PHONY: kind-node-image

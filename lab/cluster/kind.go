@@ -35,17 +35,24 @@ const ironlabImage = "ghcr.io/ironlb/ironlab:latest"
 // load balancer, names every host's namespace as a netns lab does, and forwards a loopback port
 // of this host to the API server.
 func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error) {
+	kp, _ := c.Provider.(kindProvider)
+	// A lab of this name made in another engine: its record is all that finds it again.
+	if prev, ok := providerOf(c.Name).(kindProvider); ok && prev.engine != kp.engine {
+		if there, _ := prev.Exists(c.Name); there {
+			return nil, fmt.Errorf("lab %q is up in another Docker engine (%s): remove it with `ironlab down --name %s` first", c.Name, engineName(prev.engine), c.Name)
+		}
+	}
 	if ok, _ := c.Provider.Exists(c.Name); ok {
 		return nil, fmt.Errorf("lab %q is already up: use it, or remove it with `ironlab down --name %s`", c.Name, c.Name)
 	}
-	kp, _ := c.Provider.(kindProvider)
 	engine.Use(kp.engine)
 	if kp.nodeImage == "" {
 		kp.nodeImage = kind.DefaultNodeImage()
 	}
 	c.Provider = kp // the lab's record names the engine and the image
 	nodeImage := kp.nodeImage
-	plan, err := kind.PlanFor(top, c.Name, kind.BringsCNI(nodeImage))
+	// The plan's node names (kind.Create plans again, with the pod network its node image has).
+	plan, err := kind.PlanFor(top, c.Name, false)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +156,7 @@ func upKind(ctx context.Context, c Config, top *topology.Topology) (*Lab, error)
 	if err != nil {
 		return fail(err)
 	}
-	if !kind.BringsCNI(nodeImage) {
+	if cl.Plan.LabCNI {
 		progress("installing the pod network (ironlab __kindnet: ptp, host-local, routes between nodes)")
 		if err := applyManifest(ctx, rc, kindnet.Manifest(ironlabImage, kind.CmdKindnet), "the pod network", progress); err != nil {
 			return fail(err)
@@ -304,4 +311,12 @@ func (k kindHosts) Links(host, iface string, up bool) error {
 		}
 	}
 	return kind.SetLinks(k.lab.Net, host, ifaces, iface, up)
+}
+
+// engineName names a kind lab's engine for a person: its socket, or the lab's own.
+func engineName(socket string) string {
+	if socket == "" {
+		return "the lab's own"
+	}
+	return socket
 }

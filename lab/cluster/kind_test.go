@@ -9,6 +9,7 @@ import (
 
 	"github.com/ironlb/ironlb/lab/images"
 	"github.com/ironlb/ironlb/lab/install"
+	"github.com/ironlb/ironlb/lab/kind/engine"
 	"github.com/ironlb/ironlb/lab/state"
 	"github.com/ironlb/ironlb/lab/topology"
 )
@@ -88,5 +89,13 @@ func TestKindOptions(t *testing.T) {
 	}
 	if got := providerOf("k"); got != p {
 		t.Errorf("providerOf from the record: %#v, want %#v", got, p)
+	}
+	defer engine.Use("")
+	engine.Use("")
+	if _, err := Open("k"); err != nil {
+		t.Fatal(err)
+	}
+	if engine.Selected() != p.engine {
+		t.Errorf("Open of a kind lab selects engine %q, want %q (its faults and forwards go there)", engine.Selected(), p.engine)
 	}
 }

@@ -29,6 +29,9 @@ type Plan struct {
 	Others []topology.Node
 	// Networks are the Docker networks, the Kubernetes nodes' first (Kind puts its nodes there).
 	Networks []DockerNetwork
+	// LabCNI is set when the lab brings the pod network (lab/kind/kindnet): the node image has
+	// no kindnetd.
+	LabCNI bool
 }
 
 // DockerNetwork is a topology network as a Docker network.
@@ -60,7 +63,7 @@ func PlanFor(top *topology.Topology, name string, kindCNI bool) (*Plan, error) {
 	if len(top.Links) > 0 {
 		return nil, fmt.Errorf("topology %q has point-to-point links: the kind provider has Docker networks only; use the netns provider", top.Name)
 	}
-	p := &Plan{Nodes: map[string]string{}}
+	p := &Plan{Nodes: map[string]string{}, LabCNI: !kindCNI}
 	type node struct {
 		Role   string            `json:"role"`
 		Labels map[string]string `json:"labels,omitempty"`

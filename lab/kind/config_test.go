@@ -2,12 +2,15 @@ package kind
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ironlb/ironlb/lab/kind/engine"
 	"github.com/ironlb/ironlb/lab/topology"
 )
 
@@ -72,16 +75,8 @@ func TestPlanFor(t *testing.T) {
 // A node image that holds kindnetd (any kindest/node) keeps Kind's pod network; the one built
 // here does not, and the lab brings its own.
 func TestPlanForCNI(t *testing.T) {
-	for _, tc := range []struct {
-		image   string
-		disable bool
-	}{
-		{OwnNodeImage(), true},
-		{"ironlab/kind-node:dev", true},
-		{"kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5", false},
-		{"registry.example/kind-node-ironlab:1", false},
-	} {
-		p, err := PlanFor(load(t, l2), "l2", BringsCNI(tc.image))
+	for _, kindCNI := range []bool{true, false} {
+		p, err := PlanFor(load(t, l2), "l2", kindCNI)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,8 +84,8 @@ func TestPlanForCNI(t *testing.T) {
 		if err := yaml.UnmarshalStrict(p.Config, &cfg); err != nil {
 			t.Fatal(err)
 		}
-		if cfg.Networking.DisableDefaultCNI != tc.disable {
-			t.Errorf("%s: disableDefaultCNI %v, want %v", tc.image, cfg.Networking.DisableDefaultCNI, tc.disable)
+		if cfg.Networking.DisableDefaultCNI == kindCNI || p.LabCNI == kindCNI {
+			t.Errorf("Kind's CNI %v: disableDefaultCNI %v, the lab's CNI %v", kindCNI, cfg.Networking.DisableDefaultCNI, p.LabCNI)
 		}
 	}
 }
@@ -225,5 +220,24 @@ func TestKindNodeNames(t *testing.T) {
 	top.Nodes[4].Name = "worker4"
 	if _, err := PlanFor(top, "x", false); err == nil || !strings.Contains(err.Error(), `host "worker4" (client)`) {
 		t.Fatalf("a client named worker4: %v", err)
+	}
+}
+
+// down of a lab in an engine that does not answer says its containers are left, and starts no
+// engine of the lab's own for it.
+func TestDeleteWithExternalEngineAway(t *testing.T) {
+	old := engine.Dir
+	engine.Dir = t.TempDir()
+	defer func() { engine.Dir = old; engine.Use("") }()
+	engine.Use(filepath.Join(t.TempDir(), "gone.sock"))
+	err := Delete("l2", filepath.Join(t.TempDir(), "kubeconfig"), func(string) {})
+	if err == nil || !strings.Contains(err.Error(), "does not answer: lab l2's containers and networks there are left") {
+		t.Fatalf("Delete: %v", err)
+	}
+	if engine.Own() || engine.PID() != 0 {
+		t.Errorf("an engine runs: own %v, pid %d", engine.Own(), engine.PID())
+	}
+	if entries, _ := os.ReadDir(engine.Dir); len(entries) > 1 {
+		t.Errorf("the own engine's directory got more than its lock: %v", entries)
 	}
 }

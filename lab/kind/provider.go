@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,10 +53,24 @@ func DefaultNodeImage() string {
 // DefaultHostNodeImage is Kind's own node image for this Kind version, pinned by digest.
 const DefaultHostNodeImage = kinddefaults.Image
 
-// BringsCNI says whether a node image holds Kind's pod network (kindnetd, in every kindest/node).
-// The image built here does not (kindnetd is not served to this host): the lab brings its own
-// (lab/kind/kindnet).
-func BringsCNI(image string) bool { return !strings.HasPrefix(image, ownImageRepo+":") }
+// StampLabel marks the node images `make kind-node-image` builds (lab/kind/build/node-image.sh):
+// the stamp of what each was built from.
+const StampLabel = "lab.ironlb.io/stamp"
+
+// bringsCNI says whether a node image holds Kind's pod network (kindnetd, in every kindest/node):
+// all but the ones built here, which carry StampLabel (kindnetd is not served to this host), and
+// for which the lab brings its own (lab/kind/kindnet). An image the engine does not have is
+// pulled by Kind: a stock one. (The name says nothing: the image built here may be tagged anew.)
+func bringsCNI(image string) (bool, error) {
+	out, err := engine.Docker("image", "inspect", "--format", "{{index .Config.Labels \""+StampLabel+"\"}}", image).Output()
+	if err != nil {
+		if strings.HasPrefix(image, ownImageRepo+":") {
+			return false, fmt.Errorf("the Kind node image %s is not in the Docker engine at %s: run `make kind-node-image` (it is built from Debian's packages and Kubernetes from source, no registry needed)", image, engine.Host())
+		}
+		return true, nil
+	}
+	return strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == "<no value>", nil
+}
 
 // LabLabel marks the containers of a lab that Kind does not make (clients).
 const LabLabel = "lab.ironlb.io/lab"
@@ -119,10 +132,6 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	if o.NodeImage == "" {
 		o.NodeImage = DefaultNodeImage()
 	}
-	plan, err := PlanFor(o.Top, o.Name, BringsCNI(o.NodeImage))
-	if err != nil {
-		return nil, err
-	}
 	// Until the lab's containers are there, another lab's Down would find the engine empty and
 	// stop it.
 	unlock, err := engine.Lock()
@@ -133,12 +142,16 @@ func Create(ctx context.Context, o Options) (*Cluster, error) {
 	if err := engine.Start(Runtime(o.Self), o.Progress); err != nil {
 		return nil, err
 	}
-	if err := engine.Docker("image", "inspect", o.NodeImage).Run(); err != nil {
-		if !BringsCNI(o.NodeImage) {
-			return nil, fmt.Errorf("the Kind node image %s is not in the Docker engine at %s: run `make kind-node-image` (it is built from Debian's packages and Kubernetes from source, no registry needed)", o.NodeImage, engine.Host())
-		}
-		// Kind pulls it (a registry must be reachable).
-		o.Progress(fmt.Sprintf("kind: the node image %s is not in the engine: Kind pulls it", o.NodeImage))
+	kindCNI, err := bringsCNI(o.NodeImage)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := PlanFor(o.Top, o.Name, kindCNI)
+	if err != nil {
+		return nil, err
+	}
+	if kindCNI {
+		o.Progress(fmt.Sprintf("kind: node image %s, with Kind's own pod network (kindnetd); Kind pulls the image if the engine lacks it", o.NodeImage))
 	}
 	if err := ensureNetworks(o.Name, plan); err != nil {
 		return nil, err
@@ -198,7 +211,7 @@ func Delete(name, kubeconfig string, progress func(string)) error {
 		return err
 	}
 	defer unlock()
-	if engine.PID() == 0 {
+	if !engine.Running() {
 		if !engine.Own() {
 			return fmt.Errorf("the Docker engine at %s does not answer: lab %s's containers and networks there are left (start it, then ironlab down --name %s again)", engine.Socket(), name, name)
 		}
@@ -232,6 +245,14 @@ func Delete(name, kubeconfig string, progress func(string)) error {
 	for _, nw := range nets {
 		if b, err := engine.Docker("network", "rm", nw).CombinedOutput(); err != nil {
 			errs = append(errs, fmt.Errorf("docker network rm %s: %w: %s", nw, err, b))
+		}
+	}
+	if !engine.Own() {
+		// The ironlab image imported into an engine that is not the lab's own goes with the last
+		// lab that uses it (docker image rm refuses while a container does).
+		refs, _ := dockerList("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", importedRepo)
+		for _, r := range refs {
+			_ = engine.Docker("image", "rm", r).Run()
 		}
 	}
 	left, err := dockerList("ps", "-aq")
@@ -282,7 +303,7 @@ func WithEngine(self string, progress func(string), fn func(host string) error) 
 }
 
 func stopEngineLocked() error {
-	if engine.PID() == 0 {
+	if !engine.Own() || engine.PID() == 0 {
 		return nil
 	}
 	names, err := dockerList("ps", "-a", "--format", "{{.Names}}")
@@ -307,7 +328,7 @@ func dockerList(args ...string) ([]string, error) {
 // Exists says whether anything of lab name may be in the engine: its containers, or, while the
 // engine is stopped, anything at all in its data (Delete starts it to look).
 func Exists(name string) bool {
-	if engine.PID() == 0 {
+	if !engine.Running() {
 		return engine.HasData()
 	}
 	for _, label := range []string{"io.x-k8s.kind.cluster=" + name, LabLabel + "=" + name} {
@@ -381,14 +402,25 @@ func attach(lab netns.Lab, host, container string) error {
 }
 
 // containerPID is the host PID of a running container's first process.
+// The PID is checked to be this host's process of that container when the engine is not the
+// lab's own (one in a VM gives the VM's PIDs, which name unrelated processes here).
 func containerPID(container string) (int, error) {
-	out, err := engine.Docker("inspect", "--format", "{{.State.Pid}}", container).Output()
+	out, err := engine.Docker("inspect", "--format", "{{.State.Pid}} {{.Id}}", container).Output()
 	if err != nil {
 		return 0, fmt.Errorf("pid of %s: %w", container, err)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	f := strings.Fields(string(out))
+	pid, err := 0, errors.New("no pid")
+	if len(f) == 2 {
+		pid, err = strconv.Atoi(f[0])
+	}
 	if err != nil || pid <= 0 {
 		return 0, fmt.Errorf("pid of %s: %q (is it running?)", container, out)
+	}
+	if !engine.Own() {
+		if err := engine.Local(pid, f[1]); err != nil {
+			return 0, fmt.Errorf("%s: %w", container, err)
+		}
 	}
 	return pid, nil
 }
@@ -421,13 +453,18 @@ func reattach(lab netns.Lab, host, container string) error {
 }
 
 // importImage imports the host platform's image of an OCI layout into the engine (docker load
+
+// importedRepo is the repository of the ironlab image as the routers' and clients' containers
+// run it (importImage), tagged by its digest.
+const importedRepo = "ironlab/ironlab"
+
 // of Debian's Docker 20.10 takes no OCI archives) as ironlab/NAME:DIGEST, once.
 func importImage(dir string) (string, error) {
 	img, d, err := images.PlatformImage(dir, images.HostPlatform())
 	if err != nil {
 		return "", err
 	}
-	ref := "ironlab/" + filepath.Base(dir) + ":" + d.Hex[:12]
+	ref := importedRepo + ":" + d.Hex[:12]
 	if engine.Docker("image", "inspect", ref).Run() == nil {
 		return ref, nil
 	}

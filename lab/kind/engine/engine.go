@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -91,11 +92,40 @@ func madeModules() string { return filepath.Join(Dir, "made-lib-modules") }
 // name is the engine's process record.
 const name = "dockerd"
 
-// PID is the running engine's process, 0 when none runs. For an engine Use selected, it is the
-// process that answers on its socket.
+// cgroupNames says whether a /proc/PID/cgroup names container id: an element of a path is the
+// ID (cgroupfs: /docker/ID) or holds it (systemd: docker-ID.scope).
+func cgroupNames(cgroup, id string) bool {
+	if len(id) < 12 {
+		return false
+	}
+	for _, line := range strings.Split(cgroup, "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, el := range strings.Split(parts[2], "/") {
+			if el == id || strings.Contains(el, "-"+id+".") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Running says whether the engine runs: the lab's own by its process record, another by an
+// answer on its socket.
+func Running() bool {
+	if external != "" {
+		return Docker("version", "--format", "{{.Server.Version}}").Run() == nil
+	}
+	return PID() != 0
+}
+
+// PID is the running engine's process, 0 when none runs. For an engine Use selected it is
+// dockerd as seen from here (externalPID).
 func PID() int {
 	if external != "" {
-		pid, _ := PeerPID(external)
+		pid, _ := externalPID()
 		return pid
 	}
 	recs, _ := process.List(runDir())
@@ -132,17 +162,69 @@ func PeerPID(path string) (int, error) {
 	return int(cred.Pid), nil
 }
 
+// dockerPIDFiles are where Docker's packages have dockerd write its PID (docker-ce, Debian's).
+var dockerPIDFiles = []string{"/var/run/docker.pid", "/run/docker.pid"}
+
+// externalPID is the dockerd of an engine Use selected: the process that accepts on its socket
+// (SO_PEERCRED), unless that is not dockerd but a socket activator (systemd's docker.socket, PID
+// 1), then the one in Docker's PID file. A socket served from another PID namespace (an engine in
+// a VM, Docker Desktop's) shows no process here: an error, as the lab enters its containers'
+// namespaces by PID.
+func externalPID() (int, error) {
+	peer, err := PeerPID(external)
+	if err != nil {
+		return 0, fmt.Errorf("the Docker engine at %s: %w", external, err)
+	}
+	if isDockerd(peer) {
+		return peer, nil
+	}
+	for _, f := range dockerPIDFiles {
+		if b, err := os.ReadFile(f); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && isDockerd(pid) {
+				return pid, nil
+			}
+		}
+	}
+	if peer == 0 {
+		return 0, fmt.Errorf("the Docker engine at %s serves it from outside this host's processes (a VM, as Docker Desktop's?): the kind provider needs an engine whose containers are processes here", external)
+	}
+	return peer, nil
+}
+
+// isDockerd says whether pid runs a program named dockerd.
+func isDockerd(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	return err == nil && filepath.Base(strings.TrimSuffix(exe, " (deleted)")) == "dockerd"
+}
+
 // NetNS is the engine's network namespace (the Kind networks, the nodes' published ports): its
-// own one, or the namespace of the process behind the socket of an engine Use selected.
+// own one, or dockerd's of an engine Use selected.
 func NetNS() (string, error) {
+	if external != "" {
+		pid, err := externalPID()
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("/proc/%d/ns/net", pid), nil
+	}
 	pid := PID()
 	if pid == 0 {
-		if external != "" {
-			return "", fmt.Errorf("the Docker engine at %s does not answer", external)
-		}
 		return "", errors.New("the Kind provider's Docker engine is not running")
 	}
 	return fmt.Sprintf("/proc/%d/ns/net", pid), nil
+}
+
+// Local checks that a container's process, by the PID the engine gives, is one of this host's:
+// its cgroup names the container's ID (an engine in a VM gives PIDs of the VM's).
+func Local(pid int, id string) error {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil || !cgroupNames(string(b), id) {
+		return fmt.Errorf("container %.12s: its process %d is not one of this host's (is the Docker engine at %s in a VM?)", id, pid, Socket())
+	}
+	return nil
 }
 
 // Start starts the engine unless it runs, and waits until it answers. runtime is ironlab-runc.

@@ -3,9 +3,11 @@ package engine
 import (
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -62,15 +64,46 @@ func TestPeerPID(t *testing.T) {
 }
 
 // An engine that runs already is used, never started or stopped, and its namespace is its
-// process's.
+// process's; what the lab's own engine keeps (its process record, the host's saved kernel
+// settings) is left alone meanwhile.
 func TestUseExternal(t *testing.T) {
 	defer Use("")
+	old := Dir
+	Dir = t.TempDir()
+	defer func() { Dir = old }()
+	// The lab's own engine, as its record and saved settings show it: a process of this test's.
+	own := exec.Command("sleep", "60")
+	if err := own.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = own.Process.Kill(); _ = own.Wait() }()
+	sleep, _ := exec.LookPath("sleep")
+	if err := os.MkdirAll(runDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(runDir(), name+".pid"), []byte(strconv.Itoa(own.Process.Pid)+"\n"+sleep+"\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if PID() != own.Process.Pid {
+		t.Fatalf("the planted record is not the own engine's: PID %d", PID())
+	}
+	pidMax, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := "kernel/pid_max=" + strings.TrimSpace(string(pidMax)) + "\n"
+	if err := os.WriteFile(sysctlsFile(), []byte(saved), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	sock := serve(t)
 	Use(sock)
 	if Own() || Host() != "unix://"+sock || Selected() != sock {
 		t.Fatalf("Own %v, Host %q, Selected %q", Own(), Host(), Selected())
 	}
-	if ns, err := NetNS(); err != nil || ns != "/proc/"+strconv.Itoa(os.Getpid())+"/ns/net" {
+	// This test process accepts on the socket and is no dockerd: it is the engine's process
+	// unless Docker's PID file names a dockerd.
+	if ns, err := NetNS(); err != nil || !strings.HasPrefix(ns, "/proc/") || !strings.HasSuffix(ns, "/ns/net") {
 		t.Errorf("NetNS: %q, %v", ns, err)
 	}
 	if HasData() {
@@ -79,9 +112,44 @@ func TestUseExternal(t *testing.T) {
 	if err := Stop(); err != nil {
 		t.Errorf("Stop of an engine that is not the lab's: %v", err)
 	}
+	if err := own.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("Stop of another engine stopped the lab's own: %v", err)
+	}
+	if b, err := os.ReadFile(sysctlsFile()); err != nil || string(b) != saved {
+		t.Errorf("Stop of another engine touched the saved kernel settings: %q, %v", b, err)
+	}
 	Use("")
-	if !Own() || Host() != "unix://"+filepath.Join(Dir, "docker.sock") {
-		t.Errorf("back to the own engine: Host %q", Host())
+	if !Own() || Host() != "unix://"+filepath.Join(Dir, "docker.sock") || PID() != own.Process.Pid {
+		t.Errorf("back to the own engine: Host %q, PID %d", Host(), PID())
+	}
+}
+
+// A container's PID is this host's when its cgroup names the container.
+func TestCgroupNames(t *testing.T) {
+	const id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct {
+		cgroup string
+		want   bool
+	}{
+		{"12:memory:/docker/" + id + "\n11:cpu,cpuacct:/docker/" + id + "\n", true},
+		{"0::/system.slice/docker-" + id + ".scope\n", true},
+		{"0::/kubelet.slice/kubelet-kubepods.slice/docker/" + id + "/init.scope\n", true},
+		{"9:name=systemd:/\n0::/\n", false},
+		{"0::/docker/" + id[:63] + "\n", false},
+		{"0::/docker/" + id + "0\n", false},
+		{"0::/user.slice/" + id[:12] + "-x.scope\n", false},
+		{"garbage", false},
+		{"", false},
+	} {
+		if got := cgroupNames(tc.cgroup, id); got != tc.want {
+			t.Errorf("%q: %v, want %v", tc.cgroup, got, tc.want)
+		}
+	}
+	if cgroupNames("0::/docker/\n", "") {
+		t.Error("an empty ID is named")
+	}
+	if err := Local(os.Getpid(), id); err == nil {
+		t.Error("this test process passes for a container")
 	}
 }
 
