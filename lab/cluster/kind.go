@@ -302,6 +302,11 @@ func (k kindHosts) Up(host string) (string, error) {
 
 // Links are the host's bridge ports in the engine's namespace (lab/kind.SetLinks).
 func (k kindHosts) Links(host, iface string, up bool) error {
+	return kind.SetLinks(k.lab.Net, host, k.ifaces(host), iface, up)
+}
+
+// ifaces are host's topology interfaces (eth0, ...).
+func (k kindHosts) ifaces(host string) []string {
 	var ifaces []string
 	if k.lab.Topology != nil {
 		if n := k.lab.Topology.Node(host); n != nil {
@@ -310,8 +315,20 @@ func (k kindHosts) Links(host, iface string, up bool) error {
 			}
 		}
 	}
-	return kind.SetLinks(k.lab.Net, host, ifaces, iface, up)
+	return ifaces
 }
+
+// SwitchPorts: the Docker bridges are the lab's switch; a host's ports on them are in the
+// engine's namespace (faults.Switch: partitions and loss).
+func (k kindHosts) SwitchPorts(host, iface string) ([]string, error) {
+	if k.lab.Topology != nil && k.lab.Topology.Node(host) == nil {
+		return nil, fmt.Errorf("no host %q in lab %q", host, k.lab.Name)
+	}
+	return kind.SwitchPorts(k.lab.Net, host, k.ifaces(host), iface)
+}
+
+// SwitchNS is the engine's network namespace, which every Kind lab in that engine shares.
+func (k kindHosts) SwitchNS() (string, error) { return engine.NetNS() }
 
 // engineName names a kind lab's engine for a person: its socket, or the lab's own.
 func engineName(socket string) string {

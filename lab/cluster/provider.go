@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -110,11 +112,16 @@ func (kindProvider) Create(*topology.Topology, string, func(string)) error {
 func (p kindProvider) Delete(name string) error {
 	engine.Use(p.engine)
 	dir, _ := Dir(name)
-	err := kind.Delete(name, state.KindKubeconfigPath(dir), func(string) {})
-	if terr := Net(name).Teardown(); terr != nil && err == nil {
-		err = terr
+	// The engine's namespace outlives the lab (other labs, an engine not the lab's own): the
+	// partition and loss tables of the lab's faults go first.
+	var errs []error
+	if engine.Running() {
+		if err := Faults(&Lab{Name: name, Dir: dir, Net: Net(name), Provider: ProviderKind}).ClearSwitch(context.Background()); err != nil {
+			errs = append(errs, fmt.Errorf("lab %s: its fault tables in the Docker engine's namespace: %w", name, err))
+		}
 	}
-	return err
+	errs = append(errs, kind.Delete(name, state.KindKubeconfigPath(dir), func(string) {}), Net(name).Teardown())
+	return errors.Join(errs...)
 }
 
 func (p kindProvider) Exists(name string) (bool, error) {

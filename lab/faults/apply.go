@@ -26,7 +26,8 @@ const KindKillPod = "kill-pod"
 // with it, and the API server faults wait until it is ready again. It says what it did.
 func (l Lab) Apply(ctx context.Context, cs kubernetes.Interface, f scenario.Fault) (string, error) {
 	host, iface, _ := strings.Cut(f.Target, ":")
-	if l.Hosts != nil && !OnContainers(f.Kind) {
+	_, sw := l.Hosts.(Switch)
+	if l.Hosts != nil && !OnContainers(f.Kind, sw) {
 		return "", fmt.Errorf("fault %s cannot be done on the %s provider yet (its hosts are containers, their processes not the lab's): use the netns provider", f.Kind, l.Hosts.Provider())
 	}
 	switch f.Kind {
@@ -173,13 +174,16 @@ func (l Lab) Apply(ctx context.Context, cs kubernetes.Interface, f scenario.Faul
 }
 
 // OnContainers says whether a fault can be done where the hosts are containers (Hosts): the
-// host and link faults, and those that act through the API server.
-func OnContainers(kind string) bool {
+// host and link faults, those through the API server, and, where the hosts meet on a switch the
+// lab can filter (sw: Switch), partitions and loss.
+func OnContainers(kind string, sw bool) bool {
 	switch kind {
 	case scenario.FaultNodeDown, scenario.FaultNodeUp, scenario.FaultRouterDown, scenario.FaultRouterUp,
 		scenario.FaultLinkDown, scenario.FaultLinkUp, scenario.FaultLinkFlap,
 		scenario.FaultGracefulSpeaker, scenario.FaultRestartController:
 		return true
+	case scenario.FaultPartition, scenario.FaultPartitionHeal, scenario.FaultNetem, scenario.FaultNetemClear:
+		return sw
 	}
 	return false
 }

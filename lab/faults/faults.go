@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 
 	nsbackend "github.com/ironlb/ironlb/lab/backend/netns"
@@ -35,6 +37,19 @@ type Lab struct {
 	// hosts are containers. Its processes are not the lab's either, so the faults that signal
 	// them (kill-speaker, restart-speaker, kill-pod, the API server's) say they cannot be done.
 	Hosts Hosts
+}
+
+// Switch is where a provider's hosts meet when that is not the lab's own switch namespace (a
+// Kind lab's Docker bridges, in its engine's namespace): the partition and loss faults filter its
+// ports with nftables' bridge family there, as on a netns lab's switch. Hosts implement it
+// where they can.
+type Switch interface {
+	// SwitchPorts names host's ports (all of its links on the lab's networks, or iface's) in
+	// the switch's namespace.
+	SwitchPorts(host, iface string) ([]string, error)
+	// SwitchNS is the switch's network namespace (a path). It may be shared with other labs:
+	// the fault tables carry the lab's name.
+	SwitchNS() (string, error)
 }
 
 // Hosts takes hosts down and up (HostDown's modes) where they are not the lab's processes.
@@ -328,6 +343,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 // settings of those links. Kernels without the netem qdisc (CONFIG_NET_SCH_NETEM) get loss alone,
 // from nftables rules on the host's switch ports; delay needs netem and says so.
 func (l Lab) Netem(host, iface string, lossPercent float64, delay time.Duration) error {
+	if _, ok := l.Hosts.(Switch); ok {
+		if delay > 0 {
+			return fmt.Errorf("on the %s provider a link gets loss alone (nftables on its bridge ports); delay is not done there", l.Hosts.Provider())
+		}
+		names, err := l.portNames(host, iface)
+		if err != nil {
+			return err
+		}
+		return l.lossRules(context.Background(), host, names, lossPercent)
+	}
 	ports, err := l.ports(host, iface)
 	if err != nil {
 		return err
@@ -347,7 +372,7 @@ func (l Lab) Netem(host, iface string, lossPercent float64, delay time.Duration)
 		if delay > 0 {
 			return fmt.Errorf("this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM, module sch_netem): delay cannot be emulated here; loss alone works without it")
 		}
-		return l.lossRules(context.Background(), host, ports, lossPercent)
+		return l.lossRules(context.Background(), host, linkNames(ports), lossPercent)
 	}
 	if err != nil {
 		return err
@@ -355,16 +380,57 @@ func (l Lab) Netem(host, iface string, lossPercent float64, delay time.Duration)
 	return l.Net.Do(host, func() error { return set(hostLinks(ports)) })
 }
 
+// tablePrefix starts the names of the lab's nftables tables on its switch, which may be shared
+// (a Docker engine's namespace holds every Kind lab's bridges): ironlab_LAB_.
+func (l Lab) tablePrefix() string { return "ironlab_" + nftName(l.Net.Prefix) + "_" }
+
+// nftName is s as a part of an nftables name (letters, digits, underscores).
+func nftName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
 // lossTable is the nftables table that drops a share of a host's frames where netem is missing.
-func lossTable(host string) string { return "ironlab_loss_" + strings.ReplaceAll(host, "-", "_") }
+func (l Lab) lossTable(host string) string { return l.tablePrefix() + "loss_" + nftName(host) }
+
+// partitionTable holds the partition rules.
+func (l Lab) partitionTable() string { return l.tablePrefix() + "partition" }
+
+// linkNames are the links' names.
+func linkNames(links []netlink.Link) []string {
+	var out []string
+	for _, p := range links {
+		out = append(out, p.Attrs().Name)
+	}
+	return out
+}
+
+// portSet is an nftables set of interface names.
+func portSet(ports []string) string {
+	var q []string
+	for _, p := range ports {
+		q = append(q, `"`+p+`"`)
+	}
+	return "{ " + strings.Join(q, ", ") + " }"
+}
+
+// portNames are the names of host's switch ports (all, or iface's): the netns lab's switch, or
+// the provider's (Switch).
+func (l Lab) portNames(host, iface string) ([]string, error) {
+	if sw, ok := l.Hosts.(Switch); ok {
+		return sw.SwitchPorts(host, iface)
+	}
+	ports, err := l.ports(host, iface)
+	return linkNames(ports), err
+}
 
 // lossRules drops lossPercent of the frames to and from a host's switch ports, chosen at random.
-func (l Lab) lossRules(ctx context.Context, host string, ports []netlink.Link, lossPercent float64) error {
-	var names []string
-	for _, p := range ports {
-		names = append(names, `"`+p.Attrs().Name+`"`)
-	}
-	set := "{ " + strings.Join(names, ", ") + " }"
+func (l Lab) lossRules(ctx context.Context, host string, ports []string, lossPercent float64) error {
+	set := portSet(ports)
 	pct := int(lossPercent + 0.5)
 	match := fmt.Sprintf("numgen random mod 100 < %d ", pct) // a random share
 	if pct >= 100 {
@@ -377,8 +443,8 @@ func (l Lab) lossRules(ctx context.Context, host string, ports []netlink.Link, l
 		oifname %[2]s %[3]sdrop
 	}
 }
-`, lossTable(host), set, match)
-	_ = l.nft(ctx, "", "delete", "table", "bridge", lossTable(host))
+`, l.lossTable(host), set, match)
+	_ = l.nft(ctx, "", "delete", "table", "bridge", l.lossTable(host))
 	if pct <= 0 {
 		return nil
 	}
@@ -399,6 +465,12 @@ func hostLinks(ports []netlink.Link) []netlink.Link {
 
 // NetemClear removes netem from a host's links (both sides).
 func (l Lab) NetemClear(host, iface string) error {
+	if _, ok := l.Hosts.(Switch); ok {
+		if _, err := l.portNames(host, iface); err != nil {
+			return err
+		}
+		return l.dropTable(context.Background(), l.lossTable(host))
+	}
 	ports, err := l.ports(host, iface)
 	if err != nil {
 		return err
@@ -422,33 +494,26 @@ func (l Lab) NetemClear(host, iface string) error {
 	if err := l.Net.Do(nsbackend.SwitchHost, func() error { return clear(ports) }); err != nil {
 		return err
 	}
-	if err := l.nft(context.Background(), "", "list", "table", "bridge", lossTable(host)); err == nil {
-		if err := l.nft(context.Background(), "", "delete", "table", "bridge", lossTable(host)); err != nil {
-			return err
-		}
+	if err := l.dropTable(context.Background(), l.lossTable(host)); err != nil {
+		return err
 	}
 	return l.Net.Do(host, func() error { return clear(hostLinks(ports)) })
 }
 
-// partitionTable holds the partition rules in the switch namespace.
-const partitionTable = "ironlab_partition"
-
 // Partition stops every frame between the switch ports of two groups of hosts (both ways,
-// broadcasts included), with an nftables bridge-family table in the switch namespace. Hosts keep
-// reaching everyone outside the other group. Partitions add up until Heal.
+// broadcasts included), with an nftables bridge-family table on the switch. Hosts keep reaching
+// everyone outside the other group. Partitions add up until Heal.
 func (l Lab) Partition(ctx context.Context, a, b []string) error {
 	names := func(hosts []string) (string, error) {
 		var out []string
 		for _, h := range hosts {
-			ports, err := l.ports(h, "")
+			ports, err := l.portNames(h, "")
 			if err != nil {
 				return "", err
 			}
-			for _, p := range ports {
-				out = append(out, `"`+p.Attrs().Name+`"`)
-			}
+			out = append(out, ports...)
 		}
-		return "{ " + strings.Join(out, ", ") + " }", nil
+		return portSet(out), nil
 	}
 	pa, err := names(a)
 	if err != nil {
@@ -465,32 +530,83 @@ func (l Lab) Partition(ctx context.Context, a, b []string) error {
 		iifname %[3]s oifname %[2]s drop
 	}
 }
-`, partitionTable, pa, pb)
+`, l.partitionTable(), pa, pb)
 	return l.nft(ctx, rules, "-f", "-")
 }
 
 // Heal removes every partition.
-func (l Lab) Heal(ctx context.Context) error {
-	if err := l.nft(ctx, "", "list", "table", "bridge", partitionTable); err != nil {
-		return nil // no partition
+func (l Lab) Heal(ctx context.Context) error { return l.dropTable(ctx, l.partitionTable()) }
+
+// dropTable deletes a bridge table of the lab's, if it is there.
+func (l Lab) dropTable(ctx context.Context, table string) error {
+	if err := l.nft(ctx, "", "list", "table", "bridge", table); err != nil {
+		return nil // not there
 	}
-	return l.nft(ctx, "", "delete", "table", "bridge", partitionTable)
+	return l.nft(ctx, "", "delete", "table", "bridge", table)
 }
 
-// nft runs nft inside the switch namespace (started from a thread that is in it).
+// ClearSwitch removes every table of the lab's from its switch (partitions, loss): `down` of a
+// lab whose switch outlives it (a Docker engine's namespace) calls it.
+func (l Lab) ClearSwitch(ctx context.Context) error {
+	if _, err := exec.LookPath("nft"); err != nil {
+		return nil // without nft, no fault of this host's made a table
+	}
+	var out strings.Builder
+	if err := l.nftOut(ctx, &out, "list", "tables", "bridge"); err != nil {
+		return err
+	}
+	var errs []error
+	for _, line := range strings.Split(out.String(), "\n") {
+		if t, ok := strings.CutPrefix(strings.TrimSpace(line), "table bridge "); ok && strings.HasPrefix(t, l.tablePrefix()) {
+			if err := l.nft(ctx, "", "delete", "table", "bridge", t); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// nft runs nft on the switch: in the netns lab's switch namespace, or the provider's (Switch),
+// started from a thread that is in it.
 func (l Lab) nft(ctx context.Context, stdin string, args ...string) error {
+	return l.nftIO(ctx, strings.NewReader(stdin), nil, args...)
+}
+
+func (l Lab) nftOut(ctx context.Context, out io.Writer, args ...string) error {
+	return l.nftIO(ctx, strings.NewReader(""), out, args...)
+}
+
+func (l Lab) nftIO(ctx context.Context, in io.Reader, out io.Writer, args ...string) error {
 	nft, err := exec.LookPath("nft")
 	if err != nil {
-		return fmt.Errorf("partitions need nft: apt-get install nftables")
+		return fmt.Errorf("partitions and loss need nft: apt-get install nftables")
 	}
-	return l.Net.Do(nsbackend.SwitchHost, func() error {
+	run := func() error {
 		cmd := exec.CommandContext(ctx, nft, args...)
-		cmd.Stdin = strings.NewReader(stdin)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("nft %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		cmd.Stdin = in
+		var stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = out, &stderr
+		if out == nil {
+			cmd.Stdout = &stderr
+		}
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("nft %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 		}
 		return nil
-	})
+	}
+	if sw, ok := l.Hosts.(Switch); ok {
+		path, err := sw.SwitchNS()
+		if err != nil {
+			return err
+		}
+		n, err := ns.GetNS(path)
+		if err != nil {
+			return fmt.Errorf("the %s provider's switch namespace %s: %w", l.Hosts.Provider(), path, err)
+		}
+		defer n.Close()
+		return n.Do(func(ns.NetNS) error { return run() })
+	}
+	return l.Net.Do(nsbackend.SwitchHost, run)
 }
 
 // SignalPod signals the running container processes (their process groups) of a process pod,

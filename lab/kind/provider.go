@@ -697,6 +697,28 @@ func (i info) Enabled() bool            { return i.on }
 // ...): a Kind node also holds the host ends of its pods' veths, whose peers are not the
 // engine's.
 func SetLinks(lab netns.Lab, host string, ifaces []string, iface string, up bool) error {
+	return onBridgePorts(lab, host, ifaces, iface, func(h *netlink.Handle, l netlink.Link) error {
+		if up {
+			return h.LinkSetUp(l)
+		}
+		return h.LinkSetDown(l)
+	})
+}
+
+// SwitchPorts names host's bridge ports (iface's, or all of ifaces) in the engine's namespace:
+// where the partition and loss faults filter its frames (lab/faults.Switch).
+func SwitchPorts(lab netns.Lab, host string, ifaces []string, iface string) ([]string, error) {
+	var names []string
+	err := onBridgePorts(lab, host, ifaces, iface, func(_ *netlink.Handle, l netlink.Link) error {
+		names = append(names, l.Attrs().Name)
+		return nil
+	})
+	return names, err
+}
+
+// onBridgePorts calls f with each of host's bridge ports (iface's, or all of ifaces) in the
+// engine's namespace.
+func onBridgePorts(lab netns.Lab, host string, ifaces []string, iface string, f func(*netlink.Handle, netlink.Link) error) error {
 	var peers []int
 	err := lab.Do(host, func() error {
 		links, err := netlink.LinkList()
@@ -732,13 +754,8 @@ func SetLinks(lab netns.Lab, host string, ifaces []string, iface string, up bool
 		if err != nil {
 			return fmt.Errorf("host %s: its bridge port (index %d): %w", host, idx, err)
 		}
-		if up {
-			err = h.LinkSetUp(l)
-		} else {
-			err = h.LinkSetDown(l)
-		}
-		if err != nil {
-			return fmt.Errorf("host %s: set %s: %w", host, l.Attrs().Name, err)
+		if err := f(h, l); err != nil {
+			return fmt.Errorf("host %s: %s: %w", host, l.Attrs().Name, err)
 		}
 	}
 	return nil

@@ -51,7 +51,7 @@ func (n Need) serves(ps []Purpose) bool {
 
 // Needs is every need, in the order they are reported.
 var Needs = []Need{
-	{Path: "nft", Package: "nftables", Why: "kube-proxy's nftables mode (the lab's default) and the partition fault", For: []Purpose{Lab, Test, Scenarios, Conformance}},
+	{Path: "nft", Package: "nftables", Why: "kube-proxy's nftables mode (the lab's default) and the partition and loss faults (on Kind too)", For: []Purpose{Lab, Test, Scenarios, Conformance, Kind}},
 	{Path: "iptables", Package: "iptables", Why: "kube-proxy's iptables mode (topologies with kubeProxyMode: iptables, or without nft)", Optional: true, For: []Purpose{Lab, Test, Scenarios, Conformance}},
 	{Path: "nsenter", Package: "util-linux", Why: "running commands inside lab hosts (ironlab exec) and pods (kubectl exec); the Kind provider's routers run inside their containers with it", For: []Purpose{Lab, Test, Scenarios, Conformance, Kind}},
 	{Path: "nc", Package: "netcat-openbsd", Why: "Kubernetes' e2e specs and the lab e2e suite run nc -t/-u -w inside pods (kubectl exec runs the host's programs)", For: []Purpose{Test, Conformance}},
