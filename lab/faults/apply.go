@@ -98,7 +98,7 @@ func (l Lab) Apply(ctx context.Context, cs kubernetes.Interface, f scenario.Faul
 		if err := needs("NAMESPACE/POD[/CONTAINER]"); err != nil {
 			return "", err
 		}
-		n, err := l.SignalPod(f.Target, syscall.SIGKILL)
+		n, err := l.signalPod(ctx, cs, f.Target, syscall.SIGKILL)
 		return fmt.Sprintf("killed %d container process(es) of %s (SIGKILL); the node agent restarts them with back-off", n, f.Target), err
 	case scenario.FaultKillSpeaker, scenario.FaultRestartSpeaker, scenario.FaultGracefulSpeaker:
 		if err := needs("a node"); err != nil {
@@ -110,9 +110,9 @@ func (l Lab) Apply(ctx context.Context, cs kubernetes.Interface, f scenario.Faul
 		}
 		switch f.Kind {
 		case scenario.FaultKillSpeaker:
-			_, err = l.SignalPod(p.Namespace+"/"+p.Name, syscall.SIGKILL)
+			_, err = l.signalPod(ctx, cs, p.Namespace+"/"+p.Name, syscall.SIGKILL)
 		case scenario.FaultRestartSpeaker:
-			_, err = l.SignalPod(p.Namespace+"/"+p.Name, syscall.SIGTERM)
+			_, err = l.signalPod(ctx, cs, p.Namespace+"/"+p.Name, syscall.SIGTERM)
 		default:
 			start := time.Now()
 			if err := DeletePod(ctx, cs, p); err != nil {
@@ -173,14 +173,25 @@ func (l Lab) Apply(ctx context.Context, cs kubernetes.Interface, f scenario.Faul
 	return "", fmt.Errorf("unknown fault %q: want one of %s, %s", f.Kind, strings.Join(scenario.FaultKinds, ", "), KindKillPod)
 }
 
+// signalPod signals a pod's container processes: the lab's process pods by their records, or,
+// where the hosts are containers, the node runtime's containers by their cgroups.
+func (l Lab) signalPod(ctx context.Context, cs kubernetes.Interface, target string, sig syscall.Signal) (int, error) {
+	if l.Hosts != nil {
+		return SignalContainers(ctx, cs, target, sig)
+	}
+	return l.SignalPod(target, sig)
+}
+
 // OnContainers says whether a fault can be done where the hosts are containers (Hosts): the
-// host and link faults, those through the API server, and, where the hosts meet on a switch the
-// lab can filter (sw: Switch), partitions and loss.
+// host and link faults, those through the API server, the pods' (their containers' processes are
+// found by cgroup), and, where the hosts meet on a switch the lab can filter (sw: Switch),
+// partitions and loss.
 func OnContainers(kind string, sw bool) bool {
 	switch kind {
 	case scenario.FaultNodeDown, scenario.FaultNodeUp, scenario.FaultRouterDown, scenario.FaultRouterUp,
 		scenario.FaultLinkDown, scenario.FaultLinkUp, scenario.FaultLinkFlap,
-		scenario.FaultGracefulSpeaker, scenario.FaultRestartController:
+		scenario.FaultGracefulSpeaker, scenario.FaultRestartController,
+		scenario.FaultKillSpeaker, scenario.FaultRestartSpeaker, KindKillPod:
 		return true
 	case scenario.FaultPartition, scenario.FaultPartitionHeal, scenario.FaultNetem, scenario.FaultNetemClear:
 		return sw

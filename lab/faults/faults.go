@@ -34,8 +34,8 @@ type Lab struct {
 	Net   netns.Lab
 	State string // the lab's state directory (lab/state.Dir)
 	// Hosts, when set, takes hosts down and up instead of the lab's own processes: a Kind lab's
-	// hosts are containers. Its processes are not the lab's either, so the faults that signal
-	// them (kill-speaker, restart-speaker, kill-pod, the API server's) say they cannot be done.
+	// hosts are containers. Its processes are not the lab's either: pods' containers are found
+	// by cgroup (SignalContainers), and the API server's faults say they cannot be done.
 	Hosts Hosts
 }
 

@@ -49,7 +49,8 @@ func TestApplyOnContainers(t *testing.T) {
 	if strings.Join(h.calls, ",") != strings.Join(want, ",") {
 		t.Fatalf("calls %q, want %q", h.calls, want)
 	}
-	for _, k := range []string{scenario.FaultKillSpeaker, scenario.FaultRestartAPIServer, scenario.FaultPartition, scenario.FaultNetem, KindKillPod} {
+	// (kill-speaker and kill-pod reach containers through the API server: TestSignalContainers.)
+	for _, k := range []string{scenario.FaultRestartAPIServer, scenario.FaultAPIServerDown, scenario.FaultPartition, scenario.FaultNetem} {
 		_, err := l.Apply(ctx, nil, scenario.Fault{Kind: k, Target: "worker"})
 		if err == nil || !strings.Contains(err.Error(), "fault "+k+" cannot be done on the kind provider") {
 			t.Errorf("%s on containers: %v", k, err)

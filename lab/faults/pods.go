@@ -6,11 +6,15 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/ironlb/ironlb/lab/cgroups"
 )
 
 // ImplNamespace is where both implementations run (MetalLB's manifests and IronLB's use it).
@@ -98,4 +102,52 @@ func WaitReplaced(ctx context.Context, cs kubernetes.Interface, old []corev1.Pod
 		case <-tick.C:
 		}
 	}
+}
+
+// containerID is the runtime's ID of a container from its status (containerd://ID).
+func containerID(s corev1.ContainerStatus) string {
+	_, id, ok := strings.Cut(s.ContainerID, "://")
+	if !ok || s.State.Running == nil {
+		return ""
+	}
+	return id
+}
+
+// SignalContainers signals the processes of a pod's running containers (all, or the one named)
+// where they are not the lab's process records but a node's container runtime's (a Kind node's
+// containerd): the processes on this host whose cgroups name a container ID of the pod's status.
+// It returns how many it signalled.
+func SignalContainers(ctx context.Context, cs kubernetes.Interface, target string, sig syscall.Signal) (int, error) {
+	parts := strings.Split(target, "/")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0, fmt.Errorf("pod %q: want NAMESPACE/POD or NAMESPACE/POD/CONTAINER", target)
+	}
+	if cs == nil {
+		return 0, fmt.Errorf("pod %s: its containers are found through the lab's API server, and its kubeconfig could not be read", target)
+	}
+	p, err := cs.CoreV1().Pods(parts[0]).Get(ctx, parts[1], metav1.GetOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("pod %s: %w", target, err)
+	}
+	n := 0
+	for _, s := range p.Status.ContainerStatuses {
+		id := containerID(s)
+		if id == "" || (len(parts) == 3 && s.Name != parts[2]) {
+			continue
+		}
+		pids, err := cgroups.Processes(id)
+		if err != nil {
+			return n, err
+		}
+		for _, pid := range pids {
+			if err := syscall.Kill(pid, sig); err != nil && err != syscall.ESRCH {
+				return n, fmt.Errorf("signal container %s of %s (pid %d): %w", s.Name, target, pid, err)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("no running container process of %s on this host", target)
+	}
+	return n, nil
 }

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ironlb/ironlb/lab/cgroups"
 	"github.com/ironlb/ironlb/lab/process"
 )
 
@@ -91,26 +92,6 @@ func madeModules() string { return filepath.Join(Dir, "made-lib-modules") }
 
 // name is the engine's process record.
 const name = "dockerd"
-
-// cgroupNames says whether a /proc/PID/cgroup names container id: an element of a path is the
-// ID (cgroupfs: /docker/ID) or holds it (systemd: docker-ID.scope).
-func cgroupNames(cgroup, id string) bool {
-	if len(id) < 12 {
-		return false
-	}
-	for _, line := range strings.Split(cgroup, "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		for _, el := range strings.Split(parts[2], "/") {
-			if el == id || strings.Contains(el, "-"+id+".") {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 // Running says whether the engine runs: the lab's own by its process record, another by an
 // answer on its socket.
@@ -221,7 +202,7 @@ func NetNS() (string, error) {
 // its cgroup names the container's ID (an engine in a VM gives PIDs of the VM's).
 func Local(pid int, id string) error {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	if err != nil || !cgroupNames(string(b), id) {
+	if err != nil || !cgroups.Names(string(b), id) {
 		return fmt.Errorf("container %.12s: its process %d is not one of this host's (is the Docker engine at %s in a VM?)", id, pid, Socket())
 	}
 	return nil
