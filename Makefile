@@ -197,7 +197,8 @@ prereqs-kind-scenarios:
 # The scenarios the kind provider runs (CI, make kind-scenarios); PROVIDER=netns runs the same list
 # on the netns lab, for numbers side by side (docs/kind.md).
 KIND_SCENARIOS = scenarios/l2-seed.yaml scenarios/l2-node-failure.yaml scenarios/l2-node-freeze.yaml scenarios/l2-link-flap.yaml \
-	scenarios/l2-partition.yaml scenarios/l2-bystander-loss.yaml scenarios/bgp-seed.yaml scenarios/bgp-node-failure-bfd.yaml
+	scenarios/l2-partition.yaml scenarios/l2-bystander-loss.yaml scenarios/l2-speaker-kill.yaml \
+	scenarios/bgp-seed.yaml scenarios/bgp-node-failure-bfd.yaml
 # KIND_ENGINE: own (the lab's own Docker engine and the node image of make kind-node-image), host
 # (the host's engine at DOCKER_HOST or /var/run/docker.sock, Kind's kindest/node pulled) or
 # unix:///PATH; KIND_NODE_IMAGE overrides the node image.
@@ -206,7 +207,7 @@ KIND_OWN = $(filter own,$(or $(KIND_ENGINE),own))
 # the kind provider's flags, for PROVIDER kind (the default) only
 KIND_FLAGS = $(if $(filter-out kind,$(or $(PROVIDER),kind)),,$(if $(KIND_OWN),,--kind-engine $(KIND_ENGINE)) $(if $(KIND_NODE_IMAGE),--kind-node-image $(KIND_NODE_IMAGE)))
 comma := ,
-kind-scenarios: prereqs-kind-scenarios build images $(if $(KIND_OWN),kind-node-image) ## scenarios on the kind provider (layer 2: seed, node failure, freeze, link flap, partition, bystander loss; BGP: seed, node failure with BFD), each SCENARIO_RUNS (1) times; IMPL=ironlb,metallb for MetalLB beside IronLB; PROVIDER=netns for the netns lab; KIND_ENGINE=host for the host's Docker engine and kindest/node; reports in ironlab-report-kind/ (root)
+kind-scenarios: prereqs-kind-scenarios build images $(if $(KIND_OWN),kind-node-image) ## scenarios on the kind provider (layer 2: seed, node failure, freeze, link flap, partition, bystander loss, speaker kill; BGP: seed, node failure with BFD), each SCENARIO_RUNS (1) times; IMPL=ironlb,metallb for MetalLB beside IronLB; PROVIDER=netns for the netns lab; KIND_ENGINE=host for the host's Docker engine and kindest/node; reports in ironlab-report-kind/ (root)
 	$(BIN)/ironlab run --provider $${PROVIDER:-kind} $(KIND_SCENARIOS) $${IMPL:+--impl $$IMPL} \
 		$(KIND_FLAGS) \
 		--repeat $${SCENARIO_RUNS:-1} --report $${IRONLAB_REPORT:-ironlab-report-kind} --quiet-lab

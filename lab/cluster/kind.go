@@ -327,6 +327,9 @@ func (k kindHosts) SwitchPorts(host, iface string) ([]string, error) {
 	return kind.SwitchPorts(k.lab.Net, host, k.ifaces(host), iface)
 }
 
+// NodeName is Kind's name of a host's node (faults.NodeNamer): LAB-worker for worker.
+func (k kindHosts) NodeName(host string) string { return k.lab.NodeOf(host) }
+
 // SwitchNS is the engine's network namespace, which every Kind lab in that engine shares.
 func (k kindHosts) SwitchNS() (string, error) { return engine.NetNS() }
 

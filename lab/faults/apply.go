@@ -104,7 +104,8 @@ func (l Lab) Apply(ctx context.Context, cs kubernetes.Interface, f scenario.Faul
 		if err := needs("a node"); err != nil {
 			return "", err
 		}
-		p, err := SpeakerPod(ctx, cs, host)
+		node := l.nodeName(host)
+		p, err := SpeakerPod(ctx, cs, node)
 		if err != nil {
 			return "", err
 		}
@@ -118,7 +119,7 @@ func (l Lab) Apply(ctx context.Context, cs kubernetes.Interface, f scenario.Faul
 			if err := DeletePod(ctx, cs, p); err != nil {
 				return "", err
 			}
-			np, err := WaitReplaced(ctx, cs, []corev1.Pod{*p}, host)
+			np, err := WaitReplaced(ctx, cs, []corev1.Pod{*p}, node)
 			if err != nil {
 				return "", err
 			}
@@ -171,6 +172,20 @@ func (l Lab) Apply(ctx context.Context, cs kubernetes.Interface, f scenario.Faul
 		return fmt.Sprintf("kube-apiserver restarted, ready again after %s", time.Since(start).Round(time.Millisecond)), nil
 	}
 	return "", fmt.Errorf("unknown fault %q: want one of %s, %s", f.Kind, strings.Join(scenario.FaultKinds, ", "), KindKillPod)
+}
+
+// NodeNamer is what Hosts implement where Kubernetes names a host's node otherwise (Kind: the
+// topology's worker is node LAB-worker).
+type NodeNamer interface {
+	NodeName(host string) string
+}
+
+// nodeName is host's Kubernetes node name.
+func (l Lab) nodeName(host string) string {
+	if nn, ok := l.Hosts.(NodeNamer); ok {
+		return nn.NodeName(host)
+	}
+	return host
 }
 
 // signalPod signals a pod's container processes: the lab's process pods by their records, or,

@@ -30,7 +30,7 @@ func SpeakerPod(ctx context.Context, cs kubernetes.Interface, node string) (*cor
 	}
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if p.DeletionTimestamp == nil && ownedBy(p, "DaemonSet") {
+		if p.DeletionTimestamp == nil && ownedBy(p, "DaemonSet") && p.Spec.NodeName == node {
 			return p, nil
 		}
 	}

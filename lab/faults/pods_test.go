@@ -44,9 +44,22 @@ func TestSignalContainers(t *testing.T) {
 	if _, err := SignalContainers(ctx, nil, "a/b", syscall.SIGKILL); err == nil || !strings.Contains(err.Error(), "API server") {
 		t.Errorf("without a client: %v", err)
 	}
-	// On containers, kill-pod and kill-speaker go this way, never to the lab's process records.
-	l := Lab{Hosts: &fakeHosts{}}
+	// On containers, kill-pod and kill-speaker go this way, never to the lab's process records;
+	// the speaker is found on the host's node by Kubernetes' name of it.
+	l := Lab{Hosts: &namedHosts{}}
 	if _, err := l.Apply(ctx, cs, scenario.Fault{Kind: KindKillPod, Target: "metallb-system/speaker-x"}); err == nil || !strings.Contains(err.Error(), "on this host") {
 		t.Errorf("kill-pod on containers: %v", err)
 	}
+	ds := []metav1.OwnerReference{{Kind: "DaemonSet", Name: "speaker"}}
+	cs = fake.NewClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ImplNamespace, Name: "speaker-y", OwnerReferences: ds},
+		Spec:   corev1.PodSpec{NodeName: "k-worker"},
+		Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "speaker", ContainerID: "containerd://" + id, State: running}}}})
+	if _, err := l.Apply(ctx, cs, scenario.Fault{Kind: scenario.FaultKillSpeaker, Target: "worker"}); err == nil || !strings.Contains(err.Error(), "metallb-system/speaker-y on this host") {
+		t.Errorf("kill-speaker on host worker (node k-worker): %v", err)
+	}
 }
+
+// namedHosts are containers whose nodes Kubernetes names k-HOST.
+type namedHosts struct{ fakeHosts }
+
+func (namedHosts) NodeName(host string) string { return "k-" + host }
